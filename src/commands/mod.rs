@@ -1,0 +1,3 @@
+//! One module per subcommand: each wires config, pipeline and reports together.
+
+pub mod validate;

@@ -1,0 +1,178 @@
+//! `setclick validate`: the dry run. Reads and checks every row, writes the
+//! normalized leads (`--emit`), rejects and report; sends nothing.
+
+use std::io;
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use jiff::Timestamp;
+
+use crate::cli::ValidateArgs;
+use crate::config;
+use crate::normalize::Outcome;
+use crate::pipeline::{self, Consumer, Counters, FileInfo};
+use crate::progress::Progress;
+use crate::report::{EmitWriter, RejectsWriter, RunReport};
+use crate::tally::{FileTally, Seen};
+use crate::{Exit, Failure, Ui};
+
+/// Consumes one file's outcomes: counts, emits and writes rejects.
+struct Check<'a> {
+    name: String,
+    tally: FileTally,
+    seen: &'a mut Seen,
+    emit: Option<&'a mut EmitWriter>,
+    rejects: Option<&'a mut RejectsWriter>,
+    progress: &'a mut Progress,
+    counters: &'a Counters,
+    write_error: Option<io::Error>,
+}
+
+impl Consumer for Check<'_> {
+    fn start(&mut self, info: &FileInfo) {
+        if let Err(e) = self.tally.start(info, self.rejects.as_deref_mut()) {
+            self.write_error.get_or_insert(e);
+        }
+        self.progress.start_file(&self.name, info);
+    }
+
+    fn outcome(&mut self, outcome: Outcome) -> ControlFlow<()> {
+        let written = match outcome {
+            Outcome::Valid(lead) => {
+                match (self.tally.valid(&lead, self.seen), self.emit.as_mut()) {
+                    (true, Some(e)) => e.write(&lead),
+                    _ => Ok(()),
+                }
+            }
+            Outcome::Rejected(r) => self.tally.rejected(&r, true, self.rejects.as_deref_mut()),
+        };
+        if self.tally.report.counts.rows.is_multiple_of(4096) {
+            self.progress.tick(self.counters, "");
+        }
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.write_error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+}
+
+pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
+    let started = Instant::now();
+    let now = Timestamp::now();
+    let cfg = config::input_config(&args.input, now).map_err(Failure::usage)?;
+    let inputs =
+        config::expand_inputs(&args.files, cfg.read.format.is_some()).map_err(Failure::usage)?;
+
+    let mut emit = match &args.emit {
+        Some(p) => Some(
+            EmitWriter::create(p, args.account_id.clone())
+                .map_err(|e| Failure::usage(format!("--emit {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let mut rejects = match &cfg.rejects {
+        Some(p) => Some(
+            RejectsWriter::create(p)
+                .map_err(|e| Failure::usage(format!("--rejects {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+
+    let mut run = RunReport {
+        command: "validate".into(),
+        started_at: now.to_string(),
+        ..RunReport::default()
+    };
+    let mut seen = Seen::default();
+    let mut progress = Progress::new(ui.quiet);
+    let mut any_error = false;
+    let mut broken_pipe = false;
+
+    for input in &inputs {
+        let name = input.display();
+        let file_started = Instant::now();
+        let counters = Counters::default();
+        let mut check = Check {
+            tally: FileTally::new(&name, inputs.len() > 1),
+            name: name.clone(),
+            seen: &mut seen,
+            emit: emit.as_mut(),
+            rejects: rejects.as_mut(),
+            progress: &mut progress,
+            counters: &counters,
+            write_error: None,
+        };
+        let result = pipeline::run_file(input, &cfg, &counters, &mut check);
+        let Check {
+            mut tally,
+            write_error,
+            ..
+        } = check;
+        progress.finish_file();
+        tally.report.elapsed_s = file_started.elapsed().as_secs_f64();
+
+        if let Some(e) = write_error {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                return Err(Failure::usage(format!("cannot write output: {e}")));
+            }
+            broken_pipe = true;
+        }
+        if let Err(e) = result {
+            any_error = true;
+            tracing::error!("{name}: {e}");
+            tally.report.error = Some(e.to_string());
+        } else if tally.report.counts.rows == 0 {
+            tracing::warn!("{name}: no data rows (only a header)");
+        }
+        if !ui.quiet && !broken_pipe {
+            tally.print(false, rejects.is_some());
+        }
+        run.totals += tally.report.counts;
+        run.files.push(tally.report);
+        if broken_pipe {
+            break;
+        }
+    }
+
+    if let Some(e) = emit
+        && let Err(e) = e.finish()
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        return Err(Failure::usage(format!("--emit: {e}")));
+    }
+    if let Some(r) = rejects {
+        r.finish()
+            .map_err(|e| Failure::usage(format!("--rejects: {e}")))?;
+    }
+    let exit = if broken_pipe {
+        Exit::Ok
+    } else if any_error {
+        Exit::Usage
+    } else if run.totals.rejected > 0 {
+        Exit::Partial
+    } else {
+        Exit::Ok
+    };
+    run.elapsed_s = started.elapsed().as_secs_f64();
+    run.exit_code = exit as i32;
+    if let Some(p) = &cfg.report {
+        run.write(p)
+            .map_err(|e| Failure::usage(format!("--report {}: {e}", p.display())))?;
+    }
+    if !ui.quiet && inputs.len() > 1 {
+        let t = &run.totals;
+        eprintln!(
+            "total: {} files, {} rows, {} valid ({} duplicates), {} rejected in {:.2} s",
+            inputs.len(),
+            t.rows,
+            t.valid,
+            t.duplicates,
+            t.rejected,
+            run.elapsed_s
+        );
+    }
+    Ok(exit)
+}

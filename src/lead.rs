@@ -1,0 +1,120 @@
+//! A lead: exactly the set-click fields of one valid row, ready to send or emit.
+
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::normalize::params::json_str;
+use crate::normalize::time::DstAdjust;
+use crate::source::Cell;
+
+#[derive(Debug, Clone)]
+pub struct Lead {
+    /// 1-based data row number.
+    pub row: u64,
+    /// Physical position (line, sheet row, Parquet row) for messages.
+    pub pos: u64,
+    /// Unix milliseconds, UTC.
+    pub click_time: i64,
+    /// Compact JSON object, keys sorted.
+    pub url_parameters: String,
+    /// Compact JSON object, keys sorted.
+    pub settings: String,
+    pub referrer: Option<String>,
+    pub current_url: Option<String>,
+    pub dst: DstAdjust,
+    /// The row as read, for the rejects file should the server refuse it.
+    pub cells: Vec<Cell>,
+}
+
+impl Lead {
+    /// Identity of what is sent: equal fingerprints mean equal leads.
+    pub fn fingerprint(&self) -> u128 {
+        let mut h = Xxh3::new();
+        h.update(&self.click_time.to_le_bytes());
+        for part in [
+            Some(self.url_parameters.as_str()),
+            Some(self.settings.as_str()),
+            self.referrer.as_deref(),
+            self.current_url.as_deref(),
+        ] {
+            match part {
+                Some(s) => {
+                    h.update(&(s.len() as u64 + 1).to_le_bytes());
+                    h.update(s.as_bytes());
+                }
+                None => h.update(&0u64.to_le_bytes()),
+            }
+        }
+        h.digest128()
+    }
+
+    /// One line of `--emit` output (JSON, no newline).
+    pub fn write_json(&self, account_id: Option<&str>, out: &mut String) {
+        out.push_str("{\"row\":");
+        out.push_str(itoa::Buffer::new().format(self.row));
+        out.push_str(",\"click_time\":");
+        out.push_str(itoa::Buffer::new().format(self.click_time));
+        out.push_str(",\"url_parameters\":");
+        out.push_str(&self.url_parameters);
+        out.push_str(",\"settings\":");
+        out.push_str(&self.settings);
+        for (key, value) in [
+            ("referrer", self.referrer.as_deref()),
+            ("current_url", self.current_url.as_deref()),
+            ("account_id", account_id),
+        ] {
+            if let Some(v) = value {
+                out.push_str(",\"");
+                out.push_str(key);
+                out.push_str("\":");
+                json_str(out, v);
+            }
+        }
+        out.push('}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead() -> Lead {
+        Lead {
+            row: 3,
+            pos: 4,
+            click_time: 1_634_707_888_000,
+            url_parameters: r#"{"utm_source":"x"}"#.into(),
+            settings: r#"{"email":"a@b.co"}"#.into(),
+            referrer: None,
+            current_url: Some("https://x.com/?a=\"1\"".into()),
+            dst: DstAdjust::None,
+            cells: vec![],
+        }
+    }
+
+    #[test]
+    fn emit_line_is_json_with_absent_fields_left_out() {
+        let mut s = String::new();
+        lead().write_json(Some("acc"), &mut s);
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["row"], 3);
+        assert_eq!(v["click_time"], 1_634_707_888_000i64);
+        assert_eq!(v["url_parameters"]["utm_source"], "x");
+        assert_eq!(v["settings"]["email"], "a@b.co");
+        assert_eq!(v["current_url"], "https://x.com/?a=\"1\"");
+        assert_eq!(v["account_id"], "acc");
+        assert!(v.get("referrer").is_none());
+    }
+
+    #[test]
+    fn fingerprint_ignores_row_number_but_not_fields() {
+        let a = lead();
+        let mut b = lead();
+        b.row = 99;
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        b.referrer = Some(String::new());
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        let mut c = lead();
+        c.click_time += 1;
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+}

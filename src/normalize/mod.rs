@@ -1,0 +1,574 @@
+//! Normalization: one framed row in, one lead (or the reasons it was rejected) out.
+
+pub mod columns;
+pub mod params;
+pub mod time;
+
+use std::borrow::Cow;
+
+use crate::lead::Lead;
+use crate::source::{Cell, Row};
+use columns::{ColumnMap, Field, MappingError};
+use params::Pairs;
+use time::{DstAdjust, OrderVerdict, TimeError, TimeRules, When};
+
+/// Earliest accepted click: 2000-01-01T00:00:00Z.
+pub const MIN_CLICK_MS: i64 = 946_684_800_000;
+/// How far in the future a click may be (clock skew between systems).
+pub const MAX_FUTURE_MS: i64 = 3_600_000;
+/// Rows looked at before the first one is normalized, to decide file-wide questions
+/// (day/month order, naive times without a zone).
+pub const SAMPLE_ROWS: usize = 1_000;
+
+/// Everything about normalization that comes from flags.
+#[derive(Debug, Clone, Default)]
+pub struct NormalizeOptions {
+    pub explicit: Vec<(Field, String)>,
+    pub rules: TimeRules,
+    /// `--setting KEY=VALUE`, in order.
+    pub constants: Vec<(String, String)>,
+    pub microconversion: bool,
+    /// Latest accepted click time (Unix ms): now plus the allowed skew.
+    pub max_ms: i64,
+}
+
+/// Why one row was not accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub field: String,
+    /// 0-based column index (into the columns as read), when one is to blame.
+    pub column: Option<usize>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub row: u64,
+    pub pos: u64,
+    pub problems: Vec<Problem>,
+    pub cells: Vec<Cell>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Valid(Lead),
+    Rejected(Rejected),
+}
+
+/// A file-wide problem found in the sample: the run stops (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CalibrationError(pub String);
+
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    map: ColumnMap,
+    header: Vec<String>,
+    rules: TimeRules,
+    constants: Vec<(String, String)>,
+    microconversion: bool,
+    max_ms: i64,
+}
+
+impl Normalizer {
+    pub fn new(header: &[String], opts: &NormalizeOptions) -> Result<Normalizer, MappingError> {
+        let map = columns::resolve(header, &opts.explicit)?;
+        Ok(Normalizer {
+            map,
+            header: header.to_vec(),
+            rules: opts.rules.clone(),
+            constants: opts.constants.clone(),
+            microconversion: opts.microconversion,
+            max_ms: opts.max_ms,
+        })
+    }
+
+    /// Header indices the mapping reads, sorted.
+    pub fn used_columns(&self) -> Vec<usize> {
+        self.map.used()
+    }
+
+    /// The reader delivers only `projection` (sorted header indices) from now on.
+    pub fn project(&mut self, projection: &[usize]) {
+        self.map.project(projection);
+        self.header = projection
+            .iter()
+            .map(|&i| self.header.get(i).cloned().unwrap_or_default())
+            .collect();
+    }
+
+    /// Names of the columns as rows deliver them.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// `field <- column` pairs, for reports and `-v`.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let m = &self.map;
+        let name = |i: usize| self.header.get(i).cloned().unwrap_or_default();
+        let mut out: Vec<(String, String)> = [
+            ("click_time", m.click_time),
+            ("click_date", m.click_date),
+            ("click_time_of_day", m.click_time_of_day),
+            ("email", m.email),
+            ("referrer", m.referrer),
+            ("current_url", m.current_url),
+            ("url_parameters", m.url_parameters),
+            ("microconversion", m.microconversion),
+        ]
+        .into_iter()
+        .filter_map(|(f, i)| i.map(|i| (f.to_string(), name(i))))
+        .collect();
+        out.extend(m.params.iter().map(|(k, i)| (k.clone(), name(*i))));
+        out.extend(
+            m.settings
+                .iter()
+                .map(|(k, i)| (format!("settings.{k}"), name(*i))),
+        );
+        out
+    }
+
+    fn time_column(&self) -> Option<usize> {
+        self.map.click_time.or(self.map.click_date)
+    }
+
+    /// Decide, from the first rows, the day/month order, and stop early on naive
+    /// times without `--timezone`. `describe_pos` renders a row position.
+    pub fn calibrate(
+        &mut self,
+        sample: &[Row],
+        describe_pos: &dyn Fn(u64) -> String,
+    ) -> Result<(), CalibrationError> {
+        let Some(col) = self.time_column() else {
+            return Ok(());
+        };
+        let column = self.header.get(col).cloned().unwrap_or_default();
+        if self.rules.format.is_none() {
+            let texts = sample.iter().filter_map(|r| match r.cells.get(col) {
+                Some(Cell::Text(s)) => Some(s.as_str()),
+                _ => None,
+            });
+            match time::infer_order(texts) {
+                OrderVerdict::Decided(order) => self.rules.order = Some(order),
+                OrderVerdict::NotNeeded => {}
+                OrderVerdict::Ambiguous => {
+                    let example = sample
+                        .iter()
+                        .find_map(|r| match r.cells.get(col) {
+                            Some(Cell::Text(s)) if time::slash_fields(s).is_some() => {
+                                Some(s.trim())
+                            }
+                            _ => None,
+                        })
+                        .unwrap_or("");
+                    return Err(CalibrationError(format!(
+                        "column '{column}': dates like '{example}' are ambiguous: day/month order \
+                         cannot be told from the first {} rows; give --time-format \
+                         '%d/%m/%Y %H:%M' (day first) or '%m/%d/%Y %H:%M' (month first)",
+                        sample.len()
+                    )));
+                }
+                OrderVerdict::Mixed => {
+                    return Err(CalibrationError(format!(
+                        "column '{column}' mixes day-first and month-first dates; give \
+                         --time-format to say which one the file uses"
+                    )));
+                }
+            }
+        }
+        if self.rules.zone.is_none() {
+            for row in sample {
+                if let Ok(When::Naive(_)) = self.parse_time(&row.cells) {
+                    let raw = row
+                        .cells
+                        .get(col)
+                        .map(|c| c.to_string())
+                        .unwrap_or_default();
+                    return Err(CalibrationError(format!(
+                        "column '{column}' holds times without a UTC offset (e.g. '{raw}' at {}); \
+                         give their zone with --timezone (IANA name, e.g. Europe/Madrid)",
+                        describe_pos(row.pos)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_time(&self, cells: &[Cell]) -> Result<When, TimeError> {
+        let get = |i: Option<usize>| i.and_then(|i| cells.get(i)).unwrap_or(&Cell::Empty);
+        match (self.map.click_time, self.map.click_date) {
+            (Some(c), _) => self.rules.parse_cell(get(Some(c))),
+            (None, Some(d)) => self
+                .rules
+                .parse_pair(get(Some(d)), get(self.map.click_time_of_day)),
+            (None, None) => Err(TimeError::Missing),
+        }
+    }
+
+    fn click_time(&self, cells: &[Cell], problems: &mut Vec<Problem>) -> Option<(i64, DstAdjust)> {
+        let column = self.time_column();
+        let raw = || {
+            column
+                .and_then(|c| cells.get(c))
+                .map(|c| c.to_string())
+                .unwrap_or_default()
+        };
+        let mut fail = |reason: String| {
+            problems.push(Problem {
+                field: "click_time".into(),
+                column,
+                reason,
+            });
+            None
+        };
+        let when = match self.parse_time(cells) {
+            Ok(w) => w,
+            Err(TimeError::Missing) => return fail("missing".into()),
+            Err(e) => return fail(e.to_string()),
+        };
+        match self.rules.resolve(when, raw) {
+            Ok((ms, _)) if ms < MIN_CLICK_MS => fail(format!("'{}' is before 2000-01-01", raw())),
+            Ok((ms, _)) if ms > self.max_ms => {
+                fail(format!("'{}' is more than 1 hour in the future", raw()))
+            }
+            Ok(v) => Some(v),
+            Err(e) => fail(e.to_string()),
+        }
+    }
+
+    pub fn normalize(&self, row: Row) -> Outcome {
+        let Row {
+            ordinal,
+            pos,
+            cells,
+            defect,
+        } = row;
+        let mut problems = Vec::new();
+        if let Some(d) = defect {
+            problems.push(Problem {
+                field: "row".into(),
+                column: d.column,
+                reason: d.reason,
+            });
+            return Outcome::Rejected(Rejected {
+                row: ordinal,
+                pos,
+                problems,
+                cells,
+            });
+        }
+        let m = &self.map;
+        let text = |i: Option<usize>| -> Option<Cow<'_, str>> {
+            i.and_then(|i| cells.get(i)).and_then(Cell::text)
+        };
+
+        let time = self.click_time(&cells, &mut problems);
+
+        let mut settings = Pairs::default();
+        match text(m.email) {
+            None => problems.push(Problem {
+                field: "email".into(),
+                column: m.email,
+                reason: "missing".into(),
+            }),
+            Some(raw) => match params::normalize_email(&raw) {
+                Ok(e) => settings.add("email", &e),
+                Err(reason) => problems.push(Problem {
+                    field: "email".into(),
+                    column: m.email,
+                    reason,
+                }),
+            },
+        }
+        let micro_cell = m.microconversion.and_then(|i| cells.get(i));
+        let micro = match micro_cell {
+            None | Some(Cell::Empty) => Some(false),
+            Some(Cell::Bool(b)) => Some(*b),
+            Some(Cell::Int(i)) => match i {
+                0 => Some(false),
+                1 => Some(true),
+                _ => None,
+            },
+            Some(Cell::Float(x)) if *x == 0.0 || *x == 1.0 => Some(*x == 1.0),
+            Some(c) => c.text().map_or(Some(false), |t| params::truthy(&t)),
+        };
+        match micro {
+            Some(on) => {
+                if on || self.microconversion {
+                    settings.add("microconversion", "1");
+                }
+            }
+            None => problems.push(Problem {
+                field: "microconversion".into(),
+                column: m.microconversion,
+                reason: format!(
+                    "'{}' is not yes or no (1, true, yes, y, si, sí / 0, false, no, n)",
+                    micro_cell.map(|c| c.to_string()).unwrap_or_default()
+                ),
+            }),
+        }
+        for (key, i) in &m.settings {
+            if let Some(v) = text(Some(*i)) {
+                settings.add(key, &v);
+            }
+        }
+        for (key, value) in &self.constants {
+            settings.add(key, value);
+        }
+
+        let mut url_params = Pairs::default();
+        for (key, i) in &m.params {
+            if let Some(v) = text(Some(*i)) {
+                url_params.add(key, &v);
+            }
+        }
+        if let Some(json) = text(m.url_parameters)
+            && let Err(reason) = params::add_json_object(&mut url_params, &json)
+        {
+            problems.push(Problem {
+                field: "url_parameters".into(),
+                column: m.url_parameters,
+                reason,
+            });
+        }
+        let current_url = text(m.current_url).map(|u| plain_url(&u));
+        if let Some(u) = &current_url {
+            params::add_url_query(&mut url_params, u);
+        }
+        if url_params.is_empty() && !problems.iter().any(|p| p.field == "url_parameters") {
+            problems.push(Problem {
+                field: "url_parameters".into(),
+                column: m
+                    .params
+                    .first()
+                    .map(|p| p.1)
+                    .or(m.url_parameters)
+                    .or(m.current_url),
+                reason: "no UTM parameter or click id in this row".into(),
+            });
+        }
+        let referrer = text(m.referrer).map(|u| plain_url(&u));
+
+        match time {
+            Some((click_time, dst)) if problems.is_empty() => Outcome::Valid(Lead {
+                row: ordinal,
+                pos,
+                click_time,
+                url_parameters: url_params.to_json(),
+                settings: settings.to_json(),
+                referrer: referrer.filter(|s| !s.is_empty()),
+                current_url: current_url.filter(|s| !s.is_empty()),
+                dst,
+                cells,
+            }),
+            _ => Outcome::Rejected(Rejected {
+                row: ordinal,
+                pos,
+                problems,
+                cells,
+            }),
+        }
+    }
+}
+
+/// URLs are sent plain: trimmed, and one pair of JSON-style quotes removed (users copy
+/// the API page's examples, which quote them).
+fn plain_url(s: &str) -> String {
+    let t = s.trim();
+    t.strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(t)
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::tz::TimeZone;
+
+    fn header(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn row(cells: &[&str]) -> Row {
+        Row {
+            ordinal: 1,
+            pos: 2,
+            cells: cells
+                .iter()
+                .map(|s| {
+                    if s.is_empty() {
+                        Cell::Empty
+                    } else {
+                        Cell::Text(s.to_string())
+                    }
+                })
+                .collect(),
+            defect: None,
+        }
+    }
+
+    fn opts() -> NormalizeOptions {
+        NormalizeOptions {
+            rules: TimeRules {
+                zone: Some(TimeZone::get("Europe/Madrid").unwrap()),
+                ..TimeRules::default()
+            },
+            max_ms: i64::MAX,
+            ..NormalizeOptions::default()
+        }
+    }
+
+    fn valid(o: Outcome) -> Lead {
+        match o {
+            Outcome::Valid(l) => l,
+            Outcome::Rejected(r) => panic!("rejected: {:?}", r.problems),
+        }
+    }
+
+    fn rejected(o: Outcome) -> Vec<Problem> {
+        match o {
+            Outcome::Valid(l) => panic!("valid: {l:?}"),
+            Outcome::Rejected(r) => r.problems,
+        }
+    }
+
+    #[test]
+    fn a_full_row() {
+        let h = header(&[
+            "fecha",
+            "email",
+            "utm_source",
+            "url",
+            "referrer",
+            "micro",
+            "settings.conversion_type",
+        ]);
+        let mut o = opts();
+        o.explicit.push((Field::Microconversion, "micro".into()));
+        o.constants
+            .push(("conversion_type".into(), "default".into()));
+        o.constants.push(("team".into(), "north".into()));
+        let n = Normalizer::new(&h, &o).unwrap();
+        let lead = valid(n.normalize(row(&[
+            "2021-10-20 07:31:28",
+            " Ana@Example.com ",
+            "google",
+            "\"https://shop.es/?utm_source=bing&utm_medium=cpc&x=1\"",
+            "",
+            "Sí",
+            "venta",
+        ])));
+        assert_eq!(lead.click_time, 1_634_707_888_000);
+        assert_eq!(
+            lead.url_parameters,
+            r#"{"utm_medium":"cpc","utm_source":"google"}"#
+        );
+        assert_eq!(
+            lead.settings,
+            r#"{"conversion_type":"venta","email":"ana@example.com","microconversion":"1","team":"north"}"#
+        );
+        assert_eq!(
+            lead.current_url.as_deref(),
+            Some("https://shop.es/?utm_source=bing&utm_medium=cpc&x=1")
+        );
+        assert_eq!(lead.referrer, None);
+    }
+
+    #[test]
+    fn every_problem_of_a_row_is_reported() {
+        let h = header(&["date", "email", "utm_source"]);
+        let n = Normalizer::new(&h, &opts()).unwrap();
+        let p = rejected(n.normalize(row(&["1999-12-31 10:00", "nope", ""])));
+        let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["click_time", "email", "url_parameters"]);
+        assert!(p[0].reason.contains("before 2000-01-01"));
+        assert_eq!(p[1].column, Some(1));
+    }
+
+    #[test]
+    fn future_clicks_and_bad_microconversion_are_rejected() {
+        let h = header(&["date", "email", "utm_source", "microconversion"]);
+        let mut o = opts();
+        o.max_ms = 1_634_707_888_000;
+        let n = Normalizer::new(&h, &o).unwrap();
+        let p = rejected(n.normalize(row(&["2021-10-20T05:31:29Z", "a@b.co", "x", "maybe"])));
+        assert!(p[0].reason.contains("future"), "{p:?}");
+        assert_eq!(p[1].field, "microconversion");
+        let lead = valid(n.normalize(row(&["2021-10-20T05:31:28Z", "a@b.co", "x", "no"])));
+        assert_eq!(lead.settings, r#"{"email":"a@b.co"}"#);
+    }
+
+    #[test]
+    fn microconversion_flag_applies_to_every_row() {
+        let h = header(&["date", "email", "utm_source"]);
+        let mut o = opts();
+        o.microconversion = true;
+        let n = Normalizer::new(&h, &o).unwrap();
+        let lead = valid(n.normalize(row(&["2021-10-20T05:31:28Z", "a@b.co", "x"])));
+        assert_eq!(lead.settings, r#"{"email":"a@b.co","microconversion":"1"}"#);
+    }
+
+    #[test]
+    fn calibration_decides_order_and_stops_on_ambiguity_or_missing_zone() {
+        let h = header(&["date", "email", "utm_source"]);
+        let mut n = Normalizer::new(&h, &opts()).unwrap();
+        let sample = vec![
+            row(&["25/12/2021 10:00", "a@b.co", "x"]),
+            row(&["03/04/2021 10:00", "a@b.co", "x"]),
+        ];
+        n.calibrate(&sample, &|p| format!("line {p}")).unwrap();
+        let lead = valid(n.normalize(row(&["03/04/2021 10:00", "a@b.co", "x"])));
+        assert_eq!(
+            lead.click_time,
+            "2021-04-03T08:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_millisecond()
+        );
+
+        let mut n = Normalizer::new(&h, &opts()).unwrap();
+        let err = n
+            .calibrate(&[row(&["03/04/2021", "a@b.co", "x"])], &|p| {
+                format!("line {p}")
+            })
+            .unwrap_err();
+        assert!(
+            err.0.contains("ambiguous") && err.0.contains("--time-format"),
+            "{err}"
+        );
+
+        let mut o = opts();
+        o.rules.zone = None;
+        let mut n = Normalizer::new(&h, &o).unwrap();
+        let err = n
+            .calibrate(&[row(&["2021-04-03 10:00", "a@b.co", "x"])], &|p| {
+                format!("line {p}")
+            })
+            .unwrap_err();
+        assert!(
+            err.0.contains("'date'") && err.0.contains("--timezone") && err.0.contains("line 2"),
+            "{err}"
+        );
+        let mut n = Normalizer::new(&h, &o).unwrap();
+        n.calibrate(&[row(&["2021-04-03T10:00Z", "a@b.co", "x"])], &|p| {
+            format!("line {p}")
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn defects_reject_the_row() {
+        let h = header(&["date", "email", "utm_source"]);
+        let n = Normalizer::new(&h, &opts()).unwrap();
+        let mut r = row(&["2021-10-20T05:31:28Z", "a@b.co", "x"]);
+        r.defect = Some(crate::source::Defect {
+            column: None,
+            reason: "row has 4 fields, the header has 3".into(),
+        });
+        let p = rejected(n.normalize(r));
+        assert_eq!(p[0].field, "row");
+    }
+}

@@ -1,0 +1,813 @@
+//! click_time: text, numbers and typed cells to Unix milliseconds (UTC).
+//!
+//! Text is parsed by a hand-written fast path for the shapes exports use (ISO 8601 /
+//! RFC 3339, `D/M/Y` or `M/D/Y` with an order decided once per file, optional
+//! AM/PM and offset), then jiff for the rest. Numbers go by magnitude or `--time-unit`.
+
+use jiff::civil::{self, DateTime};
+use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
+use jiff::{Timestamp, fmt::strtime};
+
+use crate::source::Cell;
+
+/// What a number in a time column counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeUnit {
+    /// Decide by magnitude (see `from_number`).
+    #[default]
+    Auto,
+    Seconds,
+    Millis,
+    Micros,
+    Nanos,
+    /// Days since 1899-12-30 (Excel's 1900 date system), a wall-clock time.
+    Excel,
+}
+
+impl std::str::FromStr for TimeUnit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<TimeUnit, String> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "auto" => TimeUnit::Auto,
+            "s" | "sec" | "seconds" => TimeUnit::Seconds,
+            "ms" | "millis" | "milliseconds" => TimeUnit::Millis,
+            "us" | "micros" | "microseconds" => TimeUnit::Micros,
+            "ns" | "nanos" | "nanoseconds" => TimeUnit::Nanos,
+            "excel" => TimeUnit::Excel,
+            other => {
+                return Err(format!(
+                    "unknown time unit '{other}' (auto, s, ms, us, ns, excel)"
+                ));
+            }
+        })
+    }
+}
+
+/// Order of the first two numbers in a date like `03/04/2021`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateOrder {
+    DayFirst,
+    MonthFirst,
+}
+
+/// A parsed time before zone resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Instant(Timestamp),
+    Naive(DateTime),
+}
+
+/// How a naive time met its zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DstAdjust {
+    #[default]
+    None,
+    /// The wall-clock time does not exist (spring forward): moved later.
+    Gap,
+    /// The wall-clock time happens twice (fall back): the earlier was taken.
+    Fold,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("empty")]
+    Missing,
+    #[error("cannot read '{0}' as a date-time")]
+    Unparseable(String),
+    #[error(
+        "'{0}': day/month order is ambiguous in this file; give --time-format (e.g. %d/%m/%Y %H:%M)"
+    )]
+    Ambiguous(String),
+    #[error(
+        "'{0}' has no UTC offset; give the zone of such times with --timezone (e.g. Europe/Madrid)"
+    )]
+    NeedsZone(String),
+    #[error("number {0} is neither an Excel date nor a Unix time; give --time-unit")]
+    Magnitude(String),
+    #[error("'{0}' is out of range")]
+    Range(String),
+}
+
+/// The parser's settings for one file.
+#[derive(Debug, Clone, Default)]
+pub struct TimeRules {
+    pub zone: Option<TimeZone>,
+    pub format: Option<String>,
+    pub unit: TimeUnit,
+    pub order: Option<DateOrder>,
+}
+
+impl TimeRules {
+    /// Parse a cell of a click_time column.
+    pub fn parse_cell(&self, cell: &Cell) -> Result<When, TimeError> {
+        match cell {
+            Cell::Empty => Err(TimeError::Missing),
+            Cell::Text(s) => self.parse_text(s),
+            Cell::Int(i) => from_number_parts(&Number::int(*i), self.unit, &i.to_string()),
+            Cell::Float(x) => from_float(*x, self.unit),
+            Cell::Bool(b) => Err(TimeError::Unparseable(b.to_string())),
+            Cell::Naive(dt) => Ok(When::Naive(*dt)),
+            Cell::Instant(ts) => Ok(When::Instant(*ts)),
+        }
+    }
+
+    /// Parse a click_date cell and a click_time_of_day cell joined by one space.
+    pub fn parse_pair(&self, date: &Cell, time: &Cell) -> Result<When, TimeError> {
+        let d = match date {
+            Cell::Empty => return Err(TimeError::Missing),
+            Cell::Naive(dt) => dt.date().to_string(),
+            Cell::Instant(ts) => Offset::UTC.to_datetime(*ts).date().to_string(),
+            Cell::Float(_) | Cell::Int(_) => match self.parse_cell(date)? {
+                When::Naive(dt) => dt.date().to_string(),
+                When::Instant(ts) => return Ok(When::Instant(ts)),
+            },
+            other => other.to_string().trim().to_string(),
+        };
+        let t = match time {
+            Cell::Empty => return self.parse_text(&d),
+            Cell::Naive(dt) => dt.time().to_string(),
+            Cell::Float(x) if (0.0..1.0).contains(x) => {
+                let ms = (x * 86_400_000.0).round() as i64;
+                civil::Time::midnight()
+                    .checked_add(jiff::SignedDuration::from_millis(ms))
+                    .map_err(|_| TimeError::Range(x.to_string()))?
+                    .to_string()
+            }
+            other => other.to_string().trim().to_string(),
+        };
+        self.parse_text(&format!("{d} {t}"))
+    }
+
+    pub fn parse_text(&self, s: &str) -> Result<When, TimeError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(TimeError::Missing);
+        }
+        if let Some(format) = &self.format {
+            return parse_with_format(format, s);
+        }
+        if let Some(n) = Number::parse(s) {
+            return from_number_parts(&n, self.unit, s);
+        }
+        if let Some(w) = parse_common(s, self.order)? {
+            return Ok(w);
+        }
+        parse_fallback(s)
+    }
+
+    /// Resolve to Unix milliseconds; naive times need the zone.
+    pub fn resolve(
+        &self,
+        when: When,
+        raw: impl Fn() -> String,
+    ) -> Result<(i64, DstAdjust), TimeError> {
+        match when {
+            When::Instant(ts) => Ok((ts.as_millisecond(), DstAdjust::None)),
+            When::Naive(dt) => {
+                let zone = self
+                    .zone
+                    .as_ref()
+                    .ok_or_else(|| TimeError::NeedsZone(raw()))?;
+                let amb = zone.to_ambiguous_timestamp(dt);
+                let adjust = match amb.offset() {
+                    AmbiguousOffset::Unambiguous { .. } => DstAdjust::None,
+                    AmbiguousOffset::Gap { .. } => DstAdjust::Gap,
+                    AmbiguousOffset::Fold { .. } => DstAdjust::Fold,
+                };
+                let ts = amb.compatible().map_err(|_| TimeError::Range(raw()))?;
+                Ok((ts.as_millisecond(), adjust))
+            }
+        }
+    }
+}
+
+fn parse_with_format(format: &str, s: &str) -> Result<When, TimeError> {
+    let tm = strtime::parse(format, s).map_err(|_| TimeError::Unparseable(s.to_string()))?;
+    if tm.offset().is_some() || tm.timestamp().is_some() {
+        return tm
+            .to_timestamp()
+            .map(When::Instant)
+            .map_err(|_| TimeError::Unparseable(s.to_string()));
+    }
+    tm.to_datetime()
+        .map(When::Naive)
+        .map_err(|_| TimeError::Unparseable(s.to_string()))
+}
+
+/// RFC 3339 with brackets, RFC 2822, anything jiff knows.
+fn parse_fallback(s: &str) -> Result<When, TimeError> {
+    if let Ok(ts) = s.parse::<Timestamp>() {
+        return Ok(When::Instant(ts));
+    }
+    if let Ok(zdt) = jiff::fmt::rfc2822::parse(s) {
+        return Ok(When::Instant(zdt.timestamp()));
+    }
+    if let Ok(dt) = s.parse::<DateTime>() {
+        return Ok(When::Naive(dt));
+    }
+    Err(TimeError::Unparseable(s.to_string()))
+}
+
+/// A number written in a cell, kept exact: integer part and fraction digits.
+#[derive(Debug, Clone)]
+struct Number<'a> {
+    int: u128,
+    frac: &'a str,
+    /// Scientific notation or beyond u128: only as a float.
+    float: Option<f64>,
+}
+
+impl<'a> Number<'a> {
+    fn int(i: i64) -> Number<'static> {
+        Number {
+            int: u128::from(i.unsigned_abs()),
+            frac: "",
+            float: (i < 0).then_some(i as f64),
+        }
+    }
+
+    fn parse(s: &'a str) -> Option<Number<'a>> {
+        let b = s.as_bytes();
+        if !b.first()?.is_ascii_digit() {
+            return None;
+        }
+        let (int_part, frac) = match s.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (s, ""),
+        };
+        if int_part.bytes().all(|c| c.is_ascii_digit()) && frac.bytes().all(|c| c.is_ascii_digit())
+        {
+            return Some(Number {
+                int: int_part.parse().ok()?,
+                frac,
+                float: None,
+            });
+        }
+        if s.contains(['e', 'E']) {
+            let x: f64 = s.parse().ok()?;
+            return Some(Number {
+                int: 0,
+                frac: "",
+                float: Some(x),
+            });
+        }
+        None
+    }
+}
+
+/// Digits of a fraction scaled to `places` digits (truncating), as an integer.
+fn frac_scaled(frac: &str, places: usize) -> u128 {
+    let mut v: u128 = 0;
+    for i in 0..places {
+        let d = frac.as_bytes().get(i).map_or(0, |c| c - b'0');
+        v = v * 10 + u128::from(d);
+    }
+    v
+}
+
+fn magnitude_unit(value: f64, raw: &str) -> Result<TimeUnit, TimeError> {
+    Ok(match value {
+        v if v < 1e6 => TimeUnit::Excel,
+        v if v < 1e8 => return Err(TimeError::Magnitude(raw.to_string())),
+        v if v < 1e11 => TimeUnit::Seconds,
+        v if v < 1e14 => TimeUnit::Millis,
+        v if v < 1e17 => TimeUnit::Micros,
+        _ => TimeUnit::Nanos,
+    })
+}
+
+fn from_number_parts(n: &Number<'_>, unit: TimeUnit, raw: &str) -> Result<When, TimeError> {
+    if let Some(x) = n.float {
+        return from_float(x, unit);
+    }
+    let unit = match unit {
+        TimeUnit::Auto => magnitude_unit(n.int as f64, raw)?,
+        u => u,
+    };
+    let range = || TimeError::Range(raw.to_string());
+    let ms: u128 = match unit {
+        TimeUnit::Seconds => n.int.checked_mul(1000).ok_or_else(range)? + frac_scaled(n.frac, 3),
+        TimeUnit::Millis => n.int,
+        TimeUnit::Micros => n.int / 1_000,
+        TimeUnit::Nanos => n.int / 1_000_000,
+        TimeUnit::Excel | TimeUnit::Auto => {
+            let x: f64 = raw.parse().map_err(|_| range())?;
+            return excel_serial(x, raw);
+        }
+    };
+    let ms = i64::try_from(ms).map_err(|_| range())?;
+    Timestamp::from_millisecond(ms)
+        .map(When::Instant)
+        .map_err(|_| range())
+}
+
+/// Floats (spreadsheet and Parquet numbers): to the millisecond, truncating, but
+/// without letting binary noise (…122.99999) drop a millisecond.
+fn from_float(x: f64, unit: TimeUnit) -> Result<When, TimeError> {
+    let raw = || x.to_string();
+    if !x.is_finite() || x < 0.0 {
+        return Err(TimeError::Range(raw()));
+    }
+    let unit = match unit {
+        TimeUnit::Auto => magnitude_unit(x, &raw())?,
+        u => u,
+    };
+    let per_ms = match unit {
+        TimeUnit::Seconds => 1e-3,
+        TimeUnit::Millis => 1.0,
+        TimeUnit::Micros => 1e3,
+        TimeUnit::Nanos => 1e6,
+        TimeUnit::Excel | TimeUnit::Auto => return excel_serial(x, &raw()),
+    };
+    let ms = float_ms(x / per_ms);
+    Timestamp::from_millisecond(ms)
+        .map(When::Instant)
+        .map_err(|_| TimeError::Range(raw()))
+}
+
+fn float_ms(ms: f64) -> i64 {
+    let r = ms.round();
+    if (ms - r).abs() < 1e-3 {
+        r as i64
+    } else {
+        ms.floor() as i64
+    }
+}
+
+/// Excel serial days (1900 date system) to a wall-clock time.
+fn excel_serial(days: f64, raw: &str) -> Result<When, TimeError> {
+    if !days.is_finite() || !(0.0..2_958_466.0).contains(&days) {
+        return Err(TimeError::Range(raw.to_string()));
+    }
+    let ms = float_ms(days * 86_400_000.0);
+    civil::date(1899, 12, 30)
+        .to_datetime(civil::Time::midnight())
+        .checked_add(jiff::SignedDuration::from_millis(ms))
+        .map(When::Naive)
+        .map_err(|_| TimeError::Range(raw.to_string()))
+}
+
+/// A cursor over ASCII bytes for the fast path.
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    /// Between `min` and `max` digits: (value, count).
+    fn digits(&mut self, min: usize, max: usize) -> Option<(u32, usize)> {
+        let start = self.i;
+        let mut v: u32 = 0;
+        while self.i - start < max {
+            match self.peek() {
+                Some(c) if c.is_ascii_digit() => {
+                    v = v * 10 + u32::from(c - b'0');
+                    self.i += 1;
+                }
+                _ => break,
+            }
+        }
+        let n = self.i - start;
+        (n >= min).then_some((v, n))
+    }
+    fn skip_spaces(&mut self) -> usize {
+        let start = self.i;
+        while self.peek() == Some(b' ') {
+            self.i += 1;
+        }
+        self.i - start
+    }
+    fn done(&self) -> bool {
+        self.i == self.b.len()
+    }
+    fn rest_eq_ignore_case(&self, s: &str) -> bool {
+        self.b[self.i..].eq_ignore_ascii_case(s.as_bytes())
+    }
+}
+
+/// The first two numbers of a `D/M/Y`-shaped date (not year-first), for inferring
+/// the order.
+pub fn slash_fields(s: &str) -> Option<(u32, u32)> {
+    let mut sc = Scan {
+        b: s.trim().as_bytes(),
+        i: 0,
+    };
+    let (a, _) = sc.digits(1, 2)?;
+    let sep = sc.peek().filter(|c| matches!(c, b'/' | b'.' | b'-'))?;
+    sc.i += 1;
+    let (b, _) = sc.digits(1, 2)?;
+    if !sc.eat(sep) {
+        return None;
+    }
+    sc.digits(2, 4)?;
+    Some((a, b))
+}
+
+/// The fast path. `Ok(None)`: not a shape it knows (try the fallback).
+fn parse_common(s: &str, order: Option<DateOrder>) -> Result<Option<When>, TimeError> {
+    let mut sc = Scan {
+        b: s.as_bytes(),
+        i: 0,
+    };
+    let bad = || TimeError::Unparseable(s.to_string());
+    let (year, month, day) = match sc.digits(1, 4) {
+        Some((y, 4)) => {
+            let Some(sep) = sc.peek().filter(|c| matches!(c, b'-' | b'/' | b'.')) else {
+                return Ok(None);
+            };
+            sc.i += 1;
+            let Some((m, _)) = sc.digits(1, 2) else {
+                return Ok(None);
+            };
+            if !sc.eat(sep) {
+                return Ok(None);
+            }
+            let Some((d, _)) = sc.digits(1, 2) else {
+                return Ok(None);
+            };
+            (y, m, d)
+        }
+        Some((a, 1 | 2)) => {
+            let Some(sep) = sc.peek().filter(|c| matches!(c, b'/' | b'.' | b'-')) else {
+                return Ok(None);
+            };
+            sc.i += 1;
+            let Some((b, _)) = sc.digits(1, 2) else {
+                return Ok(None);
+            };
+            if !sc.eat(sep) {
+                return Ok(None);
+            }
+            let Some((y, n)) = sc.digits(2, 4) else {
+                return Ok(None);
+            };
+            let y = match n {
+                2 => 2000 + y,
+                4 => y,
+                _ => return Ok(None),
+            };
+            match order {
+                Some(DateOrder::DayFirst) => (y, b, a),
+                Some(DateOrder::MonthFirst) => (y, a, b),
+                None if a > 12 => (y, b, a),
+                None if b > 12 => (y, a, b),
+                None => return Err(TimeError::Ambiguous(s.to_string())),
+            }
+        }
+        _ => return Ok(None),
+    };
+    let date = civil::Date::new(year as i16, month as i8, day as i8).map_err(|_| bad())?;
+
+    // Date only.
+    if sc.done() {
+        return Ok(Some(When::Naive(date.to_datetime(civil::Time::midnight()))));
+    }
+    if !(sc.eat(b'T') || sc.eat(b't') || sc.skip_spaces() > 0) {
+        return Ok(None);
+    }
+    sc.skip_spaces();
+    let Some((mut hour, _)) = sc.digits(1, 2) else {
+        return Ok(None);
+    };
+    if !sc.eat(b':') {
+        return Ok(None);
+    }
+    let Some((minute, 2)) = sc.digits(2, 2) else {
+        return Ok(None);
+    };
+    let mut second = 0;
+    let mut nanos = 0;
+    if sc.eat(b':') {
+        let Some((sec, 2)) = sc.digits(2, 2) else {
+            return Ok(None);
+        };
+        second = sec;
+        if sc.eat(b'.') || sc.eat(b',') {
+            let start = sc.i;
+            let Some(_) = sc.digits(1, 9) else {
+                return Ok(None);
+            };
+            let frac = &s[start..sc.i];
+            nanos = frac_scaled(frac, 9) as i32;
+            // Finer digits beyond nanoseconds are dropped.
+            sc.digits(0, 64);
+        }
+    }
+    sc.skip_spaces();
+    // 12-hour clock.
+    let meridiem = if sc.b[sc.i..].len() >= 2 {
+        let two = &sc.b[sc.i..sc.i + 2];
+        if two.eq_ignore_ascii_case(b"am") {
+            Some(false)
+        } else if two.eq_ignore_ascii_case(b"pm") {
+            Some(true)
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    if let Some(pm) = meridiem {
+        sc.i += 2;
+        if !(1..=12).contains(&hour) {
+            return Err(bad());
+        }
+        hour = match (hour, pm) {
+            (12, false) => 0,
+            (12, true) => 12,
+            (h, true) => h + 12,
+            (h, false) => h,
+        };
+        sc.skip_spaces();
+    }
+    let time =
+        civil::Time::new(hour as i8, minute as i8, second as i8, nanos).map_err(|_| bad())?;
+    let dt = date.to_datetime(time);
+    if sc.done() {
+        return Ok(Some(When::Naive(dt)));
+    }
+    // Offset.
+    let offset_secs: i32 = if sc.eat(b'Z') || sc.eat(b'z') {
+        0
+    } else if sc.rest_eq_ignore_case("UTC") || sc.rest_eq_ignore_case("GMT") {
+        sc.i += 3;
+        0
+    } else {
+        let sign = match sc.peek() {
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            _ => return Ok(None),
+        };
+        sc.i += 1;
+        let Some((oh, 2)) = sc.digits(2, 2) else {
+            return Ok(None);
+        };
+        sc.eat(b':');
+        let om = sc.digits(2, 2).map_or(0, |(m, _)| m);
+        if oh > 23 || om > 59 {
+            return Err(bad());
+        }
+        sign * (oh as i32 * 3600 + om as i32 * 60)
+    };
+    sc.skip_spaces();
+    if !sc.done() {
+        return Ok(None);
+    }
+    let offset = Offset::from_seconds(offset_secs).map_err(|_| bad())?;
+    let ts = offset.to_timestamp(dt).map_err(|_| bad())?;
+    Ok(Some(When::Instant(ts)))
+}
+
+/// What a sample of a file's time column says about day/month order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderVerdict {
+    /// No `D/M/Y`-shaped values: nothing to decide.
+    NotNeeded,
+    Decided(DateOrder),
+    /// Every value has both numbers at most 12.
+    Ambiguous,
+    /// Some values are day-first and others month-first.
+    Mixed,
+}
+
+pub fn infer_order<'a>(values: impl Iterator<Item = &'a str>) -> OrderVerdict {
+    let (mut day, mut month, mut neutral) = (0, 0, 0);
+    for v in values {
+        match slash_fields(v) {
+            Some((a, b)) if a > 12 && b <= 12 => day += 1,
+            Some((a, b)) if b > 12 && a <= 12 => month += 1,
+            Some((a, b)) if a <= 12 && b <= 12 => neutral += 1,
+            _ => {}
+        }
+    }
+    match (day > 0, month > 0) {
+        (true, true) => OrderVerdict::Mixed,
+        (true, false) => OrderVerdict::Decided(DateOrder::DayFirst),
+        (false, true) => OrderVerdict::Decided(DateOrder::MonthFirst),
+        (false, false) if neutral > 0 => OrderVerdict::Ambiguous,
+        _ => OrderVerdict::NotNeeded,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> TimeRules {
+        TimeRules {
+            zone: Some(TimeZone::get("Europe/Madrid").unwrap()),
+            ..TimeRules::default()
+        }
+    }
+
+    fn ms(r: &TimeRules, s: &str) -> i64 {
+        let w = r.parse_text(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        r.resolve(w, || s.to_string()).unwrap().0
+    }
+
+    fn utc(s: &str) -> i64 {
+        s.parse::<Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[test]
+    fn rfc3339_with_offsets_and_fractions() {
+        let r = TimeRules::default();
+        assert_eq!(ms(&r, "2021-10-20T05:31:28Z"), 1_634_707_888_000);
+        assert_eq!(ms(&r, "2021-10-20T07:31:28+02:00"), 1_634_707_888_000);
+        assert_eq!(ms(&r, "2021-10-20 07:31:28.123456+0200"), 1_634_707_888_123);
+        assert_eq!(ms(&r, "2021-10-20T05:31:28.9999Z"), 1_634_707_888_999);
+        assert_eq!(ms(&r, "2021-10-20 05:31:28 UTC"), 1_634_707_888_000);
+        assert_eq!(ms(&r, "2021-10-19T22:31:28-07:00"), 1_634_707_888_000);
+        assert_eq!(
+            ms(&r, "2021-10-20T05:31:28Z[Europe/Madrid]"),
+            1_634_707_888_000
+        );
+        assert_eq!(ms(&r, "Wed, 20 Oct 2021 07:31:28 +0200"), 1_634_707_888_000);
+    }
+
+    #[test]
+    fn naive_times_use_the_zone() {
+        let r = rules();
+        // Madrid is UTC+2 in October (summer time), UTC+1 in January.
+        assert_eq!(ms(&r, "2021-10-20 07:31:28"), utc("2021-10-20T05:31:28Z"));
+        assert_eq!(ms(&r, "2021-01-20T07:31"), utc("2021-01-20T06:31:00Z"));
+        assert_eq!(ms(&r, "2021-10-20"), utc("2021-10-19T22:00:00Z"));
+        assert_eq!(ms(&r, "2021/10/20 7:31:28"), utc("2021-10-20T05:31:28Z"));
+        let no_zone = TimeRules::default();
+        let w = no_zone.parse_text("2021-10-20 07:31").unwrap();
+        assert!(matches!(
+            no_zone.resolve(w, || "x".into()),
+            Err(TimeError::NeedsZone(_))
+        ));
+    }
+
+    #[test]
+    fn dst_gap_moves_later_and_fold_takes_the_earlier() {
+        let r = rules();
+        // 2021-03-28 02:30 does not exist in Madrid (02:00 -> 03:00): compatible = 03:30 CEST.
+        let w = r.parse_text("2021-03-28 02:30").unwrap();
+        let (gap, adj) = r.resolve(w, String::new).unwrap();
+        assert_eq!(adj, DstAdjust::Gap);
+        assert_eq!(gap, utc("2021-03-28T01:30:00Z"));
+        // 2021-10-31 02:30 happens twice (03:00 CEST -> 02:00 CET): the earlier, CEST.
+        let w = r.parse_text("2021-10-31 02:30").unwrap();
+        let (fold, adj) = r.resolve(w, String::new).unwrap();
+        assert_eq!(adj, DstAdjust::Fold);
+        assert_eq!(fold, utc("2021-10-31T00:30:00Z"));
+        let w = r.parse_text("2021-10-31 04:30").unwrap();
+        assert_eq!(r.resolve(w, String::new).unwrap().1, DstAdjust::None);
+    }
+
+    #[test]
+    fn slash_dates_follow_the_file_order_and_twelve_hour_clock() {
+        let mut r = rules();
+        r.order = Some(DateOrder::DayFirst);
+        assert_eq!(ms(&r, "03/04/2021 10:00"), utc("2021-04-03T08:00:00Z"));
+        assert_eq!(ms(&r, "3.4.21 10:00"), utc("2021-04-03T08:00:00Z"));
+        r.order = Some(DateOrder::MonthFirst);
+        assert_eq!(ms(&r, "03/04/2021 10:00 PM"), utc("2021-03-04T21:00:00Z"));
+        assert_eq!(ms(&r, "03/04/2021 12:15 am"), utc("2021-03-03T23:15:00Z"));
+        assert!(r.parse_text("13/04/2021").is_err());
+        r.order = None;
+        assert!(matches!(
+            r.parse_text("03/04/2021"),
+            Err(TimeError::Ambiguous(_))
+        ));
+    }
+
+    #[test]
+    fn order_is_inferred_from_a_sample() {
+        let v = ["01/02/2021", "25/02/2021 10:00", "03/03/2021"];
+        assert_eq!(
+            infer_order(v.into_iter()),
+            OrderVerdict::Decided(DateOrder::DayFirst)
+        );
+        let v = ["01/02/2021", "02/25/2021"];
+        assert_eq!(
+            infer_order(v.into_iter()),
+            OrderVerdict::Decided(DateOrder::MonthFirst)
+        );
+        let v = ["01/02/2021", "02/03/2021"];
+        assert_eq!(infer_order(v.into_iter()), OrderVerdict::Ambiguous);
+        let v = ["13/02/2021", "02/13/2021"];
+        assert_eq!(infer_order(v.into_iter()), OrderVerdict::Mixed);
+        let v = ["2021-02-01", "1634707888"];
+        assert_eq!(infer_order(v.into_iter()), OrderVerdict::NotNeeded);
+    }
+
+    #[test]
+    fn numbers_by_magnitude() {
+        let r = TimeRules::default();
+        assert_eq!(ms(&r, "1634707888"), 1_634_707_888_000);
+        assert_eq!(ms(&r, "1634707888.123"), 1_634_707_888_123);
+        assert_eq!(ms(&r, "1634707888.1239"), 1_634_707_888_123);
+        assert_eq!(ms(&r, "1634707888123"), 1_634_707_888_123);
+        assert_eq!(ms(&r, "1634707888123456"), 1_634_707_888_123);
+        assert_eq!(ms(&r, "1634707888123456789"), 1_634_707_888_123);
+        assert!(matches!(
+            r.parse_text("5000000"),
+            Err(TimeError::Magnitude(_))
+        ));
+        let f = r.parse_cell(&Cell::Float(1_634_707_888.123)).unwrap();
+        assert_eq!(r.resolve(f, String::new).unwrap().0, 1_634_707_888_123);
+        let i = r.parse_cell(&Cell::Int(1_634_707_888_123)).unwrap();
+        assert_eq!(r.resolve(i, String::new).unwrap().0, 1_634_707_888_123);
+        assert!(r.parse_cell(&Cell::Int(-5)).is_err());
+    }
+
+    #[test]
+    fn forced_units() {
+        let mut r = TimeRules {
+            unit: TimeUnit::Millis,
+            ..TimeRules::default()
+        };
+        assert_eq!(ms(&r, "1634707888"), 1_634_707_888);
+        r.unit = TimeUnit::Micros;
+        assert_eq!(ms(&r, "1634707888123456"), 1_634_707_888_123);
+        r.unit = TimeUnit::Seconds;
+        assert!(
+            r.parse_text("1634707888123").is_err(),
+            "year 53,770 is out of range"
+        );
+    }
+
+    #[test]
+    fn excel_serials_1900_system() {
+        let r = rules();
+        // 44489.5 = 2021-10-20 12:00 (1900 system).
+        let w = r.parse_cell(&Cell::Float(44_489.5)).unwrap();
+        assert_eq!(w, When::Naive(civil::date(2021, 10, 20).at(12, 0, 0, 0)));
+        let w = r.parse_text("44489.25").unwrap();
+        assert_eq!(w, When::Naive(civil::date(2021, 10, 20).at(6, 0, 0, 0)));
+        // One second past noon survives float noise.
+        let w = r
+            .parse_cell(&Cell::Float(44_489.5 + 1.0 / 86_400.0))
+            .unwrap();
+        assert_eq!(w, When::Naive(civil::date(2021, 10, 20).at(12, 0, 1, 0)));
+    }
+
+    #[test]
+    fn explicit_format() {
+        let r = TimeRules {
+            format: Some("%d.%m.%Y %Hh%M".into()),
+            ..rules()
+        };
+        assert_eq!(ms(&r, "20.10.2021 07h31"), utc("2021-10-20T05:31:00Z"));
+        assert!(r.parse_text("2021-10-20 07:31").is_err());
+        let r = TimeRules {
+            format: Some("%Y%m%d %H%M%S %z".into()),
+            ..TimeRules::default()
+        };
+        assert_eq!(ms(&r, "20211020 073128 +0200"), 1_634_707_888_000);
+    }
+
+    #[test]
+    fn date_and_time_pair() {
+        let r = rules();
+        let w = r
+            .parse_pair(
+                &Cell::Text("2021-10-20".into()),
+                &Cell::Text("07:31:28".into()),
+            )
+            .unwrap();
+        assert_eq!(w, When::Naive(civil::date(2021, 10, 20).at(7, 31, 28, 0)));
+        let d = Cell::Naive(civil::date(2021, 10, 20).at(0, 0, 0, 0));
+        let w = r.parse_pair(&d, &Cell::Float(0.25)).unwrap();
+        assert_eq!(w, When::Naive(civil::date(2021, 10, 20).at(6, 0, 0, 0)));
+        let w = r.parse_pair(&d, &Cell::Empty).unwrap();
+        assert_eq!(w, When::Naive(civil::date(2021, 10, 20).at(0, 0, 0, 0)));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let r = rules();
+        for s in [
+            "yesterday",
+            "2021-13-01",
+            "2021-02-30 10:00",
+            "2021-10-20 25:00",
+            "99:99",
+            "2021-10-20T10:00+99:00",
+            "--",
+            "1e400",
+        ] {
+            assert!(
+                r.parse_text(s)
+                    .and_then(|w| r.resolve(w, String::new))
+                    .is_err(),
+                "{s}"
+            );
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The read → normalize pipeline for one file: a reader thread frames rows, worker
+//! threads normalize batches in parallel, and the caller's thread receives outcomes
+//! in file order. Channels are bounded, so memory stays flat and a slow consumer
+//! (a rate-limited import) slows the reader down.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::thread;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::config::InputConfig;
+use crate::normalize::columns::header_score;
+use crate::normalize::{Normalizer, Outcome, SAMPLE_ROWS};
+use crate::source::{self, ByteCounter, Format, Framer, Input, Locator, Opened, Row, SourceError};
+
+/// Rows per batch handed between threads.
+const BATCH_ROWS: usize = 1024;
+
+/// What the consumer learns before the first outcome.
+#[derive(Debug, Clone)]
+pub struct FileInfo {
+    pub format: Format,
+    pub locator: Locator,
+    /// Column names as rows deliver them (only the mapped ones for Parquet).
+    pub header: Vec<String>,
+    /// Physical row of the header (`None` for Parquet).
+    pub header_pos: Option<u64>,
+    /// `field <- column` pairs.
+    pub mapping: Vec<(String, String)>,
+    pub size: Option<u64>,
+    pub progress_in_bytes: bool,
+}
+
+/// Why a file could not be processed (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file cannot be read (at all, or from some point on).
+    #[error("{0}")]
+    Unreadable(String),
+    /// The mapping or the sample does not allow a safe run.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Progress counters shared with a progress display.
+#[derive(Debug, Default, Clone)]
+pub struct Counters {
+    pub bytes: ByteCounter,
+    pub rows: Arc<AtomicU64>,
+}
+
+enum Control {
+    Header(Opened, source::Header),
+    Sample(Vec<Row>),
+}
+
+enum Data {
+    Rows(u64, Vec<Row>),
+    Failed(u64, SourceError),
+}
+
+enum Done {
+    Outcomes(u64, Vec<Outcome>),
+    Failed(u64, SourceError),
+}
+
+/// Receives a file's results on the caller's thread.
+pub trait Consumer {
+    /// The file's shape, once, before the first outcome.
+    fn start(&mut self, info: &FileInfo);
+    /// Every row's outcome, in file order; `Break` stops the run.
+    fn outcome(&mut self, outcome: Outcome) -> ControlFlow<()>;
+}
+
+/// Read, frame and normalize `input`, feeding `consumer`. Returns whether the
+/// consumer stopped the run early.
+pub fn run_file(
+    input: &Input,
+    cfg: &InputConfig,
+    counters: &Counters,
+    consumer: &mut dyn Consumer,
+) -> Result<bool, FileError> {
+    let (ctl_tx, ctl_rx) = bounded::<Result<Control, SourceError>>(2);
+    let (go_tx, go_rx) = bounded::<Option<Vec<usize>>>(1);
+    let (data_tx, data_rx) = bounded::<Data>(8);
+    let workers = thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 4);
+
+    thread::scope(|scope| {
+        let reader = thread::Builder::new()
+            .name("reader".into())
+            .spawn_scoped(scope, || {
+                read_file(input, cfg, counters, ctl_tx, go_rx, data_tx)
+            })
+            .map_err(|e| FileError::Unreadable(format!("cannot start the reader: {e}")))?;
+
+        let result = drive(
+            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, consumer,
+        );
+        drop(ctl_rx);
+        match reader.join() {
+            Ok(()) => result,
+            Err(_) => Err(FileError::Unreadable(
+                "internal error: the reader stopped unexpectedly".into(),
+            )),
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drive<'scope, 'env>(
+    cfg: &'env InputConfig,
+    counters: &Counters,
+    workers: usize,
+    scope: &'scope thread::Scope<'scope, 'env>,
+    ctl_rx: &Receiver<Result<Control, SourceError>>,
+    go_tx: Sender<Option<Vec<usize>>>,
+    data_rx: Receiver<Data>,
+    consumer: &mut dyn Consumer,
+) -> Result<bool, FileError> {
+    let unreadable = |e: SourceError| FileError::Unreadable(e.to_string());
+    let (opened, header) = match ctl_rx.recv() {
+        Ok(Ok(Control::Header(o, h))) => (o, h),
+        Ok(Err(e)) => return Err(unreadable(e)),
+        _ => {
+            return Err(FileError::Unreadable(
+                "the reader stopped unexpectedly".into(),
+            ));
+        }
+    };
+    if header.names.iter().all(String::is_empty) {
+        return Err(FileError::Config(
+            "the file has no header row with column names".into(),
+        ));
+    }
+    let mut normalizer =
+        Normalizer::new(&header.names, &cfg.normalize).map_err(|e| FileError::Config(e.0))?;
+    // Parquet reads only the mapped columns.
+    let projection = header.pos.is_none().then(|| normalizer.used_columns());
+    if let Some(p) = &projection {
+        normalizer.project(p);
+    }
+    let info = FileInfo {
+        format: opened.format,
+        locator: opened.locator.clone(),
+        header: normalizer.header().to_vec(),
+        header_pos: header.pos,
+        mapping: normalizer.describe(),
+        size: opened.size,
+        progress_in_bytes: opened.progress_in_bytes,
+    };
+    if go_tx.send(projection).is_err() {
+        return Err(FileError::Unreadable(
+            "the reader stopped unexpectedly".into(),
+        ));
+    }
+    let sample = match ctl_rx.recv() {
+        Ok(Ok(Control::Sample(rows))) => rows,
+        Ok(Err(e)) => return Err(unreadable(e)),
+        _ => {
+            return Err(FileError::Unreadable(
+                "the reader stopped unexpectedly".into(),
+            ));
+        }
+    };
+    let locator = opened.locator.clone();
+    normalizer
+        .calibrate(&sample, &|pos| locator.describe(pos, None))
+        .map_err(|e| FileError::Config(e.0))?;
+    drop(sample);
+    consumer.start(&info);
+
+    let normalizer = Arc::new(normalizer);
+    let (done_tx, done_rx) = bounded::<Done>(workers * 2);
+    for i in 0..workers {
+        let rx = data_rx.clone();
+        let tx = done_tx.clone();
+        let n = Arc::clone(&normalizer);
+        thread::Builder::new()
+            .name(format!("normalize-{i}"))
+            .spawn_scoped(scope, move || normalize_batches(&n, rx, tx))
+            .map_err(|e| FileError::Unreadable(format!("cannot start a worker: {e}")))?;
+    }
+    drop(done_tx);
+    drop(data_rx);
+
+    // Put batches back in file order.
+    let mut next = 0u64;
+    let mut parked: BTreeMap<u64, Done> = BTreeMap::new();
+    for done in done_rx.iter() {
+        let seq = match &done {
+            Done::Outcomes(s, _) | Done::Failed(s, _) => *s,
+        };
+        parked.insert(seq, done);
+        while let Some(done) = parked.remove(&next) {
+            next += 1;
+            match done {
+                Done::Failed(_, e) => return Err(unreadable(e)),
+                Done::Outcomes(_, outcomes) => {
+                    counters
+                        .rows
+                        .fetch_add(outcomes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    for o in outcomes {
+                        if consumer.outcome(o).is_break() {
+                            return Ok(true);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn normalize_batches(n: &Normalizer, rx: Receiver<Data>, tx: Sender<Done>) {
+    for msg in rx.iter() {
+        let done = match msg {
+            Data::Rows(seq, rows) => {
+                Done::Outcomes(seq, rows.into_iter().map(|r| n.normalize(r)).collect())
+            }
+            Data::Failed(seq, e) => Done::Failed(seq, e),
+        };
+        if tx.send(done).is_err() {
+            return;
+        }
+    }
+}
+
+/// The reader thread: open, find the header, wait for the mapping, send the sample,
+/// then stream batches.
+fn read_file(
+    input: &Input,
+    cfg: &InputConfig,
+    counters: &Counters,
+    ctl: Sender<Result<Control, SourceError>>,
+    go: Receiver<Option<Vec<usize>>>,
+    data: Sender<Data>,
+) {
+    let explicit = &cfg.normalize.explicit;
+    let score = |names: &[String]| header_score(names, explicit);
+    let outcome = source::with_reader(
+        input,
+        &cfg.read,
+        counters.bytes.clone(),
+        |opened, reader| {
+            let (mut framer, header) = match Framer::start(reader, &cfg.frame, &score) {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = ctl.send(Err(e));
+                    return;
+                }
+            };
+            if ctl
+                .send(Ok(Control::Header(opened.clone(), header)))
+                .is_err()
+            {
+                return;
+            }
+            let Ok(projection) = go.recv() else { return };
+            if let Some(p) = projection
+                && let Err(e) = framer.project(&p)
+            {
+                let _ = ctl.send(Err(e));
+                return;
+            }
+            let mut seq = 0u64;
+            let mut batch = Vec::with_capacity(BATCH_ROWS);
+            let mut sample_sent = false;
+            loop {
+                match framer.next_row() {
+                    Ok(Some(row)) => {
+                        batch.push(row);
+                        let full = if sample_sent { BATCH_ROWS } else { SAMPLE_ROWS };
+                        if batch.len() < full {
+                            continue;
+                        }
+                    }
+                    Ok(None) => {
+                        if !sample_sent && ctl.send(Ok(Control::Sample(batch.clone()))).is_err() {
+                            return;
+                        }
+                        if !batch.is_empty() {
+                            let _ = data.send(Data::Rows(seq, batch));
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        if !sample_sent {
+                            let _ = ctl.send(Err(e));
+                            return;
+                        }
+                        if !batch.is_empty() {
+                            if data
+                                .send(Data::Rows(seq, std::mem::take(&mut batch)))
+                                .is_err()
+                            {
+                                return;
+                            }
+                            seq += 1;
+                        }
+                        let _ = data.send(Data::Failed(seq, e));
+                        return;
+                    }
+                }
+                if !sample_sent {
+                    sample_sent = true;
+                    if ctl.send(Ok(Control::Sample(batch.clone()))).is_err() {
+                        return;
+                    }
+                }
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+                if data.send(Data::Rows(seq, full)).is_err() {
+                    return;
+                }
+                seq += 1;
+            }
+        },
+    );
+    if let Err(e) = outcome {
+        let _ = ctl.send(Err(e));
+    }
+}

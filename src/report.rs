@@ -1,0 +1,315 @@
+//! Results: counts per file and in total, the JSON report, the rejects CSV, the
+//! `--emit` JSON Lines and the human summary on stderr.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::lead::Lead;
+use crate::normalize::Rejected;
+use crate::source::Locator;
+
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows that passed every check (duplicates included).
+    pub valid: u64,
+    pub rejected: u64,
+    /// Valid rows that repeat an earlier lead of the run exactly (not sent again).
+    pub duplicates: u64,
+    pub sent: u64,
+    pub failed: u64,
+    /// Already sent by an earlier run.
+    pub skipped: u64,
+    /// Sent before a crash without a recorded answer.
+    pub uncertain: u64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.rows += o.rows;
+        self.valid += o.valid;
+        self.rejected += o.rejected;
+        self.duplicates += o.duplicates;
+        self.sent += o.sent;
+        self.failed += o.failed;
+        self.skipped += o.skipped;
+        self.uncertain += o.uncertain;
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub format: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Naive times that fell in a DST gap (moved later) or fold (earlier taken).
+    pub dst_gaps: u64,
+    pub dst_folds: u64,
+    /// Rejected rows by field.
+    pub rejected_by_field: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_row: Option<u64>,
+    /// field -> column.
+    pub mapping: BTreeMap<String, String>,
+    pub elapsed_s: f64,
+    /// Set when the file could not be processed to the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RunReport {
+    pub command: String,
+    pub started_at: String,
+    pub files: Vec<FileReport>,
+    pub totals: Counts,
+    pub elapsed_s: f64,
+    pub exit_code: i32,
+}
+
+/// Create an output file, refusing to write through a symlink onto a file (a planted
+/// link could make setclick overwrite something else). Links to devices and pipes,
+/// such as /dev/stdout, are fine.
+pub fn create_output(path: &Path) -> io::Result<File> {
+    if !path.starts_with("/dev")
+        && let Ok(meta) = std::fs::symlink_metadata(path)
+        && meta.file_type().is_symlink()
+        && std::fs::metadata(path).map_or(true, |m| m.is_file() || m.is_dir())
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} is a symbolic link; refusing to write through it",
+                path.display()
+            ),
+        ));
+    }
+    File::create(path)
+}
+
+impl RunReport {
+    pub fn write(&self, path: &Path) -> io::Result<()> {
+        let mut w = BufWriter::new(create_output(path)?);
+        serde_json::to_writer_pretty(&mut w, self)?;
+        w.write_all(b"\n")?;
+        w.flush()
+    }
+}
+
+/// Keep a spreadsheet from running a cell as a formula when the rejects file is
+/// opened: text starting with = + - @ (or a tab/CR) gets a leading quote.
+pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = cell.parse::<f64>().is_ok();
+    if risky && !number {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// The rejects CSV: `row, location, field, reason`, then the row's original cells
+/// under the file's own column names.
+pub struct RejectsWriter {
+    out: csv::Writer<BufWriter<File>>,
+    /// The column names last written as a header line.
+    header: Option<Vec<String>>,
+}
+
+impl RejectsWriter {
+    pub fn create(path: &Path) -> io::Result<RejectsWriter> {
+        let file = create_output(path)?;
+        Ok(RejectsWriter {
+            out: csv::WriterBuilder::new()
+                .flexible(true)
+                .from_writer(BufWriter::new(file)),
+            header: None,
+        })
+    }
+
+    /// Called per file: writes a header line when the columns differ from the last.
+    pub fn start_file(&mut self, columns: &[String]) -> io::Result<()> {
+        if self.header.as_deref() == Some(columns) {
+            return Ok(());
+        }
+        let mut rec: Vec<&str> = vec!["row", "location", "field", "reason"];
+        rec.extend(columns.iter().map(String::as_str));
+        self.out.write_record(&rec).map_err(io::Error::from)?;
+        self.header = Some(columns.to_vec());
+        Ok(())
+    }
+
+    /// `file` is set when several files share this rejects file.
+    pub fn write(&mut self, file: Option<&str>, locator: &Locator, r: &Rejected) -> io::Result<()> {
+        let column = r.problems.first().and_then(|p| p.column);
+        let mut location = locator.describe(r.pos, column);
+        if let Some(f) = file {
+            location = format!("{f}: {location}");
+        }
+        let fields: Vec<&str> = r.problems.iter().map(|p| p.field.as_str()).collect();
+        let fields = fields.join(";");
+        let reason = if r.problems.len() == 1 {
+            r.problems[0].reason.clone()
+        } else {
+            r.problems
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.reason))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let row = r.row.to_string();
+        let cells: Vec<String> = r
+            .cells
+            .iter()
+            .map(|c| neutralize(&c.to_string()).into_owned())
+            .collect();
+        let mut rec: Vec<&str> = vec![&row, &location, &fields];
+        let reason = neutralize(&reason);
+        rec.push(&reason);
+        rec.extend(cells.iter().map(String::as_str));
+        self.out.write_record(&rec).map_err(io::Error::from)
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// `--emit`: one JSON object per lead, one per line.
+pub struct EmitWriter {
+    out: BufWriter<Box<dyn Write + Send>>,
+    line: String,
+    account_id: Option<String>,
+}
+
+impl EmitWriter {
+    pub fn create(path: &Path, account_id: Option<String>) -> io::Result<EmitWriter> {
+        let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
+            Box::new(io::stdout())
+        } else {
+            Box::new(create_output(path)?)
+        };
+        Ok(EmitWriter {
+            out: BufWriter::with_capacity(256 * 1024, out),
+            line: String::with_capacity(512),
+            account_id,
+        })
+    }
+
+    pub fn write(&mut self, lead: &Lead) -> io::Result<()> {
+        self.line.clear();
+        lead.write_json(self.account_id.as_deref(), &mut self.line);
+        self.line.push('\n');
+        self.out.write_all(self.line.as_bytes())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One line per file for stderr.
+pub fn summary_line(f: &FileReport, import: bool) -> String {
+    let c = &f.counts;
+    let mut s = format!(
+        "{}: {} rows, {} valid",
+        f.path,
+        thousands(c.rows),
+        thousands(c.valid)
+    );
+    if c.duplicates > 0 {
+        s.push_str(&format!(" ({} duplicates)", thousands(c.duplicates)));
+    }
+    s.push_str(&format!(", {} rejected", thousands(c.rejected)));
+    if !f.rejected_by_field.is_empty() {
+        let parts: Vec<String> = f
+            .rejected_by_field
+            .iter()
+            .map(|(k, v)| format!("{k} {}", thousands(*v)))
+            .collect();
+        s.push_str(&format!(" [{}]", parts.join(", ")));
+    }
+    if import {
+        s.push_str(&format!(
+            ", {} sent, {} failed, {} skipped",
+            thousands(c.sent),
+            thousands(c.failed),
+            thousands(c.skipped)
+        ));
+        if c.uncertain > 0 {
+            s.push_str(&format!(", {} uncertain", thousands(c.uncertain)));
+        }
+    }
+    let rate = if f.elapsed_s > 0.0 {
+        c.rows as f64 / f.elapsed_s
+    } else {
+        0.0
+    };
+    s.push_str(&format!(
+        " in {:.2} s ({} rows/s)",
+        f.elapsed_s,
+        thousands(rate as u64)
+    ));
+    if f.dst_gaps + f.dst_folds > 0 {
+        s.push_str(&format!(
+            "; DST: {} in a gap (moved later), {} in a fold (earlier taken)",
+            f.dst_gaps, f.dst_folds
+        ));
+    }
+    if let Some(e) = &f.error {
+        s.push_str(&format!("; stopped: {e}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralized_but_numbers_kept() {
+        assert_eq!(neutralize("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralize("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralize("+34 600"), "'+34 600");
+        assert_eq!(neutralize("-5"), "-5");
+        assert_eq!(neutralize("plain"), "plain");
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn refuses_to_write_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(create_output(&link).is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+    }
+}

@@ -1,0 +1,328 @@
+//! Readers: turn a CSV, XLSX or Parquet file into records of typed cells, find the
+//! header row, and frame data rows (ordinals, empty rows, ragged rows).
+
+mod csv;
+mod frame;
+mod parquet;
+mod xlsx;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use jiff::civil;
+
+pub use frame::{FrameOptions, Framer, Header};
+
+/// One typed value. XLSX date cells and Parquet timestamps arrive as times, not text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// A wall-clock time without a zone (Excel dates, zone-less Parquet timestamps).
+    Naive(civil::DateTime),
+    /// An exact instant (zoned Parquet timestamps).
+    Instant(Timestamp),
+}
+
+impl Cell {
+    /// True for an empty cell or text that is only white space.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The cell as text, trimmed; `None` when blank.
+    pub fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
+        match self {
+            Cell::Empty => None,
+            Cell::Text(s) => {
+                let t = s.trim();
+                (!t.is_empty()).then_some(Cow::Borrowed(t))
+            }
+            other => Some(Cow::Owned(other.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Empty => Ok(()),
+            Cell::Text(s) => f.write_str(s),
+            Cell::Int(i) => write!(f, "{i}"),
+            Cell::Float(x) => write!(f, "{x}"),
+            Cell::Bool(b) => write!(f, "{b}"),
+            Cell::Naive(dt) => write!(f, "{dt}"),
+            Cell::Instant(ts) => write!(f, "{ts}"),
+        }
+    }
+}
+
+/// A record as the reader saw it: its physical position and its cells.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// CSV: line number where the record starts; XLSX: 1-based sheet row;
+    /// Parquet: 1-based row index.
+    pub pos: u64,
+    pub cells: Vec<Cell>,
+    /// Something wrong with the record as a whole (bad bytes).
+    pub defect: Option<Defect>,
+}
+
+/// A problem with a row's shape or bytes, found before normalizing; it rejects the row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Defect {
+    /// 0-based column, when one is to blame.
+    pub column: Option<usize>,
+    pub reason: String,
+}
+
+/// A data row after framing.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// 1-based number of the data row (header excluded, empty rows not counted).
+    pub ordinal: u64,
+    pub pos: u64,
+    pub cells: Vec<Cell>,
+    /// Set when the row cannot be taken as it is (ragged, bad bytes).
+    pub defect: Option<Defect>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Tsv,
+    Xlsx,
+    Parquet,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "tsv" | "tab" => Some(Format::Tsv),
+            "xlsx" | "xlsm" => Some(Format::Xlsx),
+            "parquet" | "pq" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+
+    /// The format a file name implies, and whether it is gzip-compressed.
+    pub fn from_path(path: &Path) -> Option<(Format, bool)> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let (stem, gz) = match name.strip_suffix(".gz") {
+            Some(stem) => (stem.to_string(), true),
+            None => (name, false),
+        };
+        let ext = Path::new(&stem).extension()?.to_str()?;
+        let format = match ext {
+            "csv" | "txt" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
+            "xlsx" | "xlsm" if !gz => Format::Xlsx,
+            "parquet" | "pq" if !gz => Format::Parquet,
+            _ => return None,
+        };
+        Some((format, gz))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+            Format::Xlsx => "xlsx",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+/// How to describe where a row or cell is, in the terms of its format.
+#[derive(Debug, Clone)]
+pub enum Locator {
+    Lines,
+    Sheet(String),
+    Rows,
+}
+
+impl Locator {
+    /// `line 14`, `Leads!C17` or `row 17`; `column` is a 0-based index.
+    pub fn describe(&self, pos: u64, column: Option<usize>) -> String {
+        match self {
+            Locator::Lines => format!("line {pos}"),
+            Locator::Sheet(name) => match column {
+                Some(c) => format!("{name}!{}{pos}", column_letters(c)),
+                None => format!("{name}!{pos}:{pos}"),
+            },
+            Locator::Rows => format!("row {pos}"),
+        }
+    }
+}
+
+/// Spreadsheet column letters for a 0-based index: 0 -> A, 26 -> AA.
+pub fn column_letters(mut index: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'A' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Where input comes from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Path(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    pub fn display(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Stdin => "<stdin>".to_string(),
+        }
+    }
+}
+
+/// Reader options that come from flags.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub format: Option<Format>,
+    pub delimiter: Option<u8>,
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    pub sheet: Option<String>,
+    pub gzip: Option<bool>,
+}
+
+/// A reader's failure: the whole file (or the rest of it) cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl SourceError {
+    pub fn invalid(msg: impl Into<String>) -> SourceError {
+        SourceError::Invalid(msg.into())
+    }
+}
+
+/// Something that yields records one at a time.
+pub trait RecordReader {
+    /// The column names when the format carries them (Parquet); `None` means the
+    /// header is to be found among the first records.
+    fn schema_header(&mut self) -> Option<Vec<String>> {
+        None
+    }
+    /// Read only these columns (indices into the schema header). Called at most once,
+    /// before the first record; readers without a schema ignore it.
+    fn project(&mut self, _columns: &[usize]) -> Result<(), SourceError> {
+        Ok(())
+    }
+    fn next_record(&mut self) -> Result<Option<Record>, SourceError>;
+    /// Whether short rows are normal (spreadsheets omit trailing empty cells).
+    fn pads_short_rows(&self) -> bool {
+        false
+    }
+}
+
+/// What a caller learns about the opened file.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub format: Format,
+    pub locator: Locator,
+    /// Total input size in bytes when known (for progress).
+    pub size: Option<u64>,
+    /// Progress is measured in bytes read (CSV) rather than rows.
+    pub progress_in_bytes: bool,
+}
+
+/// Shared counter of bytes read, for progress.
+pub type ByteCounter = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+/// Open `input` and hand a record reader to `f`. Readers that borrow from their file
+/// (XLSX) live only inside this call.
+pub fn with_reader<T>(
+    input: &Input,
+    opts: &ReadOptions,
+    bytes: ByteCounter,
+    f: impl FnOnce(&Opened, &mut dyn RecordReader) -> T,
+) -> Result<T, SourceError> {
+    let (format, gz) = match (opts.format, input) {
+        (Some(f), Input::Path(p)) => (
+            f,
+            opts.gzip
+                .unwrap_or_else(|| Format::from_path(p).is_some_and(|(_, gz)| gz)),
+        ),
+        (Some(f), Input::Stdin) => (f, opts.gzip.unwrap_or(false)),
+        (None, Input::Stdin) => (Format::Csv, opts.gzip.unwrap_or(false)),
+        (None, Input::Path(p)) => Format::from_path(p).ok_or_else(|| {
+            SourceError::invalid(
+                "unknown file type; name it .csv, .tsv, .csv.gz, .xlsx or .parquet, or give --format",
+            )
+        })?,
+    };
+    match format {
+        Format::Csv | Format::Tsv => {
+            let default_delim = (format == Format::Tsv).then_some(b'\t');
+            csv::with_reader(input, opts, gz, default_delim, bytes, |opened, r| {
+                f(
+                    &Opened {
+                        format,
+                        ..opened.clone()
+                    },
+                    r,
+                )
+            })
+        }
+        Format::Xlsx => xlsx::with_reader(input, opts, f),
+        Format::Parquet => parquet::with_reader(input, f),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_letters_cover_two_letter_columns() {
+        assert_eq!(column_letters(0), "A");
+        assert_eq!(column_letters(25), "Z");
+        assert_eq!(column_letters(26), "AA");
+        assert_eq!(column_letters(27), "AB");
+        assert_eq!(column_letters(701), "ZZ");
+        assert_eq!(column_letters(702), "AAA");
+    }
+
+    #[test]
+    fn format_from_path_knows_gzip() {
+        assert_eq!(
+            Format::from_path(Path::new("a/Leads.CSV.gz")),
+            Some((Format::Csv, true))
+        );
+        assert_eq!(
+            Format::from_path(Path::new("x.tsv")),
+            Some((Format::Tsv, false))
+        );
+        assert_eq!(
+            Format::from_path(Path::new("x.parquet")),
+            Some((Format::Parquet, false))
+        );
+        assert_eq!(Format::from_path(Path::new("x.xlsx.gz")), None);
+        assert_eq!(Format::from_path(Path::new("x.json")), None);
+    }
+}

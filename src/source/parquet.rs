@@ -1,0 +1,289 @@
+//! Parquet through polars' eager reader, one bounded slice at a time and only the
+//! mapped columns, so memory does not grow with the file.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use jiff::Timestamp;
+use jiff::civil;
+use polars::prelude::*;
+
+use super::{Cell, Input, Locator, Opened, Record, RecordReader, SourceError};
+
+/// Rows decoded at once; a row group larger than this is read in slices.
+const SLICE_ROWS: usize = 32 * 1024;
+
+pub(super) fn with_reader<T>(
+    input: &Input,
+    f: impl FnOnce(&Opened, &mut dyn RecordReader) -> T,
+) -> Result<T, SourceError> {
+    let Input::Path(path) = input else {
+        return Err(SourceError::invalid(
+            "Parquet cannot be read from stdin; give the file's path",
+        ));
+    };
+    let file = File::open(path)?;
+    let size = file.metadata().ok().map(|m| m.len());
+    let (names, metadata) = guard(|| {
+        let mut reader = ParquetReader::new(file.try_clone()?);
+        let schema = reader.schema()?;
+        let names: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+        let metadata = reader.get_metadata()?.clone();
+        Ok((names, metadata))
+    })?;
+    let mut slices = VecDeque::new();
+    let mut offset = 0usize;
+    for rg in &metadata.row_groups {
+        let n = rg.num_rows();
+        let mut start = 0;
+        while start < n {
+            let len = SLICE_ROWS.min(n - start);
+            slices.push_back((offset + start, len));
+            start += len;
+        }
+        offset += n;
+    }
+    let mut records = ParquetRecords {
+        file,
+        names,
+        metadata,
+        projection: None,
+        slices,
+        batch: VecDeque::new(),
+    };
+    let opened = Opened {
+        format: super::Format::Parquet,
+        locator: Locator::Rows,
+        size,
+        progress_in_bytes: false,
+    };
+    Ok(f(&opened, &mut records))
+}
+
+/// Run polars code, turning its errors and panics (on damaged files) into ours.
+fn guard<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T, SourceError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(SourceError::invalid(format!(
+            "not a readable Parquet file: {e}"
+        ))),
+        Err(_) => Err(SourceError::invalid(
+            "not a readable Parquet file: the reader failed on damaged data",
+        )),
+    }
+}
+
+struct ParquetRecords {
+    file: File,
+    names: Vec<String>,
+    metadata: std::sync::Arc<polars::io::parquet::read::FileMetadata>,
+    projection: Option<Vec<usize>>,
+    slices: VecDeque<(usize, usize)>,
+    batch: VecDeque<Record>,
+}
+
+impl ParquetRecords {
+    fn read_slice(&mut self, offset: usize, len: usize) -> Result<(), SourceError> {
+        let projection = self.projection.clone().unwrap_or_default();
+        if projection.is_empty() {
+            // Nothing mapped is read: rows still count.
+            for i in 0..len {
+                self.batch.push_back(Record {
+                    pos: (offset + i) as u64 + 1,
+                    cells: Vec::new(),
+                    defect: None,
+                });
+            }
+            return Ok(());
+        }
+        let file = self.file.try_clone()?;
+        let metadata = self.metadata.clone();
+        let df = guard(|| {
+            let mut reader = ParquetReader::new(file)
+                .with_projection(Some(projection.clone()))
+                .with_slice(Some((offset, len)))
+                .read_parallel(ParallelStrategy::None);
+            reader.set_metadata(metadata);
+            reader.finish()
+        })?;
+        let height = df.height();
+        let mut rows: Vec<Vec<Cell>> = (0..height)
+            .map(|_| Vec::with_capacity(projection.len()))
+            .collect();
+        for column in df.columns() {
+            let series = column.as_materialized_series();
+            guard(|| push_cells(series, &mut rows))?;
+        }
+        for (i, cells) in rows.into_iter().enumerate() {
+            self.batch.push_back(Record {
+                pos: (offset + i) as u64 + 1,
+                cells,
+                defect: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl RecordReader for ParquetRecords {
+    fn schema_header(&mut self) -> Option<Vec<String>> {
+        Some(self.names.clone())
+    }
+
+    fn project(&mut self, columns: &[usize]) -> Result<(), SourceError> {
+        let arrow = guard(|| ParquetReader::new(self.file.try_clone()?).schema())?;
+        for &c in columns {
+            if let Some((name, field)) = arrow.get_at_index(c) {
+                let dtype = DataType::from_arrow_field(field);
+                if !supported(&dtype) {
+                    return Err(SourceError::invalid(format!(
+                        "column '{name}' has type {dtype}, which setclick cannot read \
+                         (supported: strings, categoricals, integers, floats, booleans, \
+                         dates, timestamps)"
+                    )));
+                }
+            }
+        }
+        self.projection = Some(columns.to_vec());
+        Ok(())
+    }
+
+    fn next_record(&mut self) -> Result<Option<Record>, SourceError> {
+        loop {
+            if let Some(r) = self.batch.pop_front() {
+                return Ok(Some(r));
+            }
+            let Some((offset, len)) = self.slices.pop_front() else {
+                return Ok(None);
+            };
+            self.read_slice(offset, len)?;
+        }
+    }
+
+    fn pads_short_rows(&self) -> bool {
+        true
+    }
+}
+
+fn supported(dtype: &DataType) -> bool {
+    dtype.is_primitive_numeric()
+        || matches!(
+            dtype,
+            DataType::String
+                | DataType::Boolean
+                | DataType::Binary
+                | DataType::Date
+                | DataType::Datetime(_, _)
+                | DataType::Categorical(_, _)
+                | DataType::Enum(_, _)
+                | DataType::Null
+        )
+}
+
+fn push_cells(series: &Series, rows: &mut [Vec<Cell>]) -> PolarsResult<()> {
+    let mut push = |i: usize, cell: Cell| rows[i].push(cell);
+    match series.dtype() {
+        DataType::String => {
+            for (i, v) in series.str()?.iter().enumerate() {
+                push(i, v.map_or(Cell::Empty, text));
+            }
+        }
+        DataType::Categorical(_, _) | DataType::Enum(_, _) => {
+            let s = series.cast(&DataType::String)?;
+            for (i, v) in s.str()?.iter().enumerate() {
+                push(i, v.map_or(Cell::Empty, text));
+            }
+        }
+        DataType::Binary => {
+            for (i, v) in series.binary()?.iter().enumerate() {
+                push(
+                    i,
+                    v.map_or(Cell::Empty, |b| text(&String::from_utf8_lossy(b))),
+                );
+            }
+        }
+        DataType::Boolean => {
+            for (i, v) in series.bool()?.iter().enumerate() {
+                push(i, v.map_or(Cell::Empty, Cell::Bool));
+            }
+        }
+        DataType::Float32 | DataType::Float64 => {
+            let s = series.cast(&DataType::Float64)?;
+            for (i, v) in s.f64()?.iter().enumerate() {
+                push(i, v.map_or(Cell::Empty, Cell::Float));
+            }
+        }
+        DataType::UInt64 => {
+            for (i, v) in series.u64()?.iter().enumerate() {
+                push(
+                    i,
+                    v.map_or(Cell::Empty, |x| {
+                        i64::try_from(x).map_or(Cell::Float(x as f64), Cell::Int)
+                    }),
+                );
+            }
+        }
+        dt if dt.is_integer() => {
+            let s = series.cast(&DataType::Int64)?;
+            for (i, v) in s.i64()?.iter().enumerate() {
+                push(i, v.map_or(Cell::Empty, Cell::Int));
+            }
+        }
+        DataType::Date => {
+            for (i, v) in series.date()?.physical().iter().enumerate() {
+                push(i, v.map_or(Cell::Empty, date_cell));
+            }
+        }
+        DataType::Datetime(unit, zone) => {
+            let per_ms: i64 = match unit {
+                TimeUnit::Nanoseconds => 1_000_000,
+                TimeUnit::Microseconds => 1_000,
+                TimeUnit::Milliseconds => 1,
+            };
+            let zoned = zone.is_some();
+            for (i, v) in series.datetime()?.physical().iter().enumerate() {
+                push(
+                    i,
+                    v.map_or(Cell::Empty, |x| datetime_cell(x, per_ms, zoned)),
+                );
+            }
+        }
+        DataType::Null => {
+            for i in 0..series.len() {
+                push(i, Cell::Empty);
+            }
+        }
+        other => {
+            polars_bail!(ComputeError: "unsupported column type {other}")
+        }
+    }
+    Ok(())
+}
+
+fn text(s: &str) -> Cell {
+    if s.is_empty() {
+        Cell::Empty
+    } else {
+        Cell::Text(s.to_string())
+    }
+}
+
+fn date_cell(days: i32) -> Cell {
+    let epoch = civil::date(1970, 1, 1);
+    match epoch.checked_add(jiff::Span::new().days(i64::from(days))) {
+        Ok(d) => Cell::Naive(d.to_datetime(civil::Time::midnight())),
+        Err(_) => Cell::Int(i64::from(days)),
+    }
+}
+
+/// A Parquet timestamp: an instant when the column has a zone, a wall-clock time when
+/// it does not. Sub-millisecond parts are truncated.
+fn datetime_cell(value: i64, per_ms: i64, zoned: bool) -> Cell {
+    let ms = value.div_euclid(per_ms);
+    match Timestamp::from_millisecond(ms) {
+        Ok(ts) if zoned => Cell::Instant(ts),
+        Ok(ts) => Cell::Naive(jiff::tz::Offset::UTC.to_datetime(ts)),
+        Err(_) => Cell::Int(value),
+    }
+}

@@ -1,0 +1,166 @@
+//! XLSX through calamine's streaming cell reader: the sheet XML is parsed as it is
+//! read; cells are grouped into rows here.
+
+use std::fs::File;
+use std::io::BufReader;
+
+use calamine::{DataRef, Reader, Xlsx, XlsxCellReader};
+use jiff::civil;
+
+use super::{Cell, Input, Locator, Opened, ReadOptions, Record, RecordReader, SourceError};
+
+/// Excel's own limit; a cell beyond it is a damaged or hostile file.
+const MAX_COLUMNS: u32 = 16_384;
+
+pub(super) fn with_reader<T>(
+    input: &Input,
+    opts: &ReadOptions,
+    f: impl FnOnce(&Opened, &mut dyn RecordReader) -> T,
+) -> Result<T, SourceError> {
+    let Input::Path(path) = input else {
+        return Err(SourceError::invalid(
+            "XLSX cannot be read from stdin; give the file's path",
+        ));
+    };
+    let file = File::open(path)?;
+    let size = file.metadata().ok().map(|m| m.len());
+    let mut book = Xlsx::new(BufReader::new(file))
+        .map_err(|e| SourceError::invalid(format!("not a readable XLSX workbook: {e}")))?;
+    let names = book.sheet_names();
+    let sheet = match &opts.sheet {
+        Some(s) => names
+            .iter()
+            .find(|n| *n == s)
+            .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(s)))
+            .cloned()
+            .ok_or_else(|| {
+                SourceError::invalid(format!(
+                    "no sheet named '{s}'; the workbook has: {}",
+                    names.join(", ")
+                ))
+            })?,
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| SourceError::invalid("the workbook has no sheets"))?,
+    };
+    let cells = book
+        .worksheet_cells_reader(&sheet)
+        .map_err(|e| SourceError::invalid(format!("cannot read sheet '{sheet}': {e}")))?;
+    let mut records = XlsxRecords {
+        cells,
+        lookahead: None,
+        done: false,
+    };
+    let opened = Opened {
+        format: super::Format::Xlsx,
+        locator: Locator::Sheet(sheet),
+        size,
+        progress_in_bytes: false,
+    };
+    Ok(f(&opened, &mut records))
+}
+
+struct XlsxRecords<'a> {
+    cells: XlsxCellReader<'a, BufReader<File>>,
+    lookahead: Option<(u32, u32, Cell)>,
+    done: bool,
+}
+
+impl XlsxRecords<'_> {
+    fn next_cell(&mut self) -> Result<Option<(u32, u32, Cell)>, SourceError> {
+        if let Some(c) = self.lookahead.take() {
+            return Ok(Some(c));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        match self.cells.next_cell() {
+            Ok(Some(cell)) => {
+                let (row, col) = cell.get_position();
+                if col >= MAX_COLUMNS {
+                    return Err(SourceError::invalid(format!(
+                        "cell at row {} column {} is beyond Excel's {MAX_COLUMNS} columns",
+                        row + 1,
+                        col + 1
+                    )));
+                }
+                Ok(Some((row, col, convert(cell.get_value()))))
+            }
+            Ok(None) => {
+                self.done = true;
+                Ok(None)
+            }
+            Err(e) => Err(SourceError::invalid(format!("damaged sheet data: {e}"))),
+        }
+    }
+}
+
+impl RecordReader for XlsxRecords<'_> {
+    fn next_record(&mut self) -> Result<Option<Record>, SourceError> {
+        let Some((row, col, cell)) = self.next_cell()? else {
+            return Ok(None);
+        };
+        let mut cells = Vec::new();
+        place(&mut cells, col, cell);
+        while let Some((r, c, cell)) = self.next_cell()? {
+            if r != row {
+                self.lookahead = Some((r, c, cell));
+                break;
+            }
+            place(&mut cells, c, cell);
+        }
+        Ok(Some(Record {
+            pos: u64::from(row) + 1,
+            cells,
+            defect: None,
+        }))
+    }
+
+    fn pads_short_rows(&self) -> bool {
+        true
+    }
+}
+
+fn place(cells: &mut Vec<Cell>, col: u32, cell: Cell) {
+    let col = col as usize;
+    if cells.len() <= col {
+        cells.resize(col + 1, Cell::Empty);
+    }
+    cells[col] = cell;
+}
+
+fn convert(value: &DataRef<'_>) -> Cell {
+    match value {
+        DataRef::Empty => Cell::Empty,
+        DataRef::Int(i) => Cell::Int(*i),
+        DataRef::Float(x) => Cell::Float(*x),
+        DataRef::Bool(b) => Cell::Bool(*b),
+        DataRef::String(s) => text(s),
+        DataRef::SharedString(s) => text(s),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => text(s),
+        DataRef::DateTime(dt) if dt.is_datetime() => excel_datetime(dt),
+        DataRef::DateTime(dt) => Cell::Float(dt.as_f64()),
+        DataRef::Error(e) => Cell::Text(format!("#{e:?}")),
+    }
+}
+
+fn text(s: &str) -> Cell {
+    if s.is_empty() {
+        Cell::Empty
+    } else {
+        Cell::Text(s.to_string())
+    }
+}
+
+/// A date-formatted cell is a wall-clock time; both epochs are handled by calamine.
+fn excel_datetime(dt: &calamine::ExcelDateTime) -> Cell {
+    let (y, mo, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
+    let date = civil::Date::new(y as i16, mo as i8, d as i8);
+    let time = civil::Time::new(h as i8, mi as i8, s as i8, i32::from(ms) * 1_000_000);
+    match (date, time) {
+        (Ok(date), Ok(time)) => Cell::Naive(date.to_datetime(time)),
+        // Excel's phantom 1900-02-29 and out-of-range serials: keep the number.
+        _ => Cell::Float(dt.as_f64()),
+    }
+}

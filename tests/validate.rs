@@ -1,0 +1,409 @@
+//! `setclick validate` from the outside: generated files of every format, emitted
+//! leads compared field by field, rejects, reports and exit codes.
+
+mod common;
+
+use common::{Workdir, assert_emitted, json_lines, leads, write_csv, write_parquet, write_xlsx};
+
+fn report(w: &Workdir) -> serde_json::Value {
+    serde_json::from_str(&w.read("report.json")).expect("report json")
+}
+
+#[test]
+fn csv_emit_matches_generated_leads_field_by_field() {
+    let w = Workdir::new();
+    let data = leads(300, 1, 10);
+    write_csv(&w.path("calls.csv"), &data, b';');
+    let r = w.run(&[
+        "validate",
+        "calls.csv",
+        "--timezone",
+        "Europe/Madrid",
+        "--emit",
+        "out.jsonl",
+        "--rejects",
+        "rejects.csv",
+        "--report",
+        "report.json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_emitted(&json_lines(&w.read("out.jsonl")), &data);
+
+    let rep = report(&w);
+    let bad = data.iter().filter(|l| l.bad.is_some()).count() as u64;
+    assert_eq!(rep["totals"]["rows"], 300);
+    assert_eq!(rep["totals"]["rejected"], bad);
+    assert_eq!(rep["totals"]["valid"], 300 - bad);
+    assert_eq!(rep["files"][0]["format"], "csv");
+    assert_eq!(rep["files"][0]["header_row"], 2);
+    assert_eq!(rep["files"][0]["mapping"]["click_time"], "Fecha");
+    assert_eq!(rep["files"][0]["mapping"]["current_url"], "Landing Page");
+
+    // Rejects: one line per bad row, its field, its line, its original cells.
+    let rejects = w.read("rejects.csv");
+    let mut rd = csv::Reader::from_reader(rejects.as_bytes());
+    let head: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(head[0..4], ["row", "location", "field", "reason"]);
+    assert_eq!(head[4..], common::CSV_HEADER);
+    let recs: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+    assert_eq!(recs.len() as u64, bad);
+    for rec in &recs {
+        let row: usize = rec[0].parse().unwrap();
+        let lead = &data[row - 1];
+        assert_eq!(Some(&rec[2]), lead.bad, "row {row}");
+        // Title line, header line, then data: row N is on line N + 2.
+        assert_eq!(&rec[1], format!("line {}", row + 2));
+        assert_eq!(&rec[5], lead.email);
+        assert!(!rec[3].is_empty());
+    }
+}
+
+#[test]
+fn xlsx_with_title_rows_date_cells_and_text_dates() {
+    let w = Workdir::new();
+    let data = leads(120, 2, 9);
+    write_xlsx(&w.path("crm.xlsx"), &data);
+    let r = w.run(&[
+        "validate",
+        "crm.xlsx",
+        "--timezone",
+        "Europe/Madrid",
+        "--emit",
+        "out.jsonl",
+        "--rejects",
+        "rejects.csv",
+        "--report",
+        "report.json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_emitted(&json_lines(&w.read("out.jsonl")), &data);
+    let rep = report(&w);
+    assert_eq!(rep["files"][0]["header_row"], 3);
+    assert_eq!(
+        rep["files"][0]["mapping"]["microconversion"],
+        "micro_conversion"
+    );
+    // Locations name the sheet and the cell of the failing column.
+    let rejects = w.read("rejects.csv");
+    let first_bad = data.iter().position(|l| l.bad == Some("email")).unwrap();
+    assert!(
+        rejects.contains(&format!("Leads!B{}", first_bad + 4)),
+        "{rejects}"
+    );
+}
+
+#[test]
+fn parquet_with_row_groups_categoricals_nulls_and_zoned_timestamps() {
+    let w = Workdir::new();
+    let data = leads(250, 3, 11);
+    write_parquet(&w.path("backfill.parquet"), &data, 64);
+    // Zoned timestamps are instants: no --timezone needed.
+    let r = w.run(&[
+        "validate",
+        "backfill.parquet",
+        "--map",
+        "click_time=click_ts",
+        "--emit",
+        "out.jsonl",
+        "--rejects",
+        "rejects.csv",
+        "--report",
+        "report.json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_emitted(&json_lines(&w.read("out.jsonl")), &data);
+    let rejects = w.read("rejects.csv");
+    // Only the mapped columns are read; the unmapped "notes" column is not.
+    let header = rejects.lines().next().unwrap();
+    assert!(!header.contains("notes"), "{header}");
+    assert!(header.contains("email"), "{header}");
+    assert!(rejects.contains("row "), "{rejects}");
+}
+
+#[test]
+fn tsv_gzip_and_stdin_give_the_same_leads() {
+    let w = Workdir::new();
+    let data = leads(50, 4, 0);
+    write_csv(&w.path("a.tsv"), &data, b'\t');
+    let plain = std::fs::read(w.path("a.tsv")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &plain).unwrap();
+    w.write("a.tsv.gz", gz.finish().unwrap());
+
+    let a = w.run(&[
+        "validate",
+        "a.tsv",
+        "--timezone",
+        "Europe/Madrid",
+        "--emit",
+        "-",
+    ]);
+    let b = w.run(&[
+        "validate",
+        "a.tsv.gz",
+        "--timezone",
+        "Europe/Madrid",
+        "--emit",
+        "-",
+    ]);
+    let c = w.run_stdin(
+        &[
+            "validate",
+            "-",
+            "--timezone",
+            "Europe/Madrid",
+            "--emit",
+            "-",
+        ],
+        Some(&plain),
+    );
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    assert_emitted(&json_lines(&a.stdout), &data);
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(a.stdout, c.stdout);
+}
+
+#[test]
+fn windows_1252_needs_the_encoding_flag() {
+    let w = Workdir::new();
+    let text = "fecha,correo,utm_source,utm_campaign\n2024-07-01T10:00:00Z,jose@example.com,google,Campa\u{f1}a oto\u{f1}o\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(text);
+    w.write("win.csv", &bytes);
+    let r = w.run(&["validate", "win.csv"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("win.csv"), "{}", r.stderr);
+    assert!(r.stderr.contains("line 2"), "{}", r.stderr);
+    assert!(r.stderr.contains("--encoding windows-1252"), "{}", r.stderr);
+    let r = w.run(&[
+        "validate",
+        "win.csv",
+        "--encoding",
+        "windows-1252",
+        "--emit",
+        "-",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        json_lines(&r.stdout)[0]["url_parameters"]["utm_campaign"],
+        "Campaña otoño"
+    );
+}
+
+#[test]
+fn utf8_bom_crlf_quoted_newlines_and_ragged_rows() {
+    let w = Workdir::new();
+    let text = "\u{feff}click_time,email,utm_source,notes\r\n\
+        2024-07-01T10:00:00Z,a@example.com,google,\"multi\r\nline, with comma\"\r\n\
+        2024-07-01T11:00:00Z,b@example.com,google\r\n\
+        2024-07-01T12:00:00Z,c@example.com,google,x,unexpected\r\n\
+        2024-07-01T13:00:00Z,d@example.com,google,x,,\r\n";
+    w.write("e.csv", text);
+    let r = w.run(&[
+        "validate",
+        "e.csv",
+        "--emit",
+        "out.jsonl",
+        "--rejects",
+        "rej.csv",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let out = json_lines(&w.read("out.jsonl"));
+    let rows: Vec<u64> = out.iter().map(|v| v["row"].as_u64().unwrap()).collect();
+    assert_eq!(rows, [1, 4], "trailing empty fields are tolerated");
+    let rej = w.read("rej.csv");
+    assert!(
+        rej.contains("2,line 4,row,\"row has 3 fields, the header has 4\""),
+        "{rej}"
+    );
+    assert!(
+        rej.contains("3,line 5,row,\"row has 5 fields, the header has 4\""),
+        "{rej}"
+    );
+}
+
+#[test]
+fn header_only_is_a_quiet_night() {
+    let w = Workdir::new();
+    w.write("empty-night.csv", "fecha;email;utm_source\n");
+    let r = w.run(&["validate", "empty-night.csv", "--report", "report.json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("no data rows"), "{}", r.stderr);
+    assert_eq!(report(&w)["totals"]["rows"], 0);
+}
+
+#[test]
+fn unreadable_files_exit_2_naming_file_and_cause() {
+    let w = Workdir::new();
+    w.write("empty.csv", "");
+    w.write(
+        "garbage.xlsx",
+        b"\x00\x01garbage that is not a zip\xff".repeat(20),
+    );
+    w.write(
+        "garbage.parquet",
+        b"PAR1 not really parquet \x00\xff".repeat(20),
+    );
+    w.write(
+        "binary.csv",
+        b"\x00\x01\x02\x03\x04\x05\x06\x07\x08".repeat(100),
+    );
+    let data = leads(30, 5, 0);
+    write_xlsx(&w.path("good.xlsx"), &data);
+    let full = std::fs::read(w.path("good.xlsx")).unwrap();
+    w.write("truncated.xlsx", &full[..full.len() / 2]);
+    write_parquet(&w.path("good.parquet"), &data, 10);
+    let full = std::fs::read(w.path("good.parquet")).unwrap();
+    w.write("truncated.parquet", &full[..full.len() / 2]);
+    for (file, cause) in [
+        ("empty.csv", "empty"),
+        ("garbage.xlsx", "XLSX"),
+        ("garbage.parquet", "Parquet"),
+        ("binary.csv", "binary"),
+        ("truncated.xlsx", "XLSX"),
+        ("truncated.parquet", "Parquet"),
+        ("missing.csv", "no such file"),
+    ] {
+        let r = w.run(&["validate", file, "--timezone", "UTC"]);
+        assert_eq!(r.code, 2, "{file}: {}", r.stderr);
+        assert!(r.stderr.contains(file), "{file}: {}", r.stderr);
+        assert!(r.stderr.contains(cause), "{file}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{file}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn ambiguous_dates_and_naive_times_stop_the_run() {
+    let w = Workdir::new();
+    w.write(
+        "amb.csv",
+        "fecha,email,utm_source\n01/02/2024 10:00,a@b.co,x\n03/04/2024 10:00,a@b.co,x\n",
+    );
+    let r = w.run(&["validate", "amb.csv", "--timezone", "Europe/Madrid"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("ambiguous") && r.stderr.contains("--time-format"),
+        "{}",
+        r.stderr
+    );
+    let r = w.run(&[
+        "validate",
+        "amb.csv",
+        "--timezone",
+        "Europe/Madrid",
+        "--time-format",
+        "%m/%d/%Y %H:%M",
+        "--emit",
+        "-",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // 2024-01-02 10:00 in Madrid (UTC+1) = 09:00Z.
+    assert_eq!(json_lines(&r.stdout)[0]["click_time"], 1_704_186_000_000i64);
+
+    let r = w.run(&["validate", "amb.csv", "--time-format", "%d/%m/%Y %H:%M"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("'fecha'") && r.stderr.contains("--timezone"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn mapping_errors_list_headers_and_explicit_maps_work() {
+    let w = Workdir::new();
+    w.write(
+        "m.csv",
+        "when,who,src\n2024-07-01T10:00:00Z,a@example.com,google\n",
+    );
+    let r = w.run(&["validate", "m.csv"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("'when', 'who', 'src'"), "{}", r.stderr);
+    let r = w.run(&[
+        "validate",
+        "m.csv",
+        "--map",
+        "click_time=when",
+        "--map",
+        "email=who",
+        "--map",
+        "utm_source=src",
+        "--emit",
+        "-",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = &json_lines(&r.stdout)[0];
+    assert_eq!(v["url_parameters"]["utm_source"], "google");
+    assert_eq!(v["click_time"], 1_719_828_000_000i64);
+
+    w.write("m.toml", "[map]\nclick_time = \"when\"\nemail = \"who\"\nutm_source = \"src\"\n[settings]\nconversion_type = \"call\"\n");
+    let r = w.run(&[
+        "validate",
+        "m.csv",
+        "--mapping",
+        "m.toml",
+        "--account-id",
+        "acc-1",
+        "--emit",
+        "-",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = &json_lines(&r.stdout)[0];
+    assert_eq!(v["settings"]["conversion_type"], "call");
+    assert_eq!(v["account_id"], "acc-1");
+}
+
+#[test]
+fn directory_input_takes_supported_files_in_name_order_and_dedupes_across_files() {
+    let w = Workdir::new();
+    std::fs::create_dir(w.path("in")).unwrap();
+    let data = leads(20, 6, 0);
+    write_csv(&w.path("in/2024-07-02.csv"), &data[5..], b',');
+    write_csv(&w.path("in/2024-07-01.csv"), &data[..10], b',');
+    w.write("in/readme.txt.bak", "ignored");
+    let r = w.run(&[
+        "validate",
+        "in",
+        "--timezone",
+        "Europe/Madrid",
+        "--report",
+        "report.json",
+        "--emit",
+        "out.jsonl",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rep = report(&w);
+    assert!(
+        rep["files"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("2024-07-01.csv")
+    );
+    assert_eq!(rep["totals"]["rows"], 25);
+    assert_eq!(
+        rep["totals"]["duplicates"], 5,
+        "rows 6-10 repeat in the second file"
+    );
+    assert_eq!(json_lines(&w.read("out.jsonl")).len(), 20);
+}
+
+#[test]
+fn help_explains_flags_and_exit_codes() {
+    let w = Workdir::new();
+    let r = w.run(&["validate", "--help"]);
+    assert_eq!(r.code, 0);
+    for flag in [
+        "--timezone",
+        "--map",
+        "--mapping",
+        "--emit",
+        "--rejects",
+        "--report",
+        "--encoding",
+        "--header-row",
+        "--time-format",
+    ] {
+        assert!(r.stdout.contains(flag), "{flag} missing from --help");
+    }
+    let r = w.run(&["--help"]);
+    assert!(r.stdout.contains("Exit codes"), "{}", r.stdout);
+}
