@@ -45,6 +45,161 @@ pub enum Command {
     /// Dry run: read, map, normalize and check every row; nothing is sent.
     #[command(visible_alias = "check")]
     Validate(ValidateArgs),
+    /// Validate and send every valid lead to the Set-Click API.
+    Import(ImportArgs),
+    /// Run a local Set-Click-compatible server with fault injection.
+    Sandbox(SandboxArgs),
+    /// Get an API token from the login endpoint.
+    Login(LoginArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The token comes from SEALMETRICS_TOKEN or --token-file, never from a flag \
+    value, and is never printed or logged.\n\nExample (nightly, from cron):\n  \
+    SEALMETRICS_TOKEN=... SEALMETRICS_ACCOUNT_ID=... setclick import /data/exports/ \\\n    \
+    --timezone Europe/Madrid --rate 1/s --report /var/log/setclick/report.json -q"
+)]
+pub struct ImportArgs {
+    /// Files to import: .csv, .tsv, .csv.gz, .tsv.gz, .xlsx, .parquet; a directory
+    /// (its supported files, by name) or - (CSV on stdin).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Only validate (the same as `setclick validate`); nothing is sent.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Start a local sandbox on a free loopback port and import into it (no token
+    /// needed): the quickest way to see the whole flow.
+    #[arg(long, conflicts_with_all = ["endpoint", "token_file"])]
+    pub sandbox: bool,
+
+    /// The full set-click URL; login and accounts URLs are derived from its origin.
+    /// Plain http only to loopback addresses.
+    #[arg(long, env = "SEALMETRICS_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Account id sent with every lead (must match the token's client id).
+    #[arg(long, env = "SEALMETRICS_ACCOUNT_ID", value_name = "ID")]
+    pub account_id: Option<String>,
+
+    /// Read the API token from this file (default: the SEALMETRICS_TOKEN variable).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
+    /// Requests per second (N/s), minute (N/m) or hour (N/h), or unlimited
+    /// [default: 1/s; unlimited with --sandbox].
+    #[arg(long, value_name = "N/s|N/m|unlimited")]
+    pub rate: Option<String>,
+
+    /// Requests that may leave at once after an idle spell.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub burst: u32,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+
+    /// Attempts per lead for retryable answers (408, 425, 429, 5xx, network errors).
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub max_attempts: u32,
+
+    /// Seconds to wait for one answer.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+
+    /// Unit of click_time on the wire: ms (the endpoint page) or s (the original
+    /// v1.0 collection).
+    #[arg(long, value_enum, default_value_t = ClickTimeUnitArg::Ms)]
+    pub click_time_unit: ClickTimeUnitArg,
+
+    /// Name of the referrer field on the wire.
+    #[arg(long, value_enum, default_value_t = ReferrerField::Referrer)]
+    pub referrer_field: ReferrerField,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClickTimeUnitArg {
+    Ms,
+    S,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReferrerField {
+    Referrer,
+    #[value(name = "referrer_url")]
+    ReferrerUrl,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on. Loopback unless you mean otherwise.
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    pub listen: String,
+
+    /// Bearer token the sandbox accepts (a test value, not a real token).
+    #[arg(
+        long,
+        env = "SETCLICK_SANDBOX_TOKEN",
+        default_value = "sandbox-token",
+        value_name = "T"
+    )]
+    pub token: String,
+
+    /// The account id the sandbox accepts.
+    #[arg(long, default_value = "sandbox-account", value_name = "A")]
+    pub account_id: String,
+
+    /// Password accepted by POST /api/auth/login (any email).
+    #[arg(long, default_value = "sandbox", value_name = "P")]
+    pub password: String,
+
+    /// Append every accepted click to this JSON Lines file.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub record: Option<PathBuf>,
+
+    /// Answer 429 (with Retry-After and X-RateLimit-* headers) beyond N requests a second.
+    #[arg(long, value_name = "N/s")]
+    pub rate_limit: Option<String>,
+
+    /// Share of valid requests answered 500 and not applied (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub fail_rate: f64,
+
+    /// Share of valid requests applied and then answered by cutting the connection.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub drop_rate: f64,
+
+    /// Delay before each answer, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub latency_ms: u64,
+
+    /// Seed of the fault dice, to repeat a run.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Account email.
+    #[arg(long, env = "SEALMETRICS_EMAIL", value_name = "EMAIL")]
+    pub email: String,
+
+    /// The set-click URL whose origin serves /api/auth/login.
+    #[arg(long, env = "SEALMETRICS_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Save the token to this file (mode 0600) instead of printing it.
+    #[arg(long, value_name = "PATH")]
+    pub save: Option<PathBuf>,
+
+    /// Send the credentials as a JSON body (newer API pages) instead of a form.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,14 +5,17 @@
 //! `commands` wire it to each subcommand. Core modules never import `cli` or
 //! `commands`.
 
+pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dispatch;
 pub mod lead;
 pub mod normalize;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
+pub mod sandbox;
 pub mod source;
 pub mod tally;
 
@@ -86,6 +89,9 @@ pub fn run(cli: Cli) -> i32 {
     };
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(args, &ui),
+        Command::Import(args) => commands::import::run(args, &ui),
+        Command::Sandbox(args) => commands::sandbox::run(args),
+        Command::Login(args) => commands::login::run(args),
     };
     match result {
         Ok(exit) => exit as i32,

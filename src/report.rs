@@ -27,6 +27,8 @@ pub struct Counts {
     pub skipped: u64,
     /// Sent before a crash without a recorded answer.
     pub uncertain: u64,
+    /// Valid leads not sent because the run stopped (interrupt, refused credentials).
+    pub pending: u64,
 }
 
 impl std::ops::AddAssign for Counts {
@@ -39,6 +41,7 @@ impl std::ops::AddAssign for Counts {
         self.failed += o.failed;
         self.skipped += o.skipped;
         self.uncertain += o.uncertain;
+        self.pending += o.pending;
     }
 }
 
@@ -57,6 +60,11 @@ pub struct FileReport {
     pub header_row: Option<u64>,
     /// field -> column.
     pub mapping: BTreeMap<String, String>,
+    /// Import: HTTP answers by status ("transport" for none), and retries made.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub http: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u64>,
     pub elapsed_s: f64,
     /// Set when the file could not be processed to the end.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,6 +77,8 @@ pub struct RunReport {
     pub started_at: String,
     pub files: Vec<FileReport>,
     pub totals: Counts,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub http: BTreeMap<String, u64>,
     pub elapsed_s: f64,
     pub exit_code: i32,
 }
@@ -257,6 +267,12 @@ pub fn summary_line(f: &FileReport, import: bool) -> String {
         ));
         if c.uncertain > 0 {
             s.push_str(&format!(", {} uncertain", thousands(c.uncertain)));
+        }
+        if c.pending > 0 {
+            s.push_str(&format!(", {} not sent", thousands(c.pending)));
+        }
+        if let Some(r) = f.retries.filter(|r| *r > 0) {
+            s.push_str(&format!(", {} retries", thousands(r)));
         }
     }
     let rate = if f.elapsed_s > 0.0 {

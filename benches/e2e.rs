@@ -1,0 +1,277 @@
+//! End-to-end benchmark of `setclick validate` on generated files: rows/s and peak
+//! RSS of the real (release) binary. Run with `cargo bench --bench e2e`.
+//!
+//! SETCLICK_BENCH_SCALE=10 multiplies the CSV and Parquet row counts by 10 (to check
+//! that memory stays flat); SETCLICK_BENCH_ONLY=csv|parquet|xlsx runs one format.
+//! Files are cached in target/bench-data/.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use common::Lcg;
+
+fn data_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    std::fs::create_dir_all(&dir).expect("bench data dir");
+    dir
+}
+
+const SOURCES: [&str; 6] = [
+    "google",
+    "facebook",
+    "newsletter",
+    "bing",
+    "tiktok",
+    "linkedin",
+];
+const MEDIUMS: [&str; 4] = ["cpc", "email", "social", "display"];
+
+struct Row {
+    time: String,
+    email: String,
+    source: &'static str,
+    medium: &'static str,
+    campaign: String,
+    url: String,
+    referrer: &'static str,
+}
+
+fn row(r: &mut Lcg, i: usize) -> Row {
+    let day = 1 + r.below(28);
+    let month = 1 + r.below(12);
+    Row {
+        time: format!(
+            "2024-{month:02}-{day:02} {:02}:{:02}:{:02}",
+            r.below(24),
+            r.below(60),
+            r.below(60)
+        ),
+        email: format!("customer.{}@example-{}.com", i, r.below(1000)),
+        source: SOURCES[r.below(6) as usize],
+        medium: MEDIUMS[r.below(4) as usize],
+        campaign: format!("campaign-{}", r.below(50)),
+        url: format!(
+            "https://shop.example.com/product/{}?utm_content=banner-{}&page=2",
+            r.below(100_000),
+            r.below(20)
+        ),
+        referrer: if r.below(3) == 0 {
+            "https://www.google.com/"
+        } else {
+            "https://www.facebook.com/"
+        },
+    }
+}
+
+/// 7 columns: naive date-time, email, three UTMs, a URL with a utm in its query, referrer.
+fn make_csv(path: &Path, rows: usize) {
+    if path.exists() {
+        return;
+    }
+    let mut w = BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(
+        w,
+        "click_time,email,utm_source,utm_medium,utm_campaign,current_url,referrer"
+    )
+    .unwrap();
+    let mut r = Lcg::new(42);
+    for i in 0..rows {
+        let x = row(&mut r, i);
+        writeln!(
+            w,
+            "{},{},{},{},{},{},{}",
+            x.time, x.email, x.source, x.medium, x.campaign, x.url, x.referrer
+        )
+        .unwrap();
+    }
+    w.flush().unwrap();
+}
+
+fn make_parquet(path: &Path, rows: usize) {
+    use polars::prelude::*;
+    if path.exists() {
+        return;
+    }
+    let mut r = Lcg::new(43);
+    let mut ts = Vec::with_capacity(rows);
+    let (mut email, mut source, mut medium, mut campaign, mut url, mut referrer) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for i in 0..rows {
+        let x = row(&mut r, i);
+        ts.push(1_704_067_200_000i64 + (r.below(31_536_000_000)) as i64);
+        email.push(x.email);
+        source.push(x.source);
+        medium.push(x.medium);
+        campaign.push(x.campaign);
+        url.push(x.url);
+        referrer.push(x.referrer);
+    }
+    let cols: Vec<Column> = vec![
+        Series::new("click_time".into(), ts)
+            .into_datetime(TimeUnit::Milliseconds, Some(polars::prelude::TimeZone::UTC))
+            .into(),
+        Series::new("email".into(), email).into(),
+        Series::new("utm_source".into(), source).into(),
+        Series::new("utm_medium".into(), medium).into(),
+        Series::new("utm_campaign".into(), campaign).into(),
+        Series::new("current_url".into(), url).into(),
+        Series::new("referrer".into(), referrer).into(),
+    ];
+    let mut df = DataFrame::new(rows, cols).unwrap();
+    ParquetWriter::new(std::fs::File::create(path).unwrap())
+        .with_row_group_size(Some(128 * 1024))
+        .finish(&mut df)
+        .unwrap();
+}
+
+fn make_xlsx(path: &Path, rows: usize) {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    if path.exists() {
+        return;
+    }
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let header = [
+        "click_time",
+        "email",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "current_url",
+        "referrer",
+    ];
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    let fmt = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let mut r = Lcg::new(44);
+    for i in 0..rows {
+        let x = row(&mut r, i);
+        let rr = 1 + i as u32;
+        let dt = ExcelDateTime::parse_from_str(&x.time).unwrap();
+        ws.write_datetime_with_format(rr, 0, &dt, &fmt).unwrap();
+        ws.write_string(rr, 1, &x.email).unwrap();
+        ws.write_string(rr, 2, x.source).unwrap();
+        ws.write_string(rr, 3, x.medium).unwrap();
+        ws.write_string(rr, 4, &x.campaign).unwrap();
+        ws.write_string(rr, 5, &x.url).unwrap();
+        ws.write_string(rr, 6, x.referrer).unwrap();
+    }
+    wb.save(path).unwrap();
+}
+
+/// Run the binary, return (seconds, peak RSS in MiB) of that child alone. The child
+/// is reaped by `wait4`, which also reports its own peak RSS.
+#[allow(clippy::zombie_processes)]
+fn measure(args: &[&str]) -> (f64, f64, i32) {
+    let start = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_setclick"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn setclick");
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting on our own child; `usage` is a valid out-pointer.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert!(pid > 0, "wait4 failed");
+    let secs = start.elapsed().as_secs_f64();
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (secs, usage.ru_maxrss as f64 / 1024.0, code)
+}
+
+fn bench(label: &str, rows: usize, args: &[&str]) {
+    // Best of three for time; the peak RSS of the slowest is as high as any.
+    let mut best = f64::MAX;
+    let mut rss: f64 = 0.0;
+    for _ in 0..3 {
+        let (secs, mib, code) = measure(args);
+        assert!(code == 0 || code == 1, "{label}: exit {code}");
+        best = best.min(secs);
+        rss = rss.max(mib);
+    }
+    println!(
+        "{label:<34} {rows:>10} rows  {best:>7.3} s  {:>12.0} rows/s  peak RSS {rss:>6.1} MiB",
+        rows as f64 / best
+    );
+}
+
+fn main() {
+    let scale: usize = std::env::var("SETCLICK_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let only = std::env::var("SETCLICK_BENCH_ONLY").ok();
+    let want = |f: &str| only.as_deref().is_none_or(|o| o == f);
+    let dir = data_dir();
+    let out = dir.join("out.jsonl");
+    let out = out.to_str().unwrap();
+    if want("csv") {
+        let rows = 1_000_000 * scale;
+        let csv = dir.join(format!("leads-{rows}.csv"));
+        make_csv(&csv, rows);
+        let csv = csv.to_str().unwrap();
+        bench(
+            "csv validate --emit",
+            rows,
+            &[
+                "validate",
+                csv,
+                "--timezone",
+                "Europe/Madrid",
+                "--emit",
+                out,
+                "-q",
+            ],
+        );
+        bench(
+            "csv validate (no emit)",
+            rows,
+            &["validate", csv, "--timezone", "Europe/Madrid", "-q"],
+        );
+    }
+    if want("parquet") {
+        let rows = 1_000_000 * scale;
+        let pq = dir.join(format!("leads-{rows}.parquet"));
+        make_parquet(&pq, rows);
+        bench(
+            "parquet validate --emit",
+            rows,
+            &["validate", pq.to_str().unwrap(), "--emit", out, "-q"],
+        );
+    }
+    if want("xlsx") {
+        let rows = 200_000;
+        let x = dir.join(format!("leads-{rows}.xlsx"));
+        make_xlsx(&x, rows);
+        bench(
+            "xlsx validate --emit",
+            rows,
+            &[
+                "validate",
+                x.to_str().unwrap(),
+                "--timezone",
+                "Europe/Madrid",
+                "--emit",
+                out,
+                "-q",
+            ],
+        );
+    }
+}

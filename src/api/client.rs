@@ -1,0 +1,367 @@
+//! The HTTP client: one set-click request per lead, form-encoded exactly as the
+//! endpoint page shows, with connection reuse and timeouts.
+
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::HeaderMap;
+
+use super::auth::Secret;
+use crate::lead::Lead;
+
+/// The real endpoint.
+pub const DEFAULT_ENDPOINT: &str = "https://app.sealmetrics.com/api/auth/v1.0/set-click";
+
+/// Wire choices where the API's sources disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClickTimeUnit {
+    #[default]
+    Millis,
+    Seconds,
+}
+
+#[derive(Debug, Clone)]
+pub struct Wire {
+    pub click_time_unit: ClickTimeUnit,
+    /// `referrer` (endpoint page) or `referrer_url` (original collection).
+    pub referrer_field: &'static str,
+}
+
+impl Default for Wire {
+    fn default() -> Wire {
+        Wire {
+            click_time_unit: ClickTimeUnit::Millis,
+            referrer_field: "referrer",
+        }
+    }
+}
+
+/// Check an endpoint URL: https, or plain http only to a loopback address.
+pub fn check_endpoint(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("--endpoint {raw}: not a URL ({e})"))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(format!(
+            "--endpoint {raw}: plain http is allowed only to loopback addresses (127.0.0.1, ::1, \
+             localhost); use https"
+        )),
+        other => Err(format!("--endpoint {raw}: unsupported scheme '{other}'")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Another API path on the endpoint's origin (login, accounts).
+pub fn sibling(endpoint: &Url, path: &str) -> Url {
+    let mut u = endpoint.clone();
+    u.set_path(path);
+    u.set_query(None);
+    u
+}
+
+/// What came back for one request.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+        limit: RateHeaders,
+        /// The server's message, for errors.
+        message: Option<String>,
+    },
+    /// No HTTP answer: connect error, timeout, cut connection.
+    Transport(String),
+}
+
+/// `X-RateLimit-*` headers, when present.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RateHeaders {
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    /// Time until the window resets.
+    pub reset: Option<Duration>,
+}
+
+pub struct ApiClient {
+    http: reqwest::Client,
+    endpoint: Url,
+    token: Secret,
+    account_id: String,
+    wire: Wire,
+}
+
+impl ApiClient {
+    pub fn new(
+        endpoint: Url,
+        token: Secret,
+        account_id: String,
+        wire: Wire,
+        timeout: Duration,
+        concurrency: usize,
+    ) -> Result<ApiClient, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .timeout(timeout)
+            .pool_max_idle_per_host(concurrency.max(1))
+            .user_agent(concat!("setclick/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(ApiClient {
+            http,
+            endpoint,
+            token,
+            account_id,
+            wire,
+        })
+    }
+
+    pub fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn token(&self) -> &Secret {
+        &self.token
+    }
+
+    /// The form fields of one lead, in the endpoint page's order.
+    pub fn form(&self, lead: &Lead) -> Vec<(&'static str, String)> {
+        let click_time = match self.wire.click_time_unit {
+            ClickTimeUnit::Millis => lead.click_time,
+            ClickTimeUnit::Seconds => lead.click_time.div_euclid(1000),
+        };
+        let mut f = vec![
+            ("url_parameters", lead.url_parameters.clone()),
+            ("click_time", click_time.to_string()),
+            ("settings", lead.settings.clone()),
+        ];
+        if let Some(r) = &lead.referrer {
+            f.push((self.wire.referrer_field, r.clone()));
+        }
+        if let Some(u) = &lead.current_url {
+            f.push(("current_url", u.clone()));
+        }
+        f.push(("account_id", self.account_id.clone()));
+        f
+    }
+
+    pub async fn send(&self, lead: &Lead) -> Answer {
+        let req = self
+            .http
+            .post(self.endpoint.clone())
+            .bearer_auth(self.token.expose())
+            .header("accept", "application/json")
+            .form(&self.form(lead));
+        match req.send().await {
+            Err(e) => Answer::Transport(describe(&e)),
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let retry_after = retry_after(resp.headers());
+                let limit = rate_headers(resp.headers());
+                let message = if (200..300).contains(&status) {
+                    // Drain the (empty) body so the connection can be reused; a body
+                    // that breaks off after a 2xx does not undo the success.
+                    let _ = resp.bytes().await;
+                    None
+                } else {
+                    match resp.bytes().await {
+                        Ok(body) => Some(server_message(&body, status)),
+                        Err(e) => Some(describe(&e)),
+                    }
+                };
+                Answer::Status {
+                    status,
+                    retry_after,
+                    limit,
+                    message,
+                }
+            }
+        }
+    }
+}
+
+/// A transport error in a few words, without URLs or headers.
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "answer cut off"
+    } else if e.is_request() {
+        "connection lost"
+    } else {
+        "transport error"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// The message of an error answer: `{"message": ...}`, `{"error": {"message": ...}}`,
+/// or the body text itself (truncated).
+pub fn server_message(body: &[u8], status: u16) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        let msg = v["message"]
+            .as_str()
+            .or_else(|| v["error"]["message"].as_str())
+            .or_else(|| v["error"].as_str())
+            .or_else(|| v["error"]["code"].as_str());
+        if let Some(m) = msg {
+            return format!("HTTP {status}: {m}");
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        let cut: String = text.chars().take(300).collect();
+        format!("HTTP {status}: {cut}")
+    }
+}
+
+/// `Retry-After`: seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// `X-RateLimit-Limit/Remaining/Reset`; a reset above 1e9 is a Unix time.
+pub fn rate_headers(headers: &HeaderMap) -> RateHeaders {
+    let num = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|x| x.is_finite() && *x >= 0.0)
+    };
+    let reset = num("x-ratelimit-reset").map(|r| {
+        if r > 1e9 {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64());
+            Duration::from_secs_f64((r - now).clamp(0.0, 3600.0))
+        } else {
+            Duration::from_secs_f64(r.min(3600.0))
+        }
+    });
+    RateHeaders {
+        limit: num("x-ratelimit-limit").map(|x| x as u64),
+        remaining: num("x-ratelimit-remaining").map(|x| x as u64),
+        reset,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(check_endpoint("https://app.sealmetrics.com/api/auth/v1.0/set-click").is_ok());
+        assert!(check_endpoint("http://127.0.0.1:8787/api/auth/v1.0/set-click").is_ok());
+        assert!(check_endpoint("http://localhost/x").is_ok());
+        assert!(check_endpoint("http://[::1]:9/x").is_ok());
+        let e = check_endpoint("http://app.sealmetrics.com/x").unwrap_err();
+        assert!(e.contains("loopback"), "{e}");
+        assert!(check_endpoint("http://10.0.0.1/x").is_err());
+        assert!(check_endpoint("ftp://x/y").is_err());
+        assert!(check_endpoint("not a url").is_err());
+    }
+
+    #[test]
+    fn siblings_share_the_origin() {
+        let e = Url::parse("https://app.sealmetrics.com/api/auth/v1.0/set-click?x=1").unwrap();
+        assert_eq!(
+            sibling(&e, "/api/auth/login").as_str(),
+            "https://app.sealmetrics.com/api/auth/login"
+        );
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_http_date() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(30);
+        h.insert(
+            "retry-after",
+            HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap(),
+        );
+        let d = retry_after(&h).unwrap();
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn server_messages_in_both_body_shapes() {
+        assert_eq!(
+            server_message(
+                br#"{"status":"error","message":"Missing required parameter: account_id"}"#,
+                400
+            ),
+            "HTTP 400: Missing required parameter: account_id"
+        );
+        assert_eq!(
+            server_message(br#"{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Too many","retry_after":60}}"#, 429),
+            "HTTP 429: Too many"
+        );
+        assert_eq!(
+            server_message(b"<html>oops</html>", 502),
+            "HTTP 502: <html>oops</html>"
+        );
+        assert_eq!(server_message(b"", 500), "HTTP 500");
+    }
+
+    #[test]
+    fn rate_headers_parse() {
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-limit", HeaderValue::from_static("120"));
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("119"));
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("30"));
+        let r = rate_headers(&h);
+        assert_eq!(
+            (r.limit, r.remaining, r.reset),
+            (Some(120), Some(119), Some(Duration::from_secs(30)))
+        );
+        assert_eq!(rate_headers(&HeaderMap::new()), RateHeaders::default());
+    }
+}

@@ -1,0 +1,4 @@
+//! The Set-Click API: credentials and the HTTP client.
+
+pub mod auth;
+pub mod client;

@@ -1,0 +1,112 @@
+//! `setclick login`: trade an email and password for an API token.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::api::auth::{self, Secret};
+use crate::api::client;
+use crate::cli::LoginArgs;
+use crate::{Exit, Failure};
+
+pub const PASSWORD_ENV: &str = "SEALMETRICS_PASSWORD";
+
+pub fn run(args: LoginArgs) -> Result<Exit, Failure> {
+    let endpoint =
+        client::check_endpoint(args.endpoint.as_deref().unwrap_or(client::DEFAULT_ENDPOINT))
+            .map_err(Failure::usage)?;
+    let url = client::sibling(&endpoint, "/api/auth/login");
+    let password = match std::env::var(PASSWORD_ENV) {
+        Ok(p) if !p.is_empty() => p,
+        _ => rpassword::prompt_password(format!("Password for {}: ", args.email)).map_err(|e| {
+            Failure::usage(format!(
+                "cannot read the password ({e}); set {PASSWORD_ENV}"
+            ))
+        })?,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+    let answer = runtime.block_on(async {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let req = http.post(url.clone()).header("accept", "application/json");
+        let fields = [
+            ("email", args.email.as_str()),
+            ("password", password.as_str()),
+        ];
+        let req = if args.json {
+            let body = serde_json::json!({"email": args.email, "password": password});
+            req.header("content-type", "application/json")
+                .body(body.to_string())
+        } else {
+            req.form(&fields)
+        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach {url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((status, body))
+    });
+    let (status, body) = answer.map_err(|m| Failure {
+        exit: Exit::Auth,
+        message: m,
+    })?;
+    if status != 200 {
+        return Err(Failure {
+            exit: Exit::Auth,
+            message: format!("login refused: {}", client::server_message(&body, status)),
+        });
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|_| Failure::usage("the login answer is not JSON"))?;
+    let token = v["access_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Failure::usage("the login answer has no access_token"))?;
+    let token = Secret::new(token);
+    let expiry =
+        auth::parse_expiry(&v["expires_at"]).or_else(|| auth::claims(&token).and_then(|c| c.exp));
+    match &args.save {
+        Some(path) => {
+            save_private(path, token.expose())
+                .map_err(|e| Failure::usage(format!("--save {}: {e}", path.display())))?;
+            eprintln!(
+                "token saved to {} (mode 0600); use it with --token-file",
+                path.display()
+            );
+        }
+        None => println!("{}", token.expose()),
+    }
+    match expiry {
+        Some(t) => eprintln!("the token expires at {t}"),
+        None => eprintln!("the login answer did not say when the token expires"),
+    }
+    Ok(Exit::Ok)
+}
+
+fn save_private(path: &std::path::Path, token: &str) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    if crate::report::create_output(path).is_err() && std::fs::symlink_metadata(path).is_ok() {
+        return Err(std::io::Error::other(
+            "refusing to write through a symbolic link",
+        ));
+    }
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    writeln!(f, "{token}")
+}
