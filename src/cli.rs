@@ -174,6 +174,11 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     pub drop_rate: f64,
 
+    /// Share of valid requests refused with 400, as a server refuses a lead it will
+    /// not take (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub reject_rate: f64,
+
     /// Delay before each answer, in milliseconds.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub latency_ms: u64,

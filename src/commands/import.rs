@@ -260,8 +260,10 @@ impl Consumer for Feed {
                     let Books { tally, seen, .. } = &mut *b;
                     tally.valid(&lead, seen)
                 };
-                // Back-pressure: waits while the senders are busy.
+                // Back-pressure: waits while the senders are busy. A closed queue
+                // means the run stopped: the lead is counted as not sent.
                 if new && self.leads.blocking_send(lead).is_err() {
+                    books(&self.books).tally.report.counts.pending += 1;
                     return ControlFlow::Break(());
                 }
             }

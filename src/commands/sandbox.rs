@@ -45,6 +45,7 @@ pub fn run(args: SandboxArgs) -> Result<Exit, Failure> {
         rate_limit,
         fail_rate: args.fail_rate,
         drop_rate: args.drop_rate,
+        reject_rate: args.reject_rate,
         latency: Duration::from_millis(args.latency_ms),
         seed: args.seed,
         record: args.record,

@@ -41,6 +41,8 @@ pub struct SandboxConfig {
     pub fail_rate: f64,
     /// Share of valid requests applied, then answered by cutting the connection.
     pub drop_rate: f64,
+    /// Share of valid requests refused with 400 (a lead the server will not take).
+    pub reject_rate: f64,
     pub latency: Duration,
     pub seed: u64,
     /// Append accepted clicks to this JSON Lines file.
@@ -59,6 +61,7 @@ impl Default for SandboxConfig {
             rate_limit: None,
             fail_rate: 0.0,
             drop_rate: 0.0,
+            reject_rate: 0.0,
             latency: Duration::ZERO,
             seed: 1,
             record: None,
@@ -329,10 +332,17 @@ async fn set_click(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     else {
         return bad("Invalid parameter: click_time must be a number".into());
     };
-    let (fail, cut) = {
+    let (reject, fail, cut) = {
         let mut d = lock(&s.dice);
-        (d.roll(s.cfg.fail_rate), d.roll(s.cfg.drop_rate))
+        (
+            d.roll(s.cfg.reject_rate),
+            d.roll(s.cfg.fail_rate),
+            d.roll(s.cfg.drop_rate),
+        )
     };
+    if reject {
+        return bad("Invalid lead: refused by the sandbox (--reject-rate)".into());
+    }
     if fail {
         lock(&s.stats).failed += 1;
         return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");

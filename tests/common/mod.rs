@@ -403,3 +403,62 @@ pub fn assert_emitted(emitted: &[serde_json::Value], leads: &[Lead]) {
         }
     }
 }
+
+/// A sandbox running in this test process, on 127.0.0.1:0.
+pub struct TestSandbox {
+    pub rt: tokio::runtime::Runtime,
+    pub sb: setclick::sandbox::Sandbox,
+}
+
+impl TestSandbox {
+    pub fn start(cfg: setclick::sandbox::SandboxConfig) -> TestSandbox {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let sb = rt
+            .block_on(setclick::sandbox::Sandbox::start(cfg))
+            .expect("sandbox");
+        TestSandbox { rt, sb }
+    }
+
+    /// Environment for an import into this sandbox.
+    pub fn env(&self, cmd: &mut Command) {
+        cmd.env("SEALMETRICS_TOKEN", self.sb.token());
+        cmd.env("SEALMETRICS_ACCOUNT_ID", self.sb.account_id());
+        cmd.env("SEALMETRICS_ENDPOINT", self.sb.endpoint());
+    }
+}
+
+impl Workdir {
+    /// Run `setclick` with the sandbox's endpoint and credentials in the environment.
+    pub fn run_against(&self, sb: &TestSandbox, args: &[&str]) -> Run {
+        let mut c = self.cmd();
+        sb.env(&mut c);
+        c.args(args).stdin(Stdio::null());
+        let out = c.output().expect("run setclick");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Clicks as JSON values comparable with `validate --emit` lines (row dropped).
+pub fn click_values(clicks: &[setclick::sandbox::Click]) -> Vec<serde_json::Value> {
+    clicks
+        .iter()
+        .map(|c| serde_json::to_value(c).expect("click json"))
+        .collect()
+}
+
+/// An emitted lead as the sandbox would record it.
+pub fn as_click(emitted: &serde_json::Value) -> serde_json::Value {
+    let mut v = emitted.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("row");
+    }
+    v
+}
