@@ -59,7 +59,7 @@ fn row(c: &mut Criterion) {
         "https://www.google.com/",
     ]
     .iter()
-    .map(|s| Cell::Text(s.to_string()))
+    .map(|s| Cell::Text((*s).into()))
     .collect();
     c.bench_function("normalize/row", |b| {
         b.iter(|| {

@@ -62,26 +62,31 @@ enum Data {
     Failed(u64, SourceError),
 }
 
-enum Done {
-    Outcomes(u64, Vec<Outcome>),
+enum Done<T> {
+    Outcomes(u64, Vec<T>),
     Failed(u64, SourceError),
 }
 
 /// Receives a file's results on the caller's thread.
-pub trait Consumer {
+pub trait Consumer<T> {
     /// The file's shape, once, before the first outcome.
     fn start(&mut self, info: &FileInfo);
-    /// Every row's outcome, in file order; `Break` stops the run.
-    fn outcome(&mut self, outcome: Outcome) -> ControlFlow<()>;
+    /// Every row's prepared outcome, in file order; `Break` stops the run.
+    fn outcome(&mut self, item: T) -> ControlFlow<()>;
 }
 
-/// Read, frame and normalize `input`, feeding `consumer`. Returns whether the
-/// consumer stopped the run early.
-pub fn run_file(
+/// Work done on the normalizing threads after a row is normalized (fingerprints,
+/// rendering), so that the in-order consumer does as little as possible.
+pub type Prepare<'a, T> = &'a (dyn Fn(Outcome) -> T + Sync);
+
+/// Read, frame and normalize `input`, `prepare` each outcome in parallel and feed
+/// `consumer` in file order. Returns whether the consumer stopped the run early.
+pub fn run_file<T: Send>(
     input: &Input,
     cfg: &InputConfig,
     counters: &Counters,
-    consumer: &mut dyn Consumer,
+    prepare: Prepare<'_, T>,
+    consumer: &mut dyn Consumer<T>,
 ) -> Result<bool, FileError> {
     let (ctl_tx, ctl_rx) = bounded::<Result<Control, SourceError>>(2);
     let (go_tx, go_rx) = bounded::<Option<Vec<usize>>>(1);
@@ -99,7 +104,7 @@ pub fn run_file(
             .map_err(|e| FileError::Unreadable(format!("cannot start the reader: {e}")))?;
 
         let result = drive(
-            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, consumer,
+            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, prepare, consumer,
         );
         drop(ctl_rx);
         match reader.join() {
@@ -112,7 +117,7 @@ pub fn run_file(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn drive<'scope, 'env>(
+fn drive<'scope, 'env, T: Send>(
     cfg: &'env InputConfig,
     counters: &Counters,
     workers: usize,
@@ -120,7 +125,8 @@ fn drive<'scope, 'env>(
     ctl_rx: &Receiver<Result<Control, SourceError>>,
     go_tx: Sender<Option<Vec<usize>>>,
     data_rx: Receiver<Data>,
-    consumer: &mut dyn Consumer,
+    prepare: Prepare<'env, T>,
+    consumer: &mut dyn Consumer<T>,
 ) -> Result<bool, FileError> {
     let unreadable = |e: SourceError| FileError::Unreadable(e.to_string());
     let (opened, header) = match ctl_rx.recv() {
@@ -175,14 +181,14 @@ fn drive<'scope, 'env>(
     consumer.start(&info);
 
     let normalizer = Arc::new(normalizer);
-    let (done_tx, done_rx) = bounded::<Done>(workers * 2);
+    let (done_tx, done_rx) = bounded::<Done<T>>(workers * 2);
     for i in 0..workers {
         let rx = data_rx.clone();
         let tx = done_tx.clone();
         let n = Arc::clone(&normalizer);
         thread::Builder::new()
             .name(format!("normalize-{i}"))
-            .spawn_scoped(scope, move || normalize_batches(&n, rx, tx))
+            .spawn_scoped(scope, move || normalize_batches(&n, prepare, rx, tx))
             .map_err(|e| FileError::Unreadable(format!("cannot start a worker: {e}")))?;
     }
     drop(done_tx);
@@ -190,7 +196,7 @@ fn drive<'scope, 'env>(
 
     // Put batches back in file order.
     let mut next = 0u64;
-    let mut parked: BTreeMap<u64, Done> = BTreeMap::new();
+    let mut parked: BTreeMap<u64, Done<T>> = BTreeMap::new();
     for done in done_rx.iter() {
         let seq = match &done {
             Done::Outcomes(s, _) | Done::Failed(s, _) => *s,
@@ -216,12 +222,18 @@ fn drive<'scope, 'env>(
     Ok(false)
 }
 
-fn normalize_batches(n: &Normalizer, rx: Receiver<Data>, tx: Sender<Done>) {
+fn normalize_batches<T>(
+    n: &Normalizer,
+    prepare: Prepare<'_, T>,
+    rx: Receiver<Data>,
+    tx: Sender<Done<T>>,
+) {
     for msg in rx.iter() {
         let done = match msg {
-            Data::Rows(seq, rows) => {
-                Done::Outcomes(seq, rows.into_iter().map(|r| n.normalize(r)).collect())
-            }
+            Data::Rows(seq, rows) => Done::Outcomes(
+                seq,
+                rows.into_iter().map(|r| prepare(n.normalize(r))).collect(),
+            ),
             Data::Failed(seq, e) => Done::Failed(seq, e),
         };
         if tx.send(done).is_err() {

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::lead::Lead;
 use crate::normalize::Rejected;
 use crate::source::Locator;
 
@@ -191,15 +190,13 @@ impl RejectsWriter {
     }
 }
 
-/// `--emit`: one JSON object per lead, one per line.
+/// `--emit`: one JSON object per lead, one per line (rendered by the workers).
 pub struct EmitWriter {
     out: BufWriter<Box<dyn Write + Send>>,
-    line: String,
-    account_id: Option<String>,
 }
 
 impl EmitWriter {
-    pub fn create(path: &Path, account_id: Option<String>) -> io::Result<EmitWriter> {
+    pub fn create(path: &Path) -> io::Result<EmitWriter> {
         let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
             Box::new(io::stdout())
         } else {
@@ -207,16 +204,12 @@ impl EmitWriter {
         };
         Ok(EmitWriter {
             out: BufWriter::with_capacity(256 * 1024, out),
-            line: String::with_capacity(512),
-            account_id,
         })
     }
 
-    pub fn write(&mut self, lead: &Lead) -> io::Result<()> {
-        self.line.clear();
-        lead.write_json(self.account_id.as_deref(), &mut self.line);
-        self.line.push('\n');
-        self.out.write_all(self.line.as_bytes())
+    /// A rendered line, newline included.
+    pub fn write_line(&mut self, line: &str) -> io::Result<()> {
+        self.out.write_all(line.as_bytes())
     }
 
     pub fn finish(mut self) -> io::Result<()> {

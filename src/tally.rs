@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::io;
 
 use crate::lead::Lead;
-use crate::normalize::Rejected;
 use crate::normalize::time::DstAdjust;
+use crate::normalize::{Outcome, Rejected};
 use crate::pipeline::FileInfo;
 use crate::report::{FileReport, RejectsWriter};
 use crate::source::Locator;
@@ -14,14 +14,57 @@ use crate::source::Locator;
 /// Rejected rows shown on stderr per file when no rejects file is written.
 const EXAMPLES: usize = 5;
 
-/// Fingerprints of the leads seen in this run, across files.
+/// Fingerprints are already uniform hashes: the set uses their low bits as they are.
+#[derive(Default, Clone, Copy)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
+/// Fingerprints (128-bit) of the leads seen in this run, across files.
 #[derive(Default)]
-pub struct Seen(HashSet<u128>);
+pub struct Seen(HashSet<u128, std::hash::BuildHasherDefault<Prehashed>>);
 
 impl Seen {
-    /// True the first time a lead is seen.
-    pub fn first(&mut self, lead: &Lead) -> bool {
-        self.0.insert(lead.fingerprint())
+    /// True the first time a fingerprint is seen.
+    pub fn first(&mut self, fingerprint: u128) -> bool {
+        self.0.insert(fingerprint)
+    }
+}
+
+/// A valid lead as the in-order consumer needs it, prepared on a worker thread.
+pub struct Valid<P> {
+    pub fingerprint: u128,
+    pub dst: DstAdjust,
+    pub payload: P,
+}
+
+/// An outcome prepared for counting: fingerprinted when valid.
+pub enum Checked<P> {
+    Valid(Valid<P>),
+    Rejected(Rejected),
+}
+
+/// Fingerprint a valid lead and turn it into what the consumer needs.
+pub fn check<P>(outcome: Outcome, payload: impl FnOnce(Lead) -> P) -> Checked<P> {
+    match outcome {
+        Outcome::Valid(lead) => Checked::Valid(Valid {
+            fingerprint: lead.fingerprint(),
+            dst: lead.dst,
+            payload: payload(lead),
+        }),
+        Outcome::Rejected(r) => Checked::Rejected(r),
     }
 }
 
@@ -66,16 +109,16 @@ impl FileTally {
     }
 
     /// Count a valid lead; returns true when it is new in this run (to be sent).
-    pub fn valid(&mut self, lead: &Lead, seen: &mut Seen) -> bool {
+    pub fn valid<P>(&mut self, v: &Valid<P>, seen: &mut Seen) -> bool {
         let r = &mut self.report;
         r.counts.rows += 1;
         r.counts.valid += 1;
-        match lead.dst {
+        match v.dst {
             DstAdjust::Gap => r.dst_gaps += 1,
             DstAdjust::Fold => r.dst_folds += 1,
             DstAdjust::None => {}
         }
-        if seen.first(lead) {
+        if seen.first(v.fingerprint) {
             true
         } else {
             r.counts.duplicates += 1;

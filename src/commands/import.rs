@@ -20,13 +20,13 @@ use crate::dispatch::pacing::{Pacer, Rate};
 use crate::dispatch::retry::Backoff;
 use crate::dispatch::{self, DispatchConfig, Event, Stop};
 use crate::lead::Lead;
-use crate::normalize::{Outcome, Problem, Rejected};
+use crate::normalize::{Problem, Rejected};
 use crate::pipeline::{self, Consumer, Counters, FileInfo};
 use crate::progress::Progress;
 use crate::report::{RejectsWriter, RunReport};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::source::Input;
-use crate::tally::{FileTally, Seen};
+use crate::tally::{Checked, FileTally, Seen, check};
 use crate::{Exit, Failure, Ui};
 
 /// Everything the import needs, checked before any file is opened.
@@ -236,7 +236,7 @@ struct Feed {
     name: String,
 }
 
-impl Consumer for Feed {
+impl Consumer<Checked<Lead>> for Feed {
     fn start(&mut self, info: &FileInfo) {
         let mut b = books(&self.books);
         let Books {
@@ -252,22 +252,22 @@ impl Consumer for Feed {
         progress.start_file(&self.name, info);
     }
 
-    fn outcome(&mut self, outcome: Outcome) -> ControlFlow<()> {
-        match outcome {
-            Outcome::Valid(lead) => {
+    fn outcome(&mut self, checked: Checked<Lead>) -> ControlFlow<()> {
+        match checked {
+            Checked::Valid(v) => {
                 let new = {
                     let mut b = books(&self.books);
                     let Books { tally, seen, .. } = &mut *b;
-                    tally.valid(&lead, seen)
+                    tally.valid(&v, seen)
                 };
                 // Back-pressure: waits while the senders are busy. A closed queue
                 // means the run stopped: the lead is counted as not sent.
-                if new && self.leads.blocking_send(lead).is_err() {
+                if new && self.leads.blocking_send(v.payload).is_err() {
                     books(&self.books).tally.report.counts.pending += 1;
                     return ControlFlow::Break(());
                 }
             }
-            Outcome::Rejected(r) => {
+            Checked::Rejected(r) => {
                 let mut b = books(&self.books);
                 let Books {
                     tally,
@@ -367,7 +367,13 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
                 name: name.clone(),
             };
             tokio::task::spawn_blocking(move || {
-                pipeline::run_file(&input, &cfg, &counters, &mut feed)
+                pipeline::run_file(
+                    &input,
+                    &cfg,
+                    &counters,
+                    &|o| check(o, |lead| lead),
+                    &mut feed,
+                )
             })
         };
         let dispatcher = tokio::spawn(dispatch::run(

@@ -13,7 +13,7 @@ use crate::normalize::Outcome;
 use crate::pipeline::{self, Consumer, Counters, FileInfo};
 use crate::progress::Progress;
 use crate::report::{EmitWriter, RejectsWriter, RunReport};
-use crate::tally::{FileTally, Seen};
+use crate::tally::{Checked, FileTally, Seen, check};
 use crate::{Exit, Failure, Ui};
 
 /// Consumes one file's outcomes: counts, emits and writes rejects.
@@ -28,7 +28,7 @@ struct Check<'a> {
     write_error: Option<io::Error>,
 }
 
-impl Consumer for Check<'_> {
+impl Consumer<Checked<Option<String>>> for Check<'_> {
     fn start(&mut self, info: &FileInfo) {
         if let Err(e) = self.tally.start(info, self.rejects.as_deref_mut()) {
             self.write_error.get_or_insert(e);
@@ -36,15 +36,16 @@ impl Consumer for Check<'_> {
         self.progress.start_file(&self.name, info);
     }
 
-    fn outcome(&mut self, outcome: Outcome) -> ControlFlow<()> {
-        let written = match outcome {
-            Outcome::Valid(lead) => {
-                match (self.tally.valid(&lead, self.seen), self.emit.as_mut()) {
-                    (true, Some(e)) => e.write(&lead),
+    fn outcome(&mut self, checked: Checked<Option<String>>) -> ControlFlow<()> {
+        let written = match checked {
+            Checked::Valid(v) => {
+                let new = self.tally.valid(&v, self.seen);
+                match (new, self.emit.as_mut(), &v.payload) {
+                    (true, Some(e), Some(line)) => e.write_line(line),
                     _ => Ok(()),
                 }
             }
-            Outcome::Rejected(r) => self.tally.rejected(&r, true, self.rejects.as_deref_mut()),
+            Checked::Rejected(r) => self.tally.rejected(&r, true, self.rejects.as_deref_mut()),
         };
         if self.tally.report.counts.rows.is_multiple_of(4096) {
             self.progress.tick(self.counters, "");
@@ -68,7 +69,7 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
 
     let mut emit = match &args.emit {
         Some(p) => Some(
-            EmitWriter::create(p, args.account_id.clone())
+            EmitWriter::create(p)
                 .map_err(|e| Failure::usage(format!("--emit {}: {e}", p.display())))?,
         ),
         None => None,
@@ -95,7 +96,7 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
         let name = input.display();
         let file_started = Instant::now();
         let counters = Counters::default();
-        let mut check = Check {
+        let mut consumer = Check {
             tally: FileTally::new(&name, inputs.len() > 1),
             name: name.clone(),
             seen: &mut seen,
@@ -105,12 +106,25 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
             counters: &counters,
             write_error: None,
         };
-        let result = pipeline::run_file(input, &cfg, &counters, &mut check);
+        // Emit lines are rendered on the normalizing threads.
+        let account = args.account_id.as_deref();
+        let render = args.emit.is_some();
+        let prepare = |o: Outcome| {
+            check(o, |lead| {
+                render.then(|| {
+                    let mut line = String::with_capacity(384);
+                    lead.write_json(account, &mut line);
+                    line.push('\n');
+                    line
+                })
+            })
+        };
+        let result = pipeline::run_file(input, &cfg, &counters, &prepare, &mut consumer);
         let Check {
             mut tally,
             write_error,
             ..
-        } = check;
+        } = consumer;
         progress.finish_file();
         tally.report.elapsed_s = file_started.elapsed().as_secs_f64();
 

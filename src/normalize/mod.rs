@@ -258,12 +258,34 @@ impl Normalizer {
                 cells,
             });
         }
-        let m = &self.map;
-        let text = |i: Option<usize>| -> Option<Cow<'_, str>> {
-            i.and_then(|i| cells.get(i)).and_then(Cell::text)
-        };
-
         let time = self.click_time(&cells, &mut problems);
+        let fields = self.fields(&cells, &mut problems);
+        match (time, fields) {
+            (Some((click_time, dst)), Some(f)) if problems.is_empty() => Outcome::Valid(Lead {
+                row: ordinal,
+                pos,
+                click_time,
+                url_parameters: f.url_parameters,
+                settings: f.settings,
+                referrer: f.referrer,
+                current_url: f.current_url,
+                dst,
+                cells,
+            }),
+            _ => Outcome::Rejected(Rejected {
+                row: ordinal,
+                pos,
+                problems,
+                cells,
+            }),
+        }
+    }
+
+    /// Everything but click_time, borrowing from the row until the JSON is written.
+    fn fields(&self, cells: &[Cell], problems: &mut Vec<Problem>) -> Option<Fields> {
+        let m = &self.map;
+        let text = |i: Option<usize>| i.and_then(|i| cells.get(i)).and_then(Cell::text);
+        let before = problems.len();
 
         let mut settings = Pairs::default();
         match text(m.email) {
@@ -272,8 +294,8 @@ impl Normalizer {
                 column: m.email,
                 reason: "missing".into(),
             }),
-            Some(raw) => match params::normalize_email(&raw) {
-                Ok(e) => settings.add("email", &e),
+            Some(raw) => match params::normalize_email(raw) {
+                Ok(e) => settings.add("email", e),
                 Err(reason) => problems.push(Problem {
                     field: "email".into(),
                     column: m.email,
@@ -310,21 +332,22 @@ impl Normalizer {
         }
         for (key, i) in &m.settings {
             if let Some(v) = text(Some(*i)) {
-                settings.add(key, &v);
+                settings.add(key.as_str(), v);
             }
         }
         for (key, value) in &self.constants {
-            settings.add(key, value);
+            settings.add(key.as_str(), value.as_str());
         }
 
         let mut url_params = Pairs::default();
         for (key, i) in &m.params {
             if let Some(v) = text(Some(*i)) {
-                url_params.add(key, &v);
+                url_params.add(key.as_str(), v);
             }
         }
-        if let Some(json) = text(m.url_parameters)
-            && let Err(reason) = params::add_json_object(&mut url_params, &json)
+        let json = text(m.url_parameters);
+        if let Some(json) = &json
+            && let Err(reason) = params::add_json_object(&mut url_params, json)
         {
             problems.push(Problem {
                 field: "url_parameters".into(),
@@ -332,7 +355,7 @@ impl Normalizer {
                 reason,
             });
         }
-        let current_url = text(m.current_url).map(|u| plain_url(&u));
+        let current_url = text(m.current_url).map(plain_url);
         if let Some(u) = &current_url {
             params::add_url_query(&mut url_params, u);
         }
@@ -348,39 +371,48 @@ impl Normalizer {
                 reason: "no UTM parameter or click id in this row".into(),
             });
         }
-        let referrer = text(m.referrer).map(|u| plain_url(&u));
-
-        match time {
-            Some((click_time, dst)) if problems.is_empty() => Outcome::Valid(Lead {
-                row: ordinal,
-                pos,
-                click_time,
-                url_parameters: url_params.to_json(),
-                settings: settings.to_json(),
-                referrer: referrer.filter(|s| !s.is_empty()),
-                current_url: current_url.filter(|s| !s.is_empty()),
-                dst,
-                cells,
-            }),
-            _ => Outcome::Rejected(Rejected {
-                row: ordinal,
-                pos,
-                problems,
-                cells,
-            }),
+        if problems.len() > before {
+            return None;
         }
+        let owned = |u: Option<Cow<'_, str>>| u.filter(|s| !s.is_empty()).map(Cow::into_owned);
+        Some(Fields {
+            url_parameters: url_params.to_json(),
+            settings: settings.to_json(),
+            referrer: owned(text(m.referrer).map(plain_url)),
+            current_url: owned(current_url),
+        })
     }
+}
+
+/// The set-click fields of a row other than click_time, ready to send.
+struct Fields {
+    url_parameters: String,
+    settings: String,
+    referrer: Option<String>,
+    current_url: Option<String>,
 }
 
 /// URLs are sent plain: trimmed, and one pair of JSON-style quotes removed (users copy
 /// the API page's examples, which quote them).
-fn plain_url(s: &str) -> String {
-    let t = s.trim();
-    t.strip_prefix('"')
-        .and_then(|x| x.strip_suffix('"'))
-        .unwrap_or(t)
-        .trim()
-        .to_string()
+fn plain_url(s: Cow<'_, str>) -> Cow<'_, str> {
+    let unquote = |t: &str| -> Option<(usize, usize)> {
+        let inner = t.trim().strip_prefix('"')?.strip_suffix('"')?.trim();
+        let start = inner.as_ptr() as usize - t.as_ptr() as usize;
+        Some((start, start + inner.len()))
+    };
+    match s {
+        Cow::Borrowed(b) => {
+            let t = b.trim();
+            match unquote(t) {
+                Some((a, z)) => Cow::Borrowed(&t[a..z]),
+                None => Cow::Borrowed(t),
+            }
+        }
+        Cow::Owned(o) => match unquote(&o) {
+            Some((a, z)) => Cow::Owned(o[a..z].to_string()),
+            None => Cow::Owned(o.trim().to_string()),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -402,7 +434,7 @@ mod tests {
                     if s.is_empty() {
                         Cell::Empty
                     } else {
-                        Cell::Text(s.to_string())
+                        Cell::Text((*s).into())
                     }
                 })
                 .collect(),

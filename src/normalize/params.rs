@@ -1,20 +1,44 @@
 //! url_parameters and settings: collecting keys from columns, a JSON column and the
 //! query of current_url; email and microconversion rules; compact JSON output.
 
+use std::borrow::Cow;
+
 use super::columns::is_param_key;
+use crate::source::trim;
 
 /// Key/value pairs where the first value given for a key wins; written sorted.
+/// Keys and values borrow from the row where they can: this runs for every row.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Pairs(Vec<(String, String)>);
+pub struct Pairs<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
-impl Pairs {
+/// `s` trimmed, without copying when it is borrowed or already trimmed.
+fn trimmed(s: Cow<'_, str>) -> Cow<'_, str> {
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(trim(b)),
+        Cow::Owned(o) if trim(&o).len() == o.len() => Cow::Owned(o),
+        Cow::Owned(o) => Cow::Owned(trim(&o).to_string()),
+    }
+}
+
+/// `s` trimmed and lowercased, copying only when something changes.
+pub fn lowered(s: Cow<'_, str>) -> Cow<'_, str> {
+    let s = trimmed(s);
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        s
+    }
+}
+
+impl<'a> Pairs<'a> {
     /// Add unless the key is already there or the value is empty after trimming.
-    pub fn add(&mut self, key: &str, value: &str) {
-        let value = value.trim();
-        if value.is_empty() || self.0.iter().any(|(k, _)| k == key) {
+    pub fn add(&mut self, key: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) {
+        let key = key.into();
+        let value = trimmed(value.into());
+        if value.is_empty() || self.0.iter().any(|(k, _)| *k == key) {
             return;
         }
-        self.0.push((key.to_string(), value.to_string()));
+        self.0.push((key, value));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -47,32 +71,65 @@ impl Pairs {
 
 /// Append `s` as a JSON string literal.
 pub fn json_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0..=0x1F => None,
-            _ => continue,
-        };
+    let mut i = first_escape(bytes, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
         out.push_str(&s[start..i]);
-        match esc {
-            Some(e) => out.push_str(e),
-            None => out.push_str(&format!("\\u{b:04x}")),
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
         }
         start = i + 1;
+        i = first_escape(bytes, start);
     }
     out.push_str(&s[start..]);
     out.push('"');
 }
 
+/// Index of the first byte at or after `from` that JSON must escape (`"`, `\`,
+/// control characters), or the length. Eight bytes at a time: this runs over every
+/// emitted and sent string.
+fn first_escape(bytes: &[u8], from: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI != 0;
+    let mut i = from;
+    while i + 8 <= bytes.len() {
+        let mut chunk = [0u8; 8];
+        chunk.copy_from_slice(&bytes[i..i + 8]);
+        let x = u64::from_le_bytes(chunk);
+        let control = x.wrapping_sub(LO * 0x20) & !x & HI != 0;
+        if control || zero(x ^ (LO * u64::from(b'"'))) || zero(x ^ (LO * u64::from(b'\\'))) {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x20 || b == b'"' || b == b'\\' {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// Keys of a `url_parameters` JSON object: trimmed and lowercased. Values: strings,
 /// numbers and booleans as text; null dropped; nested values refused.
-pub fn add_json_object(pairs: &mut Pairs, text: &str) -> Result<(), String> {
+pub fn add_json_object(pairs: &mut Pairs<'_>, text: &str) -> Result<(), String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let serde_json::Value::Object(map) = value else {
@@ -90,29 +147,29 @@ pub fn add_json_object(pairs: &mut Pairs, text: &str) -> Result<(), String> {
             serde_json::Value::Null => continue,
             _ => return Err(format!("value of '{key}' is not text")),
         };
-        pairs.add(&key, &v);
+        pairs.add(key, v);
     }
     Ok(())
 }
 
 /// utm_* and click ids from the query string of a URL, percent-decoded.
-pub fn add_url_query(pairs: &mut Pairs, url: &str) {
+pub fn add_url_query<'a>(pairs: &mut Pairs<'a>, url: &'a str) {
     let Some((_, query)) = url.split_once('?') else {
         return;
     };
     let query = query.split_once('#').map_or(query, |(q, _)| q);
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        let key = k.trim().to_lowercase();
+        let key = lowered(k);
         if is_param_key(&key) {
-            pairs.add(&key, &v);
+            pairs.add(key, v);
         }
     }
 }
 
 /// Trimmed and lowercased; must look like `local@domain.tld`.
-pub fn normalize_email(raw: &str) -> Result<String, String> {
-    let email = raw.trim().to_lowercase();
-    let bad = || format!("'{}' is not an email address", raw.trim());
+pub fn normalize_email<'a>(raw: impl Into<Cow<'a, str>>) -> Result<Cow<'a, str>, String> {
+    let email = lowered(raw.into());
+    let bad = || format!("'{email}' is not an email address");
     let (local, domain) = email.split_once('@').ok_or_else(bad)?;
     let ok_char = |c: char| {
         !c.is_whitespace()
@@ -202,6 +259,16 @@ mod tests {
             r#"{"gclid":"a b","utm_medium":"email","utm_source":"news letter"}"#
         );
         add_url_query(&mut p, "no query here");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn json_strings_round_trip(s in "(?s).{0,64}") {
+            let mut out = String::new();
+            json_str(&mut out, &s);
+            let back: String = serde_json::from_str(&out).unwrap();
+            proptest::prop_assert_eq!(back, s);
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! CSV and TSV: gzip, encodings, BOM, delimiter sniffing, records with line numbers.
 
 use std::collections::VecDeque;
+
+use compact_str::CompactString;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::sync::atomic::Ordering;
@@ -282,10 +284,10 @@ impl<R: Read> RecordReader for CsvRecords<R> {
         let mut bad = None;
         for (i, field) in self.record.iter().enumerate() {
             let text = match std::str::from_utf8(field) {
-                Ok(s) => s.to_owned(),
+                Ok(s) => CompactString::new(s),
                 Err(_) => {
                     bad.get_or_insert(i);
-                    String::from_utf8_lossy(field).into_owned()
+                    CompactString::from_utf8_lossy(field)
                 }
             };
             cells.push(if text.is_empty() {

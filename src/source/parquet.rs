@@ -265,7 +265,7 @@ fn text(s: &str) -> Cell {
     if s.is_empty() {
         Cell::Empty
     } else {
-        Cell::Text(s.to_string())
+        Cell::Text(s.into())
     }
 }
 

@@ -141,7 +141,7 @@ fn convert(value: &DataRef<'_>) -> Cell {
         DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => text(s),
         DataRef::DateTime(dt) if dt.is_datetime() => excel_datetime(dt),
         DataRef::DateTime(dt) => Cell::Float(dt.as_f64()),
-        DataRef::Error(e) => Cell::Text(format!("#{e:?}")),
+        DataRef::Error(e) => Cell::Text(compact_str::format_compact!("#{e:?}")),
     }
 }
 
@@ -149,7 +149,7 @@ fn text(s: &str) -> Cell {
     if s.is_empty() {
         Cell::Empty
     } else {
-        Cell::Text(s.to_string())
+        Cell::Text(s.into())
     }
 }
 
