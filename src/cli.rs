@@ -287,6 +287,11 @@ pub struct InputArgs {
     #[arg(long)]
     pub microconversion: bool,
 
+    /// Do not look for duplicate leads: every valid row is emitted or sent. Memory
+    /// then stays flat however long the file (the duplicate check keeps 16 bytes a lead).
+    #[arg(long)]
+    pub no_dedupe: bool,
+
     /// Write a JSON report (per-file and total counts) to PATH.
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,

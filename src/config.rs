@@ -30,6 +30,7 @@ pub struct InputConfig {
     pub normalize: NormalizeOptions,
     pub report: Option<PathBuf>,
     pub rejects: Option<PathBuf>,
+    pub dedupe: bool,
 }
 
 /// `--mapping FILE.toml`: the same options as the flags, plus tables.
@@ -48,6 +49,8 @@ struct MappingFile {
     #[serde(alias = "time-unit")]
     time_unit: Option<String>,
     microconversion: Option<bool>,
+    #[serde(alias = "no-dedupe")]
+    no_dedupe: Option<bool>,
     report: Option<PathBuf>,
     rejects: Option<PathBuf>,
     #[serde(default)]
@@ -195,6 +198,7 @@ pub fn input_config(args: &InputArgs, now: Timestamp) -> Result<InputConfig, Con
         },
         report: args.report.clone().or(file.report),
         rejects: args.rejects.clone().or(file.rejects),
+        dedupe: !(args.no_dedupe || file.no_dedupe.unwrap_or(false)),
     })
 }
 

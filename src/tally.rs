@@ -32,14 +32,19 @@ impl std::hash::Hasher for Prehashed {
     }
 }
 
-/// Fingerprints (128-bit) of the leads seen in this run, across files.
+/// Fingerprints (128-bit) of the leads seen in this run, across files; `None` when
+/// duplicates are not looked for (`--no-dedupe`).
 #[derive(Default)]
-pub struct Seen(HashSet<u128, std::hash::BuildHasherDefault<Prehashed>>);
+pub struct Seen(Option<HashSet<u128, std::hash::BuildHasherDefault<Prehashed>>>);
 
 impl Seen {
-    /// True the first time a fingerprint is seen.
+    pub fn new(dedupe: bool) -> Seen {
+        Seen(dedupe.then(HashSet::default))
+    }
+
+    /// True the first time a fingerprint is seen (always, without dedupe).
     pub fn first(&mut self, fingerprint: u128) -> bool {
-        self.0.insert(fingerprint)
+        self.0.as_mut().is_none_or(|s| s.insert(fingerprint))
     }
 }
 

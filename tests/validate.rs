@@ -384,6 +384,21 @@ fn directory_input_takes_supported_files_in_name_order_and_dedupes_across_files(
         "rows 6-10 repeat in the second file"
     );
     assert_eq!(json_lines(&w.read("out.jsonl")).len(), 20);
+
+    let r = w.run(&[
+        "validate",
+        "in",
+        "--timezone",
+        "Europe/Madrid",
+        "--no-dedupe",
+        "--report",
+        "report.json",
+        "--emit",
+        "out.jsonl",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(report(&w)["totals"]["duplicates"], 0);
+    assert_eq!(json_lines(&w.read("out.jsonl")).len(), 25);
 }
 
 #[test]
@@ -406,4 +421,141 @@ fn help_explains_flags_and_exit_codes() {
     }
     let r = w.run(&["--help"]);
     assert!(r.stdout.contains("Exit codes"), "{}", r.stdout);
+}
+
+#[test]
+fn parquet_time_columns_of_every_unit_zone_date_and_epoch() {
+    use polars::prelude::*;
+    let w = Workdir::new();
+    // 2024-07-01T10:00:00.123Z and a null.
+    let ms = 1_719_828_000_123i64;
+    let ns = Series::new("ts_ns".into(), [Some(ms * 1_000_000), None])
+        .into_datetime(TimeUnit::Nanoseconds, None);
+    let us = Series::new("ts_us".into(), [Some(ms * 1_000), None])
+        .into_datetime(TimeUnit::Microseconds, Some(polars::prelude::TimeZone::UTC));
+    let day = Series::new("day".into(), [Some(19_905i32), None])
+        .cast(&DataType::Date)
+        .unwrap(); // 2024-07-01
+    let epoch = Series::new("epoch".into(), [Some(ms), None]);
+    let email = Series::new("email".into(), ["a@example.com", "b@example.com"]);
+    let src = Series::new("utm_source".into(), ["google", "bing"]);
+    let mut df = DataFrame::new(
+        2,
+        vec![
+            ns.into(),
+            us.into(),
+            day.into(),
+            epoch.into(),
+            email.into(),
+            src.into(),
+        ],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(w.path("t.parquet")).unwrap())
+        .finish(&mut df)
+        .unwrap();
+
+    let first = |args: &[&str]| {
+        let mut all = vec!["validate", "t.parquet", "--emit", "-"];
+        all.extend_from_slice(args);
+        let r = w.run(&all);
+        assert_eq!(r.code, 1, "the null row is rejected: {}", r.stderr);
+        json_lines(&r.stdout)[0]["click_time"].as_i64().unwrap()
+    };
+    // Zone-less nanoseconds are wall-clock times: in UTC they equal the instant.
+    assert_eq!(
+        first(&["--map", "click_time=ts_ns", "--timezone", "UTC"]),
+        ms
+    );
+    // Madrid is UTC+2 in July.
+    assert_eq!(
+        first(&["--map", "click_time=ts_ns", "--timezone", "Europe/Madrid"]),
+        ms - 7_200_000
+    );
+    assert_eq!(first(&["--map", "click_time=ts_us"]), ms);
+    assert_eq!(first(&["--map", "click_time=epoch"]), ms);
+    assert_eq!(
+        first(&["--map", "click_time=day", "--timezone", "UTC"]),
+        1_719_792_000_000
+    );
+    let r = w.run(&["validate", "t.parquet", "--map", "click_time=ts_ns"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("'ts_ns'") && r.stderr.contains("--timezone"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn parquet_with_an_unsupported_mapped_type_names_the_column() {
+    use polars::prelude::*;
+    let w = Workdir::new();
+    let list = Series::new(
+        "email".into(),
+        [
+            Series::new("".into(), [1i64, 2]),
+            Series::new("".into(), [3i64]),
+        ],
+    );
+    let t = Series::new(
+        "click_time".into(),
+        [1_719_828_000_000i64, 1_719_828_000_000],
+    );
+    let s = Series::new("utm_source".into(), ["a", "b"]);
+    let mut df = DataFrame::new(2, vec![t.into(), list.into(), s.into()]).unwrap();
+    ParquetWriter::new(std::fs::File::create(w.path("l.parquet")).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let r = w.run(&["validate", "l.parquet"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("l.parquet") && r.stderr.contains("'email'") && r.stderr.contains("type"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn huge_cells_nul_bytes_and_late_invalid_utf8_reject_rows_without_crashing() {
+    let w = Workdir::new();
+    let mut data = b"click_time,email,utm_source\n".to_vec();
+    for i in 0..2000 {
+        data.extend_from_slice(
+            format!("2024-07-01T10:00:00Z,u{i}@example.com,google\n").as_bytes(),
+        );
+    }
+    data.extend_from_slice(b"2024-07-01T10:00:00Z,nul\x00@example.com,google\n");
+    data.extend_from_slice(b"2024-07-01T10:00:00Z,bad\xff@example.com,google\n");
+    data.extend_from_slice(
+        format!(
+            "2024-07-01T10:00:00Z,big@example.com,{}\n",
+            "x".repeat(10 << 20)
+        )
+        .as_bytes(),
+    );
+    w.write("h.csv", &data);
+    let r = w.run(&[
+        "validate",
+        "h.csv",
+        "--rejects",
+        "rej.csv",
+        "--report",
+        "report.json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let rep: serde_json::Value = serde_json::from_str(&w.read("report.json")).unwrap();
+    assert_eq!(rep["totals"]["rows"], 2003);
+    assert_eq!(
+        rep["totals"]["rejected"],
+        2,
+        "NUL and invalid UTF-8 rows: {}",
+        w.read("rej.csv").chars().take(500).collect::<String>()
+    );
+    let rej = w.read("rej.csv");
+    assert!(
+        rej.contains("invalid UTF-8"),
+        "{}",
+        &rej[..rej.len().min(400)]
+    );
 }

@@ -334,7 +334,7 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
         ),
         None => None,
     };
-    let mut seen = Seen::default();
+    let mut seen = Seen::new(plan.cfg.dedupe);
     let mut run = RunReport {
         command: "import".into(),
         started_at: Timestamp::now().to_string(),

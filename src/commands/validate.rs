@@ -87,7 +87,7 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
         started_at: now.to_string(),
         ..RunReport::default()
     };
-    let mut seen = Seen::default();
+    let mut seen = Seen::new(cfg.dedupe);
     let mut progress = Progress::new(ui.quiet);
     let mut any_error = false;
     let mut broken_pipe = false;

@@ -811,3 +811,70 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the text, parsing returns a value or an error, never a panic.
+        #[test]
+        fn parsing_never_panics(s in "(?s).{0,40}") {
+            let r = TimeRules { zone: Some(TimeZone::UTC), order: Some(DateOrder::DayFirst), ..TimeRules::default() };
+            if let Ok(w) = r.parse_text(&s) {
+                let _ = r.resolve(w, || s.clone());
+            }
+        }
+
+        /// Shapes close to real ones, with noise: still no panic.
+        #[test]
+        fn near_misses_never_panic(y in 0u32..10000, m in 0u32..20, d in 0u32..40, h in 0u32..30, mi in 0u32..70, sep in "[-/. T]", tail in "[ +-:Z0-9apmAPM]{0,8}") {
+            let r = TimeRules { zone: Some(TimeZone::UTC), ..TimeRules::default() };
+            let s = format!("{y:04}{sep}{m:02}{sep}{d:02} {h}:{mi:02}{tail}");
+            let _ = r.parse_text(&s).and_then(|w| r.resolve(w, String::new));
+            let s = format!("{d}{sep}{m}{sep}{y} {h}:{mi:02}{tail}");
+            let _ = r.parse_text(&s).and_then(|w| r.resolve(w, String::new));
+        }
+
+        /// Milliseconds survive every text form setclick reads.
+        #[test]
+        fn milliseconds_round_trip(ms in MIN_MS..MAX_MS) {
+            let r = TimeRules::default();
+            let ts = Timestamp::from_millisecond(ms).unwrap();
+            let forms = [
+                ts.to_string(),
+                ms.to_string(),
+                format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000)),
+                (i128::from(ms) * 1_000).to_string(),
+                (i128::from(ms) * 1_000_000).to_string(),
+                ts.strftime("%Y-%m-%d %H:%M:%S%.3f+00:00").to_string(),
+            ];
+            for f in forms {
+                let w = r.parse_text(&f).unwrap();
+                prop_assert_eq!(r.resolve(w, String::new).unwrap().0, ms, "{}", f);
+            }
+        }
+
+        /// A naive time resolved in a zone and printed back in that zone is the same
+        /// wall-clock time (outside DST gaps).
+        #[test]
+        fn naive_times_round_trip_through_a_zone(ms in MIN_MS..MAX_MS) {
+            let zone = TimeZone::get("America/New_York").unwrap();
+            let r = TimeRules { zone: Some(zone.clone()), ..TimeRules::default() };
+            let ts = Timestamp::from_millisecond(ms).unwrap();
+            let wall = ts.to_zoned_datetime(zone).datetime();
+            let text = wall.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string();
+            let (back, adj) = r.resolve(r.parse_text(&text).unwrap(), String::new).unwrap();
+            if adj == DstAdjust::Fold {
+                prop_assert!(back <= ms);
+            } else {
+                prop_assert_eq!(back, ms);
+            }
+        }
+    }
+
+    /// 2000-01-01 and 2100-01-01.
+    const MIN_MS: i64 = 946_684_800_000;
+    const MAX_MS: i64 = 4_102_444_800_000;
+}

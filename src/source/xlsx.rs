@@ -164,3 +164,25 @@ fn excel_datetime(dt: &calamine::ExcelDateTime) -> Cell {
         _ => Cell::Float(dt.as_f64()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calamine::{ExcelDateTime, ExcelDateTimeType};
+
+    #[test]
+    fn excel_serials_in_both_date_systems() {
+        // 2021-10-20 07:30 is serial 44489.3125 in the 1900 system and 1462 days less
+        // in the 1904 system (Mac workbooks).
+        let want = Cell::Naive(civil::date(2021, 10, 20).at(7, 30, 0, 0));
+        let d1900 = ExcelDateTime::new(44_489.3125, ExcelDateTimeType::DateTime, false);
+        let d1904 = ExcelDateTime::new(43_027.3125, ExcelDateTimeType::DateTime, true);
+        assert_eq!(excel_datetime(&d1900), want);
+        assert_eq!(excel_datetime(&d1904), want);
+        // Durations stay numbers.
+        let dur = DataRef::DateTime(ExcelDateTime::new(1.5, ExcelDateTimeType::TimeDelta, false));
+        assert_eq!(convert(&dur), Cell::Float(1.5));
+        assert_eq!(convert(&DataRef::SharedString("")), Cell::Empty);
+        assert_eq!(convert(&DataRef::Bool(true)), Cell::Bool(true));
+    }
+}
