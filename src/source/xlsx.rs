@@ -175,8 +175,8 @@ mod tests {
         // 2021-10-20 07:30 is serial 44489.3125 in the 1900 system and 1462 days less
         // in the 1904 system (Mac workbooks).
         let want = Cell::Naive(civil::date(2021, 10, 20).at(7, 30, 0, 0));
-        let d1900 = ExcelDateTime::new(44_489.3125, ExcelDateTimeType::DateTime, false);
-        let d1904 = ExcelDateTime::new(43_027.3125, ExcelDateTimeType::DateTime, true);
+        let d1900 = ExcelDateTime::new(44489.3125, ExcelDateTimeType::DateTime, false);
+        let d1904 = ExcelDateTime::new(43027.3125, ExcelDateTimeType::DateTime, true);
         assert_eq!(excel_datetime(&d1900), want);
         assert_eq!(excel_datetime(&d1904), want);
         // Durations stay numbers.
