@@ -213,6 +213,30 @@ fn bench(label: &str, rows: usize, args: &[&str]) {
 }
 
 fn main() {
+    // Measure from a fresh process: a child spawned by this one (vfork) would report
+    // this process's peak memory (the generated data) as its own peak RSS.
+    if std::env::var_os("SETCLICK_BENCH_MEASURE").is_none() {
+        generate_and_measure();
+        return;
+    }
+    run_measurements();
+}
+
+fn generate_and_measure() {
+    let status = Command::new(std::env::current_exe().expect("bench path"))
+        .env("SETCLICK_BENCH_MEASURE", "generate")
+        .status()
+        .expect("generate");
+    assert!(status.success());
+    let status = Command::new(std::env::current_exe().expect("bench path"))
+        .env("SETCLICK_BENCH_MEASURE", "measure")
+        .status()
+        .expect("measure");
+    assert!(status.success());
+}
+
+fn run_measurements() {
+    let generate_only = std::env::var("SETCLICK_BENCH_MEASURE").is_ok_and(|v| v == "generate");
     let scale: usize = std::env::var("SETCLICK_BENCH_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -220,12 +244,26 @@ fn main() {
     let only = std::env::var("SETCLICK_BENCH_ONLY").ok();
     let want = |f: &str| only.as_deref().is_none_or(|o| o == f);
     let dir = data_dir();
+    let rows = 1_000_000 * scale;
+    let xlsx_rows = 200_000;
+    let csv = dir.join(format!("leads-{rows}.csv"));
+    let pq = dir.join(format!("leads-{rows}.parquet"));
+    let xlsx = dir.join(format!("leads-{xlsx_rows}.xlsx"));
+    if generate_only {
+        if want("csv") {
+            make_csv(&csv, rows);
+        }
+        if want("parquet") {
+            make_parquet(&pq, rows);
+        }
+        if want("xlsx") {
+            make_xlsx(&xlsx, xlsx_rows);
+        }
+        return;
+    }
     let out = dir.join("out.jsonl");
     let out = out.to_str().unwrap();
     if want("csv") {
-        let rows = 1_000_000 * scale;
-        let csv = dir.join(format!("leads-{rows}.csv"));
-        make_csv(&csv, rows);
         let csv = csv.to_str().unwrap();
         bench(
             "csv validate --emit",
@@ -241,15 +279,26 @@ fn main() {
             ],
         );
         bench(
+            "csv validate --emit --no-dedupe",
+            rows,
+            &[
+                "validate",
+                csv,
+                "--timezone",
+                "Europe/Madrid",
+                "--emit",
+                out,
+                "--no-dedupe",
+                "-q",
+            ],
+        );
+        bench(
             "csv validate (no emit)",
             rows,
             &["validate", csv, "--timezone", "Europe/Madrid", "-q"],
         );
     }
     if want("parquet") {
-        let rows = 1_000_000 * scale;
-        let pq = dir.join(format!("leads-{rows}.parquet"));
-        make_parquet(&pq, rows);
         bench(
             "parquet validate --emit",
             rows,
@@ -257,15 +306,12 @@ fn main() {
         );
     }
     if want("xlsx") {
-        let rows = 200_000;
-        let x = dir.join(format!("leads-{rows}.xlsx"));
-        make_xlsx(&x, rows);
         bench(
             "xlsx validate --emit",
-            rows,
+            xlsx_rows,
             &[
                 "validate",
-                x.to_str().unwrap(),
+                xlsx.to_str().unwrap(),
                 "--timezone",
                 "Europe/Madrid",
                 "--emit",

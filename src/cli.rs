@@ -47,6 +47,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Validate and send every valid lead to the Set-Click API.
     Import(ImportArgs),
+    /// What the state store knows: per file, rows sent, rejected, failed, pending.
+    Status(StatusArgs),
     /// Run a local Set-Click-compatible server with fault injection.
     Sandbox(SandboxArgs),
     /// Get an API token from the login endpoint.
@@ -120,6 +122,37 @@ pub struct ImportArgs {
     /// Name of the referrer field on the wire.
     #[arg(long, value_enum, default_value_t = ReferrerField::Referrer)]
     pub referrer_field: ReferrerField,
+
+    /// Where imports remember files, rows and sent leads (SQLite), so that an
+    /// interrupted import resumes and no lead is sent twice [default: .setclick;
+    /// none with --sandbox].
+    #[arg(long, env = "SETCLICK_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Keep no state: a one-off send that cannot resume nor skip leads sent before.
+    #[arg(long, conflicts_with_all = ["restart", "retry_failed"])]
+    pub no_state: bool,
+
+    /// Rows that were in flight when an earlier run died: send them again (nothing
+    /// lost; the API may see them twice) or skip them and list them in the report.
+    #[arg(long, value_enum, default_value_t = UncertainArg::Resend)]
+    pub uncertain: UncertainArg,
+
+    /// Send again the rows that failed in earlier runs.
+    #[arg(long)]
+    pub retry_failed: bool,
+
+    /// Forget what earlier runs did with these files (needed to import a file again
+    /// under other settings). The ledger still skips leads sent before, unless
+    /// --no-dedupe.
+    #[arg(long)]
+    pub restart: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UncertainArg {
+    Resend,
+    Skip,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -133,6 +166,26 @@ pub enum ReferrerField {
     Referrer,
     #[value(name = "referrer_url")]
     ReferrerUrl,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only these files (matched by content, so renamed copies count); default all.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// The state directory to read.
+    #[arg(
+        long,
+        env = "SETCLICK_STATE_DIR",
+        default_value = ".setclick",
+        value_name = "DIR"
+    )]
+    pub state_dir: PathBuf,
+
+    /// Print JSON (an array of files) for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

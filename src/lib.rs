@@ -17,6 +17,7 @@ pub mod progress;
 pub mod report;
 pub mod sandbox;
 pub mod source;
+pub mod state;
 pub mod tally;
 
 use cli::{Cli, Command, LogFormat};
@@ -90,6 +91,7 @@ pub fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Validate(args) => commands::validate::run(args, &ui),
         Command::Import(args) => commands::import::run(args, &ui),
+        Command::Status(args) => commands::status::run(args),
         Command::Sandbox(args) => commands::sandbox::run(args),
         Command::Login(args) => commands::login::run(args),
     };

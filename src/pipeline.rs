@@ -73,6 +73,10 @@ pub trait Consumer<T> {
     fn start(&mut self, info: &FileInfo);
     /// Every row's prepared outcome, in file order; `Break` stops the run.
     fn outcome(&mut self, item: T) -> ControlFlow<()>;
+    /// After the last outcome of a file read to its end.
+    fn finish(&mut self) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
 }
 
 /// Work done on the normalizing threads after a row is normalized (fingerprints,
@@ -219,7 +223,7 @@ fn drive<'scope, 'env, T: Send>(
             }
         }
     }
-    Ok(false)
+    Ok(consumer.finish().is_break())
 }
 
 fn normalize_batches<T>(

@@ -64,6 +64,10 @@ pub struct FileReport {
     pub http: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retries: Option<u64>,
+    /// Rows in flight when an earlier run died: sent or not, nobody knows. Sent
+    /// again unless `--uncertain skip`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uncertain_rows: Vec<u64>,
     pub elapsed_s: f64,
     /// Set when the file could not be processed to the end.
     #[serde(skip_serializing_if = "Option::is_none")]

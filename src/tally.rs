@@ -113,20 +113,25 @@ impl FileTally {
         }
     }
 
-    /// Count a valid lead; returns true when it is new in this run (to be sent).
-    pub fn valid<P>(&mut self, v: &Valid<P>, seen: &mut Seen) -> bool {
+    /// Count a row that passed every check.
+    pub fn count_valid(&mut self, dst: DstAdjust) {
         let r = &mut self.report;
         r.counts.rows += 1;
         r.counts.valid += 1;
-        match v.dst {
+        match dst {
             DstAdjust::Gap => r.dst_gaps += 1,
             DstAdjust::Fold => r.dst_folds += 1,
             DstAdjust::None => {}
         }
+    }
+
+    /// Count a valid lead; returns true when it is new in this run (to be sent).
+    pub fn valid<P>(&mut self, v: &Valid<P>, seen: &mut Seen) -> bool {
+        self.count_valid(v.dst);
         if seen.first(v.fingerprint) {
             true
         } else {
-            r.counts.duplicates += 1;
+            self.report.counts.duplicates += 1;
             false
         }
     }

@@ -3,4 +3,5 @@
 pub mod import;
 pub mod login;
 pub mod sandbox;
+pub mod status;
 pub mod validate;

@@ -84,15 +84,18 @@ pub enum Event {
     },
     Sent {
         lead: Lead,
+        status: u16,
     },
     /// The server refused the lead (4xx): rejected with its message.
     Rejected {
         lead: Lead,
+        status: u16,
         message: String,
     },
     /// Gave up after retries, or an unretryable error.
     Failed {
         lead: Lead,
+        status: Option<u16>,
         message: String,
     },
     /// Not sent because the run stopped.
@@ -176,9 +179,26 @@ async fn send_one(
         let retrying = matches!(verdict, Verdict::Retry { .. }) && attempt < cfg.max_attempts;
         let _ = events.send(Event::Answer { status, retrying });
         match verdict {
-            Verdict::Done => return Event::Sent { lead },
-            Verdict::Reject(message) => return Event::Rejected { lead, message },
-            Verdict::Fail(message) => return Event::Failed { lead, message },
+            Verdict::Done => {
+                return Event::Sent {
+                    lead,
+                    status: status.unwrap_or(200),
+                };
+            }
+            Verdict::Reject(message) => {
+                return Event::Rejected {
+                    lead,
+                    status: status.unwrap_or(400),
+                    message,
+                };
+            }
+            Verdict::Fail(message) => {
+                return Event::Failed {
+                    lead,
+                    status,
+                    message,
+                };
+            }
             Verdict::Fatal(message) => {
                 stop.fatal(message);
                 return Event::Unsent { lead };
@@ -191,6 +211,7 @@ async fn send_one(
                 if !retrying {
                     return Event::Failed {
                         lead,
+                        status,
                         message: format!("{reason} (gave up after {attempt} attempts)"),
                     };
                 }

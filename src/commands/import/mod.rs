@@ -1,0 +1,628 @@
+//! `setclick import`: validate and send. The pipeline (reader, normalizers) runs on
+//! a blocking thread and feeds a bounded queue; the dispatcher's senders drain it
+//! under the pacer; every outcome is counted, recorded in the state store, and every
+//! failure lands in the rejects file or the report.
+
+mod feed;
+mod target;
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use crate::api::auth;
+use crate::api::client::{ClickTimeUnit, Wire};
+use crate::cli::{ClickTimeUnitArg, ImportArgs, ReferrerField, UncertainArg, ValidateArgs};
+use crate::config::{self, InputConfig};
+use crate::dispatch::pacing::{Pacer, Rate};
+use crate::dispatch::retry::Backoff;
+use crate::dispatch::{self, DispatchConfig, Event, Stop};
+use crate::lead::Lead;
+use crate::normalize::{Problem, Rejected};
+use crate::pipeline::{self, Counters};
+use crate::progress::Progress;
+use crate::report::{FileReport, RejectsWriter, RunReport};
+use crate::source::Input;
+use crate::state::{self, RowOutcome, RowState, StateError, Store, WriterHandle};
+use crate::tally::{FileTally, Seen, check};
+use crate::{Exit, Failure, Ui};
+use feed::{Books, Feed, FileState, books};
+
+/// Everything the import needs, checked before any file is opened.
+struct Plan {
+    cfg: InputConfig,
+    inputs: Vec<Input>,
+    rate: Rate,
+    burst: NonZeroU32,
+    dispatch: DispatchConfig,
+    wire: Wire,
+    timeout: Duration,
+    /// `None` with `--no-state`.
+    state: Option<StatePlan>,
+}
+
+struct StatePlan {
+    dir: PathBuf,
+    uncertain_skip: bool,
+    retry_failed: bool,
+    restart: bool,
+}
+
+pub fn run(args: ImportArgs, ui: &Ui) -> Result<Exit, Failure> {
+    if args.dry_run {
+        return super::validate::run(
+            ValidateArgs {
+                files: args.files,
+                input: args.input,
+                emit: None,
+                account_id: args.account_id,
+            },
+            ui,
+        );
+    }
+    let cfg = config::input_config(&args.input, Timestamp::now()).map_err(Failure::usage)?;
+    let inputs =
+        config::expand_inputs(&args.files, cfg.read.format.is_some()).map_err(Failure::usage)?;
+    let plan = Plan {
+        rate: match (&args.rate, args.sandbox) {
+            (Some(r), _) => Rate::parse(r).map_err(Failure::usage)?,
+            (None, true) => Rate::Unlimited,
+            (None, false) => Rate::parse("1/s").map_err(Failure::usage)?,
+        },
+        burst: NonZeroU32::new(args.burst)
+            .ok_or_else(|| Failure::usage("--burst must be at least 1"))?,
+        dispatch: DispatchConfig {
+            concurrency: match args.concurrency {
+                0 => return Err(Failure::usage("--concurrency must be at least 1")),
+                n => n,
+            },
+            max_attempts: args.max_attempts.max(1),
+            backoff: Backoff::default(),
+        },
+        wire: Wire {
+            click_time_unit: match args.click_time_unit {
+                ClickTimeUnitArg::Ms => ClickTimeUnit::Millis,
+                ClickTimeUnitArg::S => ClickTimeUnit::Seconds,
+            },
+            referrer_field: match args.referrer_field {
+                ReferrerField::Referrer => "referrer",
+                ReferrerField::ReferrerUrl => "referrer_url",
+            },
+        },
+        timeout: (args.timeout.is_finite() && args.timeout > 0.0)
+            .then(|| Duration::from_secs_f64(args.timeout))
+            .ok_or_else(|| Failure::usage("--timeout must be a positive number of seconds"))?,
+        // A sandbox run keeps no state unless a directory is named: it must not
+        // mark real files as imported.
+        state: match (&args.state_dir, args.no_state, args.sandbox) {
+            (_, true, _) | (None, false, true) => None,
+            (dir, false, _) => Some(StatePlan {
+                dir: dir.clone().unwrap_or_else(|| PathBuf::from(".setclick")),
+                uncertain_skip: args.uncertain == UncertainArg::Skip,
+                retry_failed: args.retry_failed,
+                restart: args.restart,
+            }),
+        },
+        cfg,
+        inputs,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(import(args, plan, *ui))
+}
+
+/// Ctrl-C / SIGTERM: the first stops intake and lets in-flight answers arrive; a
+/// second exits at once.
+fn watch_signals(stop: Stop) {
+    tokio::spawn(async move {
+        let mut seen = 0;
+        loop {
+            #[cfg(unix)]
+            {
+                let mut term =
+                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    {
+                        Ok(t) => t,
+                        Err(_) => return,
+                    };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {},
+                    _ = term.recv() => {},
+                }
+            }
+            #[cfg(not(unix))]
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            seen += 1;
+            if seen > 1 {
+                eprintln!("interrupted again: exiting now");
+                std::process::exit(Exit::Interrupted as i32);
+            }
+            eprintln!(
+                "interrupted: finishing requests in flight (interrupt again to exit at once)"
+            );
+            stop.interrupt();
+        }
+    });
+}
+
+fn state_failure(e: StateError) -> Failure {
+    Failure::usage(e)
+}
+
+/// What changes the leads a file produces: part of its identity in the store.
+fn settings_hash(cfg: &InputConfig, wire: &Wire) -> String {
+    let n = &cfg.normalize;
+    let r = &cfg.read;
+    let text = format!(
+        "v1|map={:?}|tz={:?}|format={:?}|unit={:?}|settings={:?}|micro={}|\
+         wire={:?},{}|sheet={:?}|header={:?}|delimiter={:?}|encoding={:?}|type={:?}",
+        n.explicit,
+        n.rules.zone.as_ref().and_then(|z| z.iana_name()),
+        n.rules.format,
+        n.rules.unit,
+        n.constants,
+        n.microconversion,
+        wire.click_time_unit,
+        wire.referrer_field,
+        r.sheet,
+        cfg.frame.header_row,
+        r.delimiter,
+        r.encoding.map(|e| e.name()),
+        r.format,
+    );
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+}
+
+/// Turn a dispatcher event into counts, store records and rejects lines.
+fn record(
+    event: Event,
+    b: &mut Books,
+    state: Option<(&WriterHandle, i64)>,
+    shared_name: Option<&str>,
+    http: &mut BTreeMap<String, u64>,
+) -> u64 {
+    let Books {
+        tally,
+        rejects,
+        write_error,
+        ..
+    } = b;
+    let store = |o: RowOutcome| {
+        if let Some((w, _)) = state {
+            w.outcome(o);
+        }
+    };
+    let file_id = state.map_or(0, |s| s.1);
+    let c = &mut tally.report.counts;
+    let mut retried = 0;
+    match event {
+        Event::Answer { status, retrying } => {
+            let key = status.map_or_else(|| "transport".to_string(), |s| s.to_string());
+            *http.entry(key).or_default() += 1;
+            retried = u64::from(retrying);
+        }
+        Event::Sent { lead, status } => {
+            c.sent += 1;
+            store(RowOutcome {
+                file_id,
+                row: lead.row,
+                state: RowState::Sent,
+                status: Some(status),
+                message: None,
+                fingerprint: Some(lead.fingerprint()),
+            });
+        }
+        Event::Failed {
+            lead,
+            status,
+            message,
+        } => {
+            c.failed += 1;
+            store(RowOutcome {
+                file_id,
+                row: lead.row,
+                state: RowState::Failed,
+                status,
+                message: Some(message.clone()),
+                fingerprint: None,
+            });
+            if let Some(w) = rejects.as_mut()
+                && let Err(e) = w.write(
+                    shared_name,
+                    &tally.locator,
+                    &as_rejected(lead, "send", message),
+                )
+            {
+                write_error.get_or_insert(e);
+            }
+        }
+        Event::Rejected {
+            lead,
+            status,
+            message,
+        } => {
+            c.valid -= 1;
+            store(RowOutcome {
+                file_id,
+                row: lead.row,
+                state: RowState::Rejected,
+                status: Some(status),
+                message: Some(message.clone()),
+                fingerprint: None,
+            });
+            if let Err(e) = tally.rejected(
+                &as_rejected(lead, "server", message),
+                false,
+                rejects.as_mut(),
+            ) {
+                write_error.get_or_insert(e);
+            }
+        }
+        Event::Unsent { lead } => {
+            c.pending += 1;
+            if let Some((w, id)) = state {
+                w.forget(id, lead.row);
+            }
+        }
+    }
+    retried
+}
+
+/// A file already imported to the end: nothing to send.
+fn already_imported(name: &str, prior: &state::Prior) -> FileReport {
+    let mut r = FileReport {
+        path: name.to_string(),
+        ..FileReport::default()
+    };
+    r.counts.skipped = prior.done.count();
+    r.counts.failed = prior.failed;
+    r
+}
+
+async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
+    let started = Instant::now();
+    let mut store = match &plan.state {
+        Some(s) => Some(Store::open(&s.dir, "import").map_err(state_failure)?),
+        None => None,
+    };
+    let target = target::target(&args, &plan).await?;
+    let settings = settings_hash(&plan.cfg, &plan.wire);
+    let writer = match &store {
+        Some(s) => Some(s.writer(&target.account).map_err(state_failure)?),
+        None => None,
+    };
+    let stop = Stop::default();
+    watch_signals(stop.clone());
+    let pacer = Arc::new(Pacer::new(plan.rate, plan.burst));
+    let mut rejects = match &plan.cfg.rejects {
+        Some(p) => Some(
+            RejectsWriter::create(p)
+                .map_err(|e| Failure::usage(format!("--rejects {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let mut seen = Seen::new(plan.cfg.dedupe);
+    let mut run = RunReport {
+        command: "import".into(),
+        started_at: Timestamp::now().to_string(),
+        ..RunReport::default()
+    };
+    let mut any_error = false;
+    let mut store_error: Option<String> = None;
+    let cfg = Arc::new(plan.cfg.clone());
+    let several = plan.inputs.len() > 1;
+
+    for input in &plan.inputs {
+        if stop.is_stopped() || store_error.is_some() {
+            break;
+        }
+        let name = input.display();
+        let file_started = Instant::now();
+
+        // The file's record in the store: what earlier runs did with it.
+        let file_state = match (&mut store, &writer, input, &plan.state) {
+            (Some(store), Some(writer), Input::Path(path), Some(sp)) => {
+                let fingerprint = match state::fingerprint_file(path) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        any_error = true;
+                        tracing::error!("{name}: {e}");
+                        let mut r = FileReport {
+                            path: name.clone(),
+                            error: Some(e.to_string()),
+                            ..FileReport::default()
+                        };
+                        r.elapsed_s = file_started.elapsed().as_secs_f64();
+                        run.files.push(r);
+                        continue;
+                    }
+                };
+                match store.file(
+                    &fingerprint,
+                    &target.account,
+                    &settings,
+                    &name,
+                    sp.restart,
+                    sp.retry_failed,
+                ) {
+                    Ok(prior)
+                        if prior.finished
+                            && prior.uncertain.is_empty()
+                            && (prior.failed == 0 || !sp.retry_failed) =>
+                    {
+                        let r = already_imported(&name, &prior);
+                        if !ui.quiet {
+                            eprintln!(
+                                "{name}: already imported ({} rows done{}); nothing to send",
+                                r.counts.skipped,
+                                if prior.failed > 0 {
+                                    format!(
+                                        ", {} failed: re-send them with --retry-failed",
+                                        prior.failed
+                                    )
+                                } else {
+                                    String::new()
+                                }
+                            );
+                        }
+                        run.totals += r.counts;
+                        run.files.push(r);
+                        continue;
+                    }
+                    Ok(prior) => {
+                        if !prior.uncertain.is_empty() && !ui.quiet {
+                            eprintln!(
+                                "{name}: {} rows were in flight when an earlier run stopped; {}",
+                                prior.uncertain.len(),
+                                if sp.uncertain_skip {
+                                    "listed in the report, not sent (--uncertain skip)"
+                                } else {
+                                    "sending them again"
+                                }
+                            );
+                        }
+                        let ledger = if plan.cfg.dedupe {
+                            Some(store.ledger(&target.account).map_err(state_failure)?)
+                        } else {
+                            None
+                        };
+                        Some(FileState {
+                            file_id: prior.file_id,
+                            prior,
+                            ledger,
+                            writer: writer.handle(),
+                            uncertain_skip: sp.uncertain_skip,
+                        })
+                    }
+                    Err(e @ StateError::Changed(_)) => {
+                        any_error = true;
+                        tracing::error!("{e}");
+                        run.files.push(FileReport {
+                            path: name.clone(),
+                            error: Some(e.to_string()),
+                            ..FileReport::default()
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(state_failure(e)),
+                }
+            }
+            _ => None,
+        };
+        let file_store = file_state.as_ref().map(|s| (s.writer.clone(), s.file_id));
+
+        let counters = Counters::default();
+        let shared = Arc::new(Mutex::new(Books {
+            tally: FileTally::new(&name, several),
+            rejects: rejects.take(),
+            seen: std::mem::take(&mut seen),
+            progress: Progress::new(ui.quiet),
+            write_error: None,
+            store_error: None,
+        }));
+        let (lead_tx, lead_rx) = mpsc::channel::<Lead>(1);
+        let (event_tx, mut events) = mpsc::unbounded_channel::<Event>();
+        let pipeline = {
+            let (input, cfg, counters) = (input.clone(), Arc::clone(&cfg), counters.clone());
+            let mut feed = Feed {
+                books: Arc::clone(&shared),
+                leads: lead_tx,
+                name: name.clone(),
+                state: file_state,
+                batch: Vec::new(),
+            };
+            tokio::task::spawn_blocking(move || {
+                pipeline::run_file(
+                    &input,
+                    &cfg,
+                    &counters,
+                    &|o| check(o, |lead| lead),
+                    &mut feed,
+                )
+            })
+        };
+        let dispatcher = tokio::spawn(dispatch::run(
+            lead_rx,
+            Arc::clone(&target.client),
+            Arc::clone(&pacer),
+            plan.dispatch,
+            stop.clone(),
+            event_tx,
+        ));
+
+        let mut http: BTreeMap<String, u64> = BTreeMap::new();
+        let mut retries = 0u64;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let shared_name = several.then_some(name.as_str());
+        loop {
+            tokio::select! {
+                event = events.recv() => {
+                    let Some(event) = event else { break };
+                    let mut b = books(&shared);
+                    retries += record(event, &mut b, file_store.as_ref().map(|(w, id)| (w, *id)), shared_name, &mut http);
+                }
+                _ = tick.tick() => {
+                    let mut b = books(&shared);
+                    let c = b.tally.report.counts;
+                    let extra = format!(", {} sent, {} failed, {} retries", c.sent, c.failed, retries);
+                    b.progress.tick(&counters, &extra);
+                }
+            }
+        }
+        let _ = dispatcher.await;
+        let result = pipeline.await.unwrap_or_else(|_| {
+            Err(pipeline::FileError::Unreadable(
+                "internal error: the reader stopped".into(),
+            ))
+        });
+
+        let Books {
+            mut tally,
+            rejects: r,
+            seen: s,
+            mut progress,
+            write_error,
+            store_error: se,
+        } = match Arc::try_unwrap(shared) {
+            Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+            Err(_) => return Err(Failure::usage("internal error: books still shared")),
+        };
+        progress.finish_file();
+        rejects = r;
+        seen = s;
+        if let Some(e) = write_error {
+            return Err(Failure::usage(format!("cannot write output: {e}")));
+        }
+        store_error = store_error.or(se);
+        tally.report.elapsed_s = file_started.elapsed().as_secs_f64();
+        tally.report.retries = Some(retries);
+        for (k, v) in &http {
+            *run.http.entry(k.clone()).or_default() += v;
+        }
+        tally.report.http = http;
+        match result {
+            Err(e) => {
+                any_error = true;
+                tracing::error!("{name}: {e}");
+                tally.report.error = Some(e.to_string());
+            }
+            Ok(stopped) => {
+                if tally.report.counts.rows == 0 {
+                    tracing::warn!("{name}: no data rows (only a header)");
+                }
+                // Read to the end and nothing left unsent: the file is done.
+                if let Some((w, id)) = &file_store
+                    && !stopped
+                    && !stop.is_stopped()
+                    && tally.report.counts.pending == 0
+                {
+                    w.finished(*id, tally.report.counts.rows);
+                }
+            }
+        }
+        if !ui.quiet {
+            tally.print(true, rejects.is_some());
+        }
+        run.totals += tally.report.counts;
+        run.files.push(tally.report);
+    }
+
+    if let Some(r) = rejects {
+        r.finish()
+            .map_err(|e| Failure::usage(format!("--rejects: {e}")))?;
+    }
+    if let Some(w) = writer {
+        if !w.handle().flush() {
+            store_error.get_or_insert_with(|| "the state store failed".into());
+        }
+        if let Err(e) = w.close() {
+            store_error.get_or_insert(e);
+        }
+    }
+    let t = run.totals;
+    let unreachable = t.sent == 0 && t.failed > 0 && run.http.keys().all(|k| k == "transport");
+    let exit = if let Some(msg) = stop.fatal_message() {
+        eprintln!(
+            "error: the API refused the credentials ({msg}); check {} (or --token-file), the \
+             account id, and that your user has the '{}' scope",
+            auth::TOKEN_ENV,
+            auth::SCOPE
+        );
+        Exit::Auth
+    } else if stop.is_stopped() {
+        Exit::Interrupted
+    } else if let Some(e) = &store_error {
+        eprintln!("error: state store: {e}");
+        Exit::Usage
+    } else if unreachable {
+        eprintln!(
+            "error: the API stayed unreachable: {} leads failed without an answer",
+            t.failed
+        );
+        Exit::Auth
+    } else if any_error {
+        Exit::Usage
+    } else if t.rejected > 0 || t.failed > 0 {
+        Exit::Partial
+    } else {
+        Exit::Ok
+    };
+    run.elapsed_s = started.elapsed().as_secs_f64();
+    run.exit_code = exit as i32;
+    if let Some(s) = &store
+        && let Err(e) = s.end_run(exit as i32)
+    {
+        tracing::error!("{e}");
+    }
+    if let Some(p) = &plan.cfg.report {
+        run.write(p)
+            .map_err(|e| Failure::usage(format!("--report {}: {e}", p.display())))?;
+    }
+    if !ui.quiet {
+        if several {
+            eprintln!(
+                "total: {} files, {} rows, {} sent, {} rejected, {} failed, {} duplicates, {} skipped in {:.2} s",
+                plan.inputs.len(),
+                t.rows,
+                t.sent,
+                t.rejected,
+                t.failed,
+                t.duplicates,
+                t.skipped,
+                run.elapsed_s
+            );
+        }
+        if let Some(sb) = &target.sandbox {
+            let s = sb.stats();
+            eprintln!(
+                "sandbox received {} requests: {} clicks accepted, {} bad requests, {} rate-limited, {} failed",
+                s.requests, s.accepted, s.bad_request, s.rate_limited, s.failed
+            );
+        }
+    }
+    Ok(exit)
+}
+
+/// A lead the server refused or that could not be sent, as a rejects row.
+fn as_rejected(lead: Lead, field: &str, reason: String) -> Rejected {
+    Rejected {
+        row: lead.row,
+        pos: lead.pos,
+        problems: vec![Problem {
+            field: field.to_string(),
+            column: None,
+            reason,
+        }],
+        cells: lead.cells,
+    }
+}

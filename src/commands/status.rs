@@ -1,0 +1,81 @@
+//! `setclick status`: what the state store knows about files and their rows.
+
+use crate::cli::StatusArgs;
+use crate::report::thousands;
+use crate::state::{self, Store};
+use crate::{Exit, Failure};
+
+pub fn run(args: StatusArgs) -> Result<Exit, Failure> {
+    let store = Store::open_read(&args.state_dir).map_err(Failure::usage)?;
+    let Some(store) = store else {
+        if args.json {
+            println!("[]");
+        } else {
+            eprintln!(
+                "no state store in {} (no import has run there yet)",
+                args.state_dir.display()
+            );
+        }
+        return Ok(Exit::Ok);
+    };
+    let filter = if args.files.is_empty() {
+        None
+    } else {
+        let mut fps = Vec::new();
+        for f in &args.files {
+            fps.push(
+                state::fingerprint_file(f)
+                    .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?,
+            );
+        }
+        Some(fps)
+    };
+    let files = store.status(filter.as_deref()).map_err(Failure::usage)?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&files).map_err(Failure::usage)?;
+        println!("{text}");
+        return Ok(Exit::Ok);
+    }
+    if files.is_empty() {
+        eprintln!("the state store knows none of these files");
+        return Ok(Exit::Ok);
+    }
+    let width = files.iter().map(|f| f.path.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>9}  {:>9}  {:>9}  LAST RUN",
+        "FILE", "ROWS", "SENT", "REJECTED", "FAILED", "UNCERTAIN", "SKIPPED", "PENDING"
+    );
+    for f in &files {
+        let opt = |v: Option<u64>| v.map_or_else(|| "?".to_string(), thousands);
+        println!(
+            "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>9}  {:>9}  {:>9}  {}",
+            f.path,
+            opt(f.rows),
+            thousands(f.sent),
+            thousands(f.rejected),
+            thousands(f.failed),
+            thousands(f.uncertain),
+            thousands(f.skipped),
+            opt(f.pending),
+            f.last_run.as_deref().unwrap_or("-"),
+        );
+        if !f.uncertain_rows.is_empty() {
+            let shown: Vec<String> = f
+                .uncertain_rows
+                .iter()
+                .take(20)
+                .map(u64::to_string)
+                .collect();
+            println!(
+                "  uncertain rows (in flight when a run died): {}{}",
+                shown.join(", "),
+                if f.uncertain_rows.len() > 20 {
+                    ", ..."
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,440 @@
+//! The state store: SQLite (WAL) in the state directory. Files by content
+//! fingerprint, one outcome per row, a ledger of every lead sent, and the runs.
+//! Reads happen here; writes go through the group-committing [`writer`] thread.
+
+mod schema;
+pub mod writer;
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use xxhash_rust::xxh3::Xxh3;
+
+pub use writer::{RowOutcome, RowState, Writer, WriterHandle};
+
+pub const STATE_ENV: &str = "SETCLICK_STATE_DIR";
+pub const DB_FILE: &str = "state.db";
+const LOCK_FILE: &str = "lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Another import holds the state directory.
+    #[error("{0}")]
+    Busy(String),
+    /// The store cannot be used (corrupt, foreign, newer, disk): exit 2.
+    #[error("{0}")]
+    Unusable(String),
+    /// The file was imported with other settings.
+    #[error("{0}")]
+    Changed(String),
+}
+
+fn unusable(path: &Path, e: impl std::fmt::Display) -> StateError {
+    StateError::Unusable(format!("state store {}: {e}", path.display()))
+}
+
+/// Open a connection with the store's pragmas, checking that the file is ours.
+pub(crate) fn connect(path: &Path) -> Result<Connection, StateError> {
+    let conn = Connection::open(path).map_err(|e| unusable(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|e| unusable(path, e))?;
+    let describe = |e: rusqlite::Error| {
+        let msg = e.to_string();
+        if msg.contains("not a database") || msg.contains("malformed") {
+            unusable(
+                path,
+                format!(
+                    "{msg}: it is not a setclick state store or it is damaged; move it away or give another --state-dir"
+                ),
+            )
+        } else {
+            unusable(path, msg)
+        }
+    };
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(describe)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(describe)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(describe)?;
+    schema::migrate(&conn).map_err(|e| unusable(path, e))?;
+    Ok(conn)
+}
+
+/// xxh3-128 of a file's bytes, hex: a renamed copy is the same file.
+pub fn fingerprint_file(path: &Path) -> std::io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut h = Xxh3::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("{:032x}", h.digest128()))
+}
+
+/// What the store knows of a file before this run.
+#[derive(Debug, Default)]
+pub struct Prior {
+    pub file_id: i64,
+    /// The file was read to its end and every row has an outcome.
+    pub finished: bool,
+    /// Rows with a final outcome (sent, rejected, duplicate, skipped; failed unless
+    /// they are to be retried).
+    pub done: Bitmap,
+    /// Rows marked in flight when a run died: sent or not, nobody knows.
+    pub uncertain: HashSet<u64>,
+    /// Rows that failed and are not retried now.
+    pub failed: u64,
+    pub last_run: Option<i64>,
+}
+
+/// A growable bit set of row numbers.
+#[derive(Debug, Default, Clone)]
+pub struct Bitmap(Vec<u64>);
+
+impl Bitmap {
+    pub fn set(&mut self, i: u64) {
+        let (w, b) = ((i / 64) as usize, i % 64);
+        if self.0.len() <= w {
+            self.0.resize(w + 1, 0);
+        }
+        self.0[w] |= 1 << b;
+    }
+
+    pub fn get(&self, i: u64) -> bool {
+        self.0
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+}
+
+/// The state directory, locked for one import at a time.
+pub struct Store {
+    dir: PathBuf,
+    conn: Connection,
+    _lock: Option<File>,
+    pub run_id: i64,
+}
+
+impl Store {
+    /// Open for an import: take the directory's lock, or fail naming its holder.
+    pub fn open(dir: &Path, command: &str) -> Result<Store, StateError> {
+        std::fs::create_dir_all(dir).map_err(|e| unusable(dir, e))?;
+        let lock = take_lock(dir)?;
+        let path = dir.join(DB_FILE);
+        let conn = connect(&path)?;
+        conn.execute(
+            "INSERT INTO runs (pid, command, started_at) VALUES (?1, ?2, unixepoch())",
+            params![std::process::id(), command],
+        )
+        .map_err(|e| unusable(&path, e))?;
+        let run_id = conn.last_insert_rowid();
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            conn,
+            _lock: Some(lock),
+            run_id,
+        })
+    }
+
+    /// Open to read (status); no lock, nothing written but the schema.
+    pub fn open_read(dir: &Path) -> Result<Option<Store>, StateError> {
+        let path = dir.join(DB_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(Store {
+            dir: dir.to_path_buf(),
+            conn: connect(&path)?,
+            _lock: None,
+            run_id: 0,
+        }))
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join(DB_FILE)
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> StateError {
+        unusable(&self.db_path(), e)
+    }
+
+    /// Find or create the file's record and load what earlier runs did with it.
+    /// Settings differ from those it was imported with: `Changed` unless `restart`.
+    pub fn file(
+        &mut self,
+        fingerprint: &str,
+        account: &str,
+        settings: &str,
+        path: &str,
+        restart: bool,
+        retry_failed: bool,
+    ) -> Result<Prior, StateError> {
+        let found: Option<(i64, String, bool, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT f.id, f.settings, f.finished,
+                        (SELECT max(r.started_at) FROM runs r JOIN rows w ON w.run_id = r.id WHERE w.file_id = f.id)
+                 FROM files f WHERE f.fingerprint = ?1 AND f.account = ?2",
+                params![fingerprint, account],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let (id, last_run, finished) = match found {
+            Some((_, old, _, _)) if old != settings && !restart => {
+                return Err(StateError::Changed(format!(
+                    "{path} was imported before into this account with other settings (mapping, \
+                     time zone, normalization or wire options); resuming under new ones could send \
+                     its leads twice. Use the old settings, or --restart to import it anew"
+                )));
+            }
+            Some((id, _, finished, last)) if !restart => (id, last, finished),
+            Some((id, _, _, last)) => {
+                let tx = self
+                    .conn
+                    .transaction()
+                    .map_err(|e| unusable(&self.dir, e))?;
+                tx.execute("DELETE FROM rows WHERE file_id = ?1", params![id])
+                    .and_then(|_| {
+                        tx.execute(
+                            "UPDATE files SET settings = ?2, finished = 0, rows = NULL WHERE id = ?1",
+                            params![id, settings],
+                        )
+                    })
+                    .and_then(|_| tx.commit())
+                    .map_err(|e| unusable(&self.dir, e))?;
+                (id, last, false)
+            }
+            None => {
+                self.conn
+                    .execute(
+                        "INSERT INTO files (fingerprint, account, settings, path, created_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
+                        params![fingerprint, account, settings, path],
+                    )
+                    .map_err(|e| self.err(e))?;
+                (self.conn.last_insert_rowid(), None, false)
+            }
+        };
+        self.conn
+            .execute(
+                "UPDATE files SET path = ?2 WHERE id = ?1",
+                params![id, path],
+            )
+            .map_err(|e| self.err(e))?;
+
+        let mut prior = Prior {
+            file_id: id,
+            finished,
+            last_run,
+            ..Prior::default()
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT row, state FROM rows WHERE file_id = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (row, state) = row.map_err(|e| self.err(e))?;
+            let row = row as u64;
+            match RowState::parse(&state) {
+                Some(RowState::Inflight) => {
+                    prior.uncertain.insert(row);
+                }
+                Some(RowState::Failed) if retry_failed => {}
+                Some(RowState::Failed) => {
+                    prior.failed += 1;
+                    prior.done.set(row);
+                }
+                Some(_) => prior.done.set(row),
+                None => {}
+            }
+        }
+        Ok(prior)
+    }
+
+    /// A connection for ledger look-ups from the pipeline thread.
+    pub fn ledger(&self, account: &str) -> Result<Ledger, StateError> {
+        Ok(Ledger {
+            conn: connect(&self.db_path())?,
+            account: account.to_string(),
+        })
+    }
+
+    /// Start the group-committing writer thread.
+    pub fn writer(&self, account: &str) -> Result<Writer, StateError> {
+        Writer::start(connect(&self.db_path())?, self.run_id, account.to_string())
+    }
+
+    pub fn end_run(&self, exit_code: i32) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET ended_at = unixepoch(), exit_code = ?2 WHERE id = ?1",
+                params![self.run_id, exit_code],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Per-file summaries, newest first; only `fingerprints` when given.
+    pub fn status(&self, fingerprints: Option<&[String]>) -> Result<Vec<FileStatus>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT f.id, f.fingerprint, f.path, f.rows, f.finished, f.account,
+                        sum(w.state = 'sent'), sum(w.state = 'rejected'), sum(w.state = 'failed'),
+                        sum(w.state = 'inflight'), sum(w.state IN ('duplicate', 'skipped')),
+                        (SELECT max(coalesce(r.ended_at, r.started_at)) FROM runs r
+                           WHERE r.id IN (SELECT DISTINCT run_id FROM rows WHERE file_id = f.id))
+                 FROM files f LEFT JOIN rows w ON w.file_id = f.id
+                 GROUP BY f.id ORDER BY f.id DESC",
+            )
+            .map_err(|e| self.err(e))?;
+        let all = stmt
+            .query_map([], |r| {
+                let n = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v.unwrap_or(0) as u64);
+                Ok(FileStatus {
+                    file_id: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    path: r.get(2)?,
+                    rows: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
+                    finished: r.get(4)?,
+                    account: r.get(5)?,
+                    sent: n(6)?,
+                    rejected: n(7)?,
+                    failed: n(8)?,
+                    uncertain: n(9)?,
+                    skipped: n(10)?,
+                    pending: None,
+                    last_run: r
+                        .get::<_, Option<i64>>(11)?
+                        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+                        .map(|t| t.to_string()),
+                    uncertain_rows: Vec::new(),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for s in all {
+            let mut s = s.map_err(|e| self.err(e))?;
+            if fingerprints.is_some_and(|f| !f.contains(&s.fingerprint)) {
+                continue;
+            }
+            s.pending = s.rows.map(|r| {
+                r.saturating_sub(s.sent + s.rejected + s.failed + s.uncertain + s.skipped)
+            });
+            if s.uncertain > 0 {
+                let mut q = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT w.row FROM rows w WHERE w.file_id = ?1 AND w.state = 'inflight' ORDER BY w.row",
+                    )
+                    .map_err(|e| self.err(e))?;
+                s.uncertain_rows = q
+                    .query_map(params![s.file_id], |r| r.get::<_, i64>(0).map(|v| v as u64))
+                    .map_err(|e| self.err(e))?
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| self.err(e))?;
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
+}
+
+/// What `setclick status` shows for one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileStatus {
+    #[serde(skip)]
+    pub file_id: i64,
+    pub path: String,
+    pub account: String,
+    pub fingerprint: String,
+    /// Data rows, once the file has been read to its end.
+    pub rows: Option<u64>,
+    pub finished: bool,
+    pub sent: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    /// Rows in flight when a run died.
+    pub uncertain: u64,
+    /// Duplicates and leads already sent from another file.
+    pub skipped: u64,
+    /// Rows without an outcome yet (when the row count is known).
+    pub pending: Option<u64>,
+    pub last_run: Option<String>,
+    pub uncertain_rows: Vec<u64>,
+}
+
+/// Look-ups in the ledger of sent leads.
+pub struct Ledger {
+    conn: Connection,
+    account: String,
+}
+
+impl Ledger {
+    /// True when this lead was sent before (by any run, from any file).
+    pub fn contains(&self, fingerprint: u128) -> Result<bool, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM ledger WHERE account = ?1 AND hash = ?2")
+            .map_err(|e| StateError::Unusable(format!("state store: {e}")))?;
+        stmt.exists(params![self.account, fingerprint.to_be_bytes().as_slice()])
+            .map_err(|e| StateError::Unusable(format!("state store: {e}")))
+    }
+}
+
+/// Take the directory's lock or say who holds it.
+fn take_lock(dir: &Path) -> Result<File, StateError> {
+    let path = dir.join(LOCK_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| unusable(&path, e))?;
+    match f.try_lock() {
+        Ok(()) => {
+            f.set_len(0).map_err(|e| unusable(&path, e))?;
+            writeln!(
+                f,
+                "pid {} started {}",
+                std::process::id(),
+                jiff::Timestamp::now()
+            )
+            .map_err(|e| unusable(&path, e))?;
+            Ok(f)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            Err(StateError::Busy(format!(
+                "another import is running on the state directory {} ({}); wait for it, or use \
+                 another --state-dir",
+                dir.display(),
+                holder.trim()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(unusable(&path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

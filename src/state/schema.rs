@@ -1,0 +1,88 @@
+//! The store's schema, versioned with `PRAGMA user_version`; migrations run in order.
+//! `PRAGMA application_id` marks the file as setclick's.
+
+use rusqlite::Connection;
+
+/// "SCLK".
+const APPLICATION_ID: i64 = 0x5343_4c4b;
+
+/// Each entry moves the schema from version i to i + 1.
+const MIGRATIONS: &[&str] = &[
+    // 1: files, runs, rows, ledger.
+    "CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        account TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        path TEXT NOT NULL,
+        rows INTEGER,
+        finished INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        UNIQUE (fingerprint, account)
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        command TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        exit_code INTEGER
+    );
+    CREATE TABLE rows (
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        row INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('inflight', 'sent', 'rejected', 'failed', 'duplicate', 'skipped')),
+        status INTEGER,
+        message TEXT,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (file_id, row)
+    ) WITHOUT ROWID;
+    CREATE TABLE ledger (
+        account TEXT NOT NULL,
+        hash BLOB NOT NULL,
+        file_id INTEGER REFERENCES files(id),
+        row INTEGER,
+        sent_at INTEGER NOT NULL,
+        PRIMARY KEY (account, hash)
+    ) WITHOUT ROWID;",
+];
+
+pub fn migrate(conn: &Connection) -> Result<(), String> {
+    let app: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    if app != APPLICATION_ID && tables > 0 {
+        return Err(
+            "this SQLite database belongs to another program; give setclick its own --state-dir"
+                .into(),
+        );
+    }
+    let target = MIGRATIONS.len() as i64;
+    if version > target {
+        return Err(format!(
+            "schema version {version} is newer than this setclick knows ({target}); upgrade setclick"
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let step = format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        );
+        conn.execute_batch(&step).map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            format!("migration to schema version {}: {e}", i + 1)
+        })?;
+    }
+    Ok(())
+}

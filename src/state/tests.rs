@@ -1,0 +1,133 @@
+use super::*;
+
+fn store(dir: &Path) -> Store {
+    Store::open(dir, "import").unwrap()
+}
+
+#[test]
+fn rows_outcomes_and_ledger_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, fp) = {
+        let mut s = store(dir.path());
+        let prior = s
+            .file("abc", "acc", "settings-1", "a.csv", false, false)
+            .unwrap();
+        assert!(!prior.finished && prior.done.count() == 0);
+        let w = s.writer("acc").unwrap();
+        let h = w.handle();
+        assert!(h.mark_inflight(prior.file_id, vec![1, 2, 3]));
+        h.outcome(RowOutcome {
+            file_id: prior.file_id,
+            row: 1,
+            state: RowState::Sent,
+            status: Some(200),
+            message: None,
+            fingerprint: Some(42),
+        });
+        h.outcome(RowOutcome {
+            file_id: prior.file_id,
+            row: 2,
+            state: RowState::Failed,
+            status: Some(501),
+            message: Some("x".into()),
+            fingerprint: None,
+        });
+        h.finished(prior.file_id, 3);
+        drop(h);
+        w.close().unwrap();
+        s.end_run(0).unwrap();
+        (prior.file_id, 42u128)
+    };
+    let mut s = store(dir.path());
+    let prior = s
+        .file("abc", "acc", "settings-1", "renamed.csv", false, false)
+        .unwrap();
+    assert_eq!(prior.file_id, id);
+    assert!(prior.finished);
+    assert!(prior.done.get(1) && prior.done.get(2) && !prior.done.get(3));
+    assert_eq!(prior.uncertain, HashSet::from([3]));
+    assert_eq!(prior.failed, 1);
+    assert!(s.ledger("acc").unwrap().contains(fp).unwrap());
+    assert!(!s.ledger("other").unwrap().contains(fp).unwrap());
+    // Retrying failed rows leaves them out of `done`.
+    let prior = s
+        .file("abc", "acc", "settings-1", "a.csv", false, true)
+        .unwrap();
+    assert!(!prior.done.get(2));
+    let st = s.status(None).unwrap();
+    assert_eq!(
+        (st[0].sent, st[0].failed, st[0].uncertain, st[0].pending),
+        (1, 1, 1, Some(0))
+    );
+    assert_eq!(st[0].uncertain_rows, vec![3]);
+    assert_eq!(st[0].path, "a.csv");
+}
+
+#[test]
+fn other_settings_need_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    s.file("abc", "acc", "one", "a.csv", false, false).unwrap();
+    let e = s
+        .file("abc", "acc", "two", "a.csv", false, false)
+        .unwrap_err();
+    assert!(
+        matches!(e, StateError::Changed(_)) && e.to_string().contains("--restart"),
+        "{e}"
+    );
+    assert!(s.file("abc", "acc", "two", "a.csv", true, false).is_ok());
+    assert!(s.file("abc", "acc", "two", "a.csv", false, false).is_ok());
+    // Another account is another destination: no conflict.
+    assert!(
+        s.file("abc", "other-account", "one", "a.csv", false, false)
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_second_import_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = store(dir.path());
+    let e = Store::open(dir.path(), "import").err().unwrap();
+    let msg = e.to_string();
+    assert!(matches!(e, StateError::Busy(_)), "{msg}");
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+}
+
+#[test]
+fn foreign_or_corrupt_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(DB_FILE),
+        b"this is not sqlite at all, just text".repeat(100),
+    )
+    .unwrap();
+    let e = Store::open(dir.path(), "import").err().unwrap().to_string();
+    assert!(
+        e.contains("not a setclick state store") || e.contains("not a database"),
+        "{e}"
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    let c = Connection::open(other.path().join(DB_FILE)).unwrap();
+    c.execute_batch("CREATE TABLE things (x);").unwrap();
+    drop(c);
+    let e = Store::open(other.path(), "import")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("another program"), "{e}");
+}
+
+#[test]
+fn bitmap() {
+    let mut b = Bitmap::default();
+    for i in [0, 63, 64, 1000] {
+        b.set(i);
+    }
+    assert!(b.get(0) && b.get(63) && b.get(64) && b.get(1000) && !b.get(1) && !b.get(5000));
+    assert_eq!(b.count(), 4);
+}

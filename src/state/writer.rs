@@ -1,0 +1,241 @@
+//! The store's only writer: a thread that takes row outcomes from a channel and
+//! commits them in batches (group commit), acknowledging "in flight" marks only
+//! once they are durable, so that a row is recorded before its request leaves.
+
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use rusqlite::{Connection, params};
+
+use super::StateError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowState {
+    Inflight,
+    Sent,
+    Rejected,
+    Failed,
+    Duplicate,
+    Skipped,
+}
+
+impl RowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowState::Inflight => "inflight",
+            RowState::Sent => "sent",
+            RowState::Rejected => "rejected",
+            RowState::Failed => "failed",
+            RowState::Duplicate => "duplicate",
+            RowState::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RowState> {
+        Some(match s {
+            "inflight" => RowState::Inflight,
+            "sent" => RowState::Sent,
+            "rejected" => RowState::Rejected,
+            "failed" => RowState::Failed,
+            "duplicate" => RowState::Duplicate,
+            "skipped" => RowState::Skipped,
+            _ => return None,
+        })
+    }
+}
+
+/// One row's outcome.
+#[derive(Debug, Clone)]
+pub struct RowOutcome {
+    pub file_id: i64,
+    pub row: u64,
+    pub state: RowState,
+    pub status: Option<u16>,
+    pub message: Option<String>,
+    /// For sent leads: recorded in the ledger.
+    pub fingerprint: Option<u128>,
+}
+
+enum Cmd {
+    /// Mark rows in flight; the sender answers once committed.
+    Inflight(i64, Vec<u64>, Sender<bool>),
+    Outcome(RowOutcome),
+    /// The row was never sent after all: forget it.
+    Forget(i64, u64),
+    /// The file was read to the end with this many data rows.
+    Finished(i64, u64),
+    /// Answer once everything before is committed.
+    Flush(Sender<bool>),
+}
+
+/// Most commands folded into one transaction.
+const BATCH: usize = 4096;
+
+/// The writer thread; [`Writer::handle`] gives cheap clones to send it work.
+pub struct Writer {
+    handle: WriterHandle,
+    thread: JoinHandle<Result<(), String>>,
+}
+
+/// Sends work to the writer thread.
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: Sender<Cmd>,
+}
+
+impl Writer {
+    pub(super) fn start(
+        conn: Connection,
+        run_id: i64,
+        account: String,
+    ) -> Result<Writer, StateError> {
+        let (tx, rx) = unbounded::<Cmd>();
+        let thread = std::thread::Builder::new()
+            .name("state-writer".into())
+            .spawn(move || write_loop(conn, run_id, &account, rx))
+            .map_err(|e| StateError::Unusable(format!("cannot start the state writer: {e}")))?;
+        Ok(Writer {
+            handle: WriterHandle { tx },
+            thread,
+        })
+    }
+
+    pub fn handle(&self) -> WriterHandle {
+        self.handle.clone()
+    }
+
+    /// Commit everything and stop the thread, once every handle is dropped; returns
+    /// the store's error, if any.
+    pub fn close(self) -> Result<(), String> {
+        drop(self.handle);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err("the state writer stopped unexpectedly".into()))
+    }
+}
+
+impl WriterHandle {
+    /// Mark rows in flight and wait until that is committed. False: the store failed.
+    pub fn mark_inflight(&self, file_id: i64, rows: Vec<u64>) -> bool {
+        let (ack, done) = bounded(1);
+        self.tx.send(Cmd::Inflight(file_id, rows, ack)).is_ok() && done.recv().unwrap_or(false)
+    }
+
+    pub fn outcome(&self, o: RowOutcome) {
+        let _ = self.tx.send(Cmd::Outcome(o));
+    }
+
+    /// The row was marked in flight but never sent.
+    pub fn forget(&self, file_id: i64, row: u64) {
+        let _ = self.tx.send(Cmd::Forget(file_id, row));
+    }
+
+    pub fn finished(&self, file_id: i64, rows: u64) {
+        let _ = self.tx.send(Cmd::Finished(file_id, rows));
+    }
+
+    /// Wait until all sent so far is committed. False: the store failed.
+    pub fn flush(&self) -> bool {
+        let (ack, done) = bounded(1);
+        self.tx.send(Cmd::Flush(ack)).is_ok() && done.recv().unwrap_or(false)
+    }
+}
+
+fn write_loop(
+    mut conn: Connection,
+    run_id: i64,
+    account: &str,
+    rx: Receiver<Cmd>,
+) -> Result<(), String> {
+    let mut failed: Option<String> = None;
+    while let Ok(first) = rx.recv() {
+        let mut cmds = vec![first];
+        while cmds.len() < BATCH {
+            match rx.try_recv() {
+                Ok(c) => cmds.push(c),
+                Err(_) => break,
+            }
+        }
+        let ok = failed.is_none() && {
+            match apply(&mut conn, run_id, account, &cmds) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!("state store: {e}");
+                    failed = Some(e.to_string());
+                    false
+                }
+            }
+        };
+        for c in cmds {
+            if let Cmd::Inflight(_, _, ack) | Cmd::Flush(ack) = c {
+                let _ = ack.send(ok);
+            }
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn apply(conn: &mut Connection, run_id: i64, account: &str, cmds: &[Cmd]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO rows (file_id, row, state, status, message, run_id, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, unixepoch())
+             ON CONFLICT (file_id, row) DO UPDATE SET state = excluded.state, status = excluded.status,
+               message = excluded.message, run_id = excluded.run_id, updated_at = excluded.updated_at",
+        )?;
+        let mut ledger = tx.prepare_cached(
+            "INSERT OR IGNORE INTO ledger (account, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
+        )?;
+        let mut forget = tx.prepare_cached(
+            "DELETE FROM rows WHERE file_id = ?1 AND row = ?2 AND state = 'inflight'",
+        )?;
+        let mut finished =
+            tx.prepare_cached("UPDATE files SET finished = 1, rows = ?2 WHERE id = ?1")?;
+        for c in cmds {
+            match c {
+                Cmd::Inflight(file_id, rows, _) => {
+                    for row in rows {
+                        upsert.execute(params![
+                            file_id,
+                            *row as i64,
+                            "inflight",
+                            None::<i64>,
+                            None::<String>,
+                            run_id
+                        ])?;
+                    }
+                }
+                Cmd::Outcome(o) => {
+                    upsert.execute(params![
+                        o.file_id,
+                        o.row as i64,
+                        o.state.as_str(),
+                        o.status.map(i64::from),
+                        o.message,
+                        run_id
+                    ])?;
+                    if let (RowState::Sent, Some(fp)) = (o.state, o.fingerprint) {
+                        ledger.execute(params![
+                            account,
+                            fp.to_be_bytes().as_slice(),
+                            o.file_id,
+                            o.row as i64
+                        ])?;
+                    }
+                }
+                Cmd::Forget(file_id, row) => {
+                    forget.execute(params![file_id, *row as i64])?;
+                }
+                Cmd::Finished(file_id, rows) => {
+                    finished.execute(params![file_id, *rows as i64])?;
+                }
+                Cmd::Flush(_) => {}
+            }
+        }
+    }
+    tx.commit()
+}
