@@ -32,7 +32,11 @@ impl Sandbox {
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("first line");
-        let base = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_string();
         Sandbox { child, base }
     }
 
@@ -76,15 +80,39 @@ fn import(sb: &Sandbox, dir: &Path, args: &[&str]) -> Measured {
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     assert!(pid > 0);
     let secs = start.elapsed().as_secs_f64();
-    let report = serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
-    Measured { secs, rss_mib: usage.ru_maxrss as f64 / 1024.0, report }
+    let report =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    Measured {
+        secs,
+        rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        report,
+    }
 }
 
 fn oha(sb: &Sandbox, n: usize, concurrency: usize, body: &str) -> Option<f64> {
     let out = Command::new("oha")
-        .args(["-n", &n.to_string(), "-c", &concurrency.to_string(), "--no-tui", "-m", "POST"])
-        .args(["-H", "Authorization: Bearer sandbox-token", "-H", "Accept: application/json"])
-        .args(["-T", "application/x-www-form-urlencoded", "-d", body, &sb.endpoint()])
+        .args([
+            "-n",
+            &n.to_string(),
+            "-c",
+            &concurrency.to_string(),
+            "--no-tui",
+            "-m",
+            "POST",
+        ])
+        .args([
+            "-H",
+            "Authorization: Bearer sandbox-token",
+            "-H",
+            "Accept: application/json",
+        ])
+        .args([
+            "-T",
+            "application/x-www-form-urlencoded",
+            "-d",
+            body,
+            &sb.endpoint(),
+        ])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -98,7 +126,10 @@ fn main() {
     if std::env::var_os("SETCLICK_BENCH_MEASURE").is_none() {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
         std::fs::create_dir_all(&dir).unwrap();
-        let n: usize = std::env::var("SETCLICK_BENCH_LEADS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+        let n: usize = std::env::var("SETCLICK_BENCH_LEADS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(100_000);
         let csv = dir.join(format!("import-{n}.csv"));
         if !csv.exists() {
             common::write_csv(&csv, &common::leads(n, 99, 0), b',');
@@ -112,7 +143,10 @@ fn main() {
         return;
     }
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    let n: usize = std::env::var("SETCLICK_BENCH_LEADS").ok().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("SETCLICK_BENCH_LEADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let csv = data.join(format!("import-{n}.csv"));
     let csv = csv.to_str().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -120,24 +154,64 @@ fn main() {
 
     // 1. Throughput without and with the state store.
     let sb = Sandbox::start(&[]);
-    let plain = import(&sb, work.path(), &[csv, "--timezone", "Europe/Madrid", "--rate", "unlimited", "--concurrency", c, "--no-state"]);
+    let plain = import(
+        &sb,
+        work.path(),
+        &[
+            csv,
+            "--timezone",
+            "Europe/Madrid",
+            "--rate",
+            "unlimited",
+            "--concurrency",
+            c,
+            "--no-state",
+        ],
+    );
     let sent = plain.report["totals"]["sent"].as_u64().unwrap() as f64;
     let plain_rps = sent / plain.secs;
-    println!("import --no-state   {n} leads  {:.2} s  {plain_rps:.0} req/s  peak RSS {:.1} MiB", plain.secs, plain.rss_mib);
+    println!(
+        "import --no-state   {n} leads  {:.2} s  {plain_rps:.0} req/s  peak RSS {:.1} MiB",
+        plain.secs, plain.rss_mib
+    );
     let sb2 = Sandbox::start(&[]);
-    let state = import(&sb2, work.path(), &[csv, "--timezone", "Europe/Madrid", "--rate", "unlimited", "--concurrency", c]);
+    let state = import(
+        &sb2,
+        work.path(),
+        &[
+            csv,
+            "--timezone",
+            "Europe/Madrid",
+            "--rate",
+            "unlimited",
+            "--concurrency",
+            c,
+        ],
+    );
     let state_rps = state.report["totals"]["sent"].as_u64().unwrap() as f64 / state.secs;
     println!(
         "import (state)      {n} leads  {:.2} s  {state_rps:.0} req/s  peak RSS {:.1} MiB  ({:.2} of --no-state)",
-        state.secs, state.rss_mib, state_rps / plain_rps
+        state.secs,
+        state.rss_mib,
+        state_rps / plain_rps
     );
-    let again = import(&sb2, work.path(), &[csv, "--timezone", "Europe/Madrid", "--rate", "unlimited"]);
-    println!("re-run finished     {n} leads  {:.2} s  (sent {})", again.secs, again.report["totals"]["sent"]);
+    let again = import(
+        &sb2,
+        work.path(),
+        &[csv, "--timezone", "Europe/Madrid", "--rate", "unlimited"],
+    );
+    println!(
+        "re-run finished     {n} leads  {:.2} s  (sent {})",
+        again.secs, again.report["totals"]["sent"]
+    );
 
     // 2. The same sandbox under a dedicated load generator.
     let body = "url_parameters=%7B%22utm_medium%22%3A%22cpc%22%2C%22utm_source%22%3A%22google%22%7D&click_time=1719828000000&settings=%7B%22email%22%3A%22ana%40example.com%22%7D&current_url=https%3A%2F%2Fshop.example.com%2Fp%2F1&account_id=sandbox-account";
     match oha(&sb, n, 16, body) {
-        Some(rps) => println!("oha, same body      {n} requests  {rps:.0} req/s  (setclick: {:.2} of oha)", plain_rps / rps),
+        Some(rps) => println!(
+            "oha, same body      {n} requests  {rps:.0} req/s  (setclick: {:.2} of oha)",
+            plain_rps / rps
+        ),
         None => println!("oha not installed (cargo install oha): no reference rate"),
     }
     drop(sb);
@@ -153,7 +227,20 @@ fn main() {
     let small = small.to_str().unwrap();
     for (label, rate) in [("--rate = limit", "100/s"), ("--rate = 2 x limit", "200/s")] {
         let sb = Sandbox::start(&["--rate-limit", "100/s"]);
-        let m = import(&sb, work.path(), &[small, "--timezone", "Europe/Madrid", "--rate", rate, "--concurrency", "8", "--no-state"]);
+        let m = import(
+            &sb,
+            work.path(),
+            &[
+                small,
+                "--timezone",
+                "Europe/Madrid",
+                "--rate",
+                rate,
+                "--concurrency",
+                "8",
+                "--no-state",
+            ],
+        );
         let sent = m.report["totals"]["sent"].as_u64().unwrap() as f64;
         let refused = m.report["http"]["429"].as_u64().unwrap_or(0);
         let ideal = sent / r;

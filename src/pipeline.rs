@@ -18,6 +18,9 @@ use crate::source::{self, ByteCounter, Format, Framer, Input, Locator, Opened, R
 
 /// Rows per batch handed between threads.
 const BATCH_ROWS: usize = 1024;
+/// Cells per batch at most: a file with 100,000 columns makes small batches, so
+/// the memory held in flight stays bounded whatever the shape.
+const BATCH_CELLS: usize = 256 * 1024;
 
 /// What the consumer learns before the first outcome.
 #[derive(Debug, Clone)]
@@ -285,15 +288,18 @@ fn read_file(
             }
             let mut seq = 0u64;
             let mut batch = Vec::with_capacity(BATCH_ROWS);
+            let mut cells = 0usize;
             let mut sample_sent = false;
             loop {
                 match framer.next_row() {
                     Ok(Some(row)) => {
+                        cells += row.cells.len();
                         batch.push(row);
-                        let full = if sample_sent { BATCH_ROWS } else { SAMPLE_ROWS };
-                        if batch.len() < full {
+                        let rows = if sample_sent { BATCH_ROWS } else { SAMPLE_ROWS };
+                        if batch.len() < rows && cells < BATCH_CELLS {
                             continue;
                         }
+                        cells = 0;
                     }
                     Ok(None) => {
                         if !sample_sent && ctl.send(Ok(Control::Sample(batch.clone()))).is_err() {

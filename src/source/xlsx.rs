@@ -11,6 +11,35 @@ use super::{Cell, Input, Locator, Opened, ReadOptions, Record, RecordReader, Sou
 
 /// Excel's own limit; a cell beyond it is a damaged or hostile file.
 const MAX_COLUMNS: u32 = 16_384;
+/// Parts that calamine loads whole (shared strings, styles, workbook) may not
+/// unpack to more than this: a zip bomb would otherwise take all memory. Sheets are
+/// streamed and have no such limit.
+const MAX_WHOLE_PART: u64 = 256 * 1024 * 1024;
+
+/// Refuse a workbook whose whole-loaded parts unpack beyond the limit.
+fn check_parts(file: &File) -> Result<(), SourceError> {
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| SourceError::invalid(format!("not a readable XLSX workbook: {e}")))?;
+    for i in 0..zip.len() {
+        let Ok(entry) = zip.by_index_raw(i) else {
+            continue;
+        };
+        let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        if name.starts_with("xl/worksheets/") {
+            continue;
+        }
+        if entry.size() > MAX_WHOLE_PART {
+            return Err(SourceError::invalid(format!(
+                "the workbook part {name} unpacks to {} MB (from {} KB); setclick refuses parts \
+                 above {} MB that must be loaded whole (a zip bomb?). Export the sheet as CSV",
+                entry.size() >> 20,
+                entry.compressed_size() >> 10,
+                MAX_WHOLE_PART >> 20
+            )));
+        }
+    }
+    Ok(())
+}
 
 pub(super) fn with_reader<T>(
     input: &Input,
@@ -24,6 +53,8 @@ pub(super) fn with_reader<T>(
     };
     let file = File::open(path)?;
     let size = file.metadata().ok().map(|m| m.len());
+    check_parts(&file)?;
+    std::io::Seek::rewind(&mut &file)?;
     let mut book = Xlsx::new(BufReader::new(file))
         .map_err(|e| SourceError::invalid(format!("not a readable XLSX workbook: {e}")))?;
     let names = book.sheet_names();
