@@ -3,6 +3,7 @@
 //! slot) through backoff, so retries never pile up beyond `--concurrency`.
 
 pub mod pacing;
+pub mod queue;
 pub mod retry;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 use crate::api::client::{Answer, ApiClient};
 use crate::lead::Lead;
 use pacing::Pacer;
+use queue::LeadQueue;
 use retry::{Backoff, Verdict, classify};
 
 #[derive(Debug, Clone, Copy)]
@@ -73,51 +75,46 @@ impl Stop {
     }
 }
 
-/// What happened, for counting and reports.
+/// What became of one lead, for counting, the store and reports.
 #[derive(Debug)]
-pub enum Event {
-    /// An HTTP answer (`None`: no answer, a transport error); `retrying` when another
-    /// attempt follows.
-    Answer {
-        status: Option<u16>,
-        retrying: bool,
-    },
-    Sent {
-        lead: Lead,
-        status: u16,
-    },
-    /// The server refused the lead (4xx): rejected with its message.
-    Rejected {
-        lead: Lead,
-        status: u16,
-        message: String,
-    },
-    /// Gave up after retries, or an unretryable error.
-    Failed {
-        lead: Lead,
-        status: Option<u16>,
-        message: String,
-    },
-    /// Not sent because the run stopped.
-    Unsent {
-        lead: Lead,
-    },
+pub struct Event {
+    pub lead: Lead,
+    /// Every HTTP answer it got, in order (`None`: no answer, a transport error).
+    pub answers: Vec<Option<u16>>,
+    pub fate: Fate,
 }
 
-/// Send every lead from `leads` until it closes or `stop` fires.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fate {
+    Sent,
+    /// The server refused the lead (4xx): rejected with its message.
+    Rejected(String),
+    /// Gave up after retries, or an unretryable error.
+    Failed(String),
+    /// Not sent because the run stopped.
+    Unsent,
+}
+
+impl Event {
+    /// The last HTTP status, if any.
+    pub fn status(&self) -> Option<u16> {
+        self.answers.last().copied().flatten()
+    }
+}
+
+/// Send every lead from `queue` until it closes or `stop` fires.
 pub async fn run(
-    leads: mpsc::Receiver<Lead>,
+    queue: Arc<LeadQueue>,
     client: Arc<ApiClient>,
     pacer: Arc<Pacer>,
     cfg: DispatchConfig,
     stop: Stop,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    let leads = Arc::new(tokio::sync::Mutex::new(leads));
     let mut senders = tokio::task::JoinSet::new();
     for _ in 0..cfg.concurrency.max(1) {
-        let (leads, client, pacer, stop, events) = (
-            Arc::clone(&leads),
+        let (queue, client, pacer, stop, events) = (
+            Arc::clone(&queue),
             Arc::clone(&client),
             Arc::clone(&pacer),
             stop.clone(),
@@ -125,26 +122,25 @@ pub async fn run(
         );
         senders.spawn(async move {
             loop {
-                let next = {
-                    let mut rx = leads.lock().await;
-                    tokio::select! {
-                        biased;
-                        _ = stop.stopped() => None,
-                        l = rx.recv() => l,
-                    }
+                let next = tokio::select! {
+                    biased;
+                    _ = stop.stopped() => None,
+                    l = queue.pop() => l,
                 };
                 let Some(lead) = next else { return };
-                let event = send_one(lead, &client, &pacer, &cfg, &stop, &events).await;
+                let event = send_one(lead, &client, &pacer, &cfg, &stop).await;
                 let _ = events.send(event);
             }
         });
     }
     while senders.join_next().await.is_some() {}
     // Whatever is still queued was never sent.
-    let mut rx = leads.lock().await;
-    rx.close();
-    while let Ok(lead) = rx.try_recv() {
-        let _ = events.send(Event::Unsent { lead });
+    for lead in queue.stop() {
+        let _ = events.send(Event {
+            lead,
+            answers: Vec::new(),
+            fate: Fate::Unsent,
+        });
     }
 }
 
@@ -154,66 +150,42 @@ async fn send_one(
     pacer: &Pacer,
     cfg: &DispatchConfig,
     stop: &Stop,
-    events: &mpsc::UnboundedSender<Event>,
 ) -> Event {
+    let mut answers = Vec::with_capacity(1);
     let mut attempt = 0u32;
-    loop {
+    let fate = loop {
         attempt += 1;
         tokio::select! {
             biased;
-            _ = stop.stopped() => return Event::Unsent { lead },
+            _ = stop.stopped() => break Fate::Unsent,
             _ = pacer.ready() => {}
         }
         if stop.is_stopped() {
-            return Event::Unsent { lead };
+            break Fate::Unsent;
         }
         let answer = client.send(&lead).await;
-        let status = match &answer {
+        answers.push(match &answer {
             Answer::Status { status, limit, .. } => {
                 pacer.observe(limit, cfg.concurrency);
                 Some(*status)
             }
             Answer::Transport(_) => None,
-        };
-        let verdict = classify(&answer);
-        let retrying = matches!(verdict, Verdict::Retry { .. }) && attempt < cfg.max_attempts;
-        let _ = events.send(Event::Answer { status, retrying });
-        match verdict {
-            Verdict::Done => {
-                return Event::Sent {
-                    lead,
-                    status: status.unwrap_or(200),
-                };
-            }
-            Verdict::Reject(message) => {
-                return Event::Rejected {
-                    lead,
-                    status: status.unwrap_or(400),
-                    message,
-                };
-            }
-            Verdict::Fail(message) => {
-                return Event::Failed {
-                    lead,
-                    status,
-                    message,
-                };
-            }
+        });
+        match classify(&answer) {
+            Verdict::Done => break Fate::Sent,
+            Verdict::Reject(message) => break Fate::Rejected(message),
+            Verdict::Fail(message) => break Fate::Failed(message),
             Verdict::Fatal(message) => {
                 stop.fatal(message);
-                return Event::Unsent { lead };
+                break Fate::Unsent;
             }
             Verdict::Retry {
                 wait,
                 pause_all,
                 reason,
             } => {
-                if !retrying {
-                    return Event::Failed {
-                        lead,
-                        status,
-                        message: format!("{reason} (gave up after {attempt} attempts)"),
-                    };
+                if attempt >= cfg.max_attempts {
+                    break Fate::Failed(format!("{reason} (gave up after {attempt} attempts)"));
                 }
                 let wait = wait.unwrap_or_else(|| cfg.backoff.delay(attempt, &mut rand::rng()));
                 if pause_all {
@@ -227,10 +199,15 @@ async fn send_one(
                 );
                 tokio::select! {
                     biased;
-                    _ = stop.stopped() => return Event::Unsent { lead },
+                    _ = stop.stopped() => break Fate::Unsent,
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
         }
+    };
+    Event {
+        lead,
+        answers,
+        fate,
     }
 }

@@ -276,17 +276,18 @@ impl ColumnMap {
 #[error("{0}")]
 pub struct MappingError(pub String);
 
+/// The headers found, for messages: the first 30, then how many more.
 fn list(header: &[String]) -> String {
-    let names: Vec<String> = header
-        .iter()
-        .filter(|h| !h.is_empty())
-        .map(|h| format!("'{h}'"))
-        .collect();
-    if names.is_empty() {
-        "none".to_string()
-    } else {
-        names.join(", ")
+    const SHOWN: usize = 30;
+    let named: Vec<&String> = header.iter().filter(|h| !h.is_empty()).collect();
+    if named.is_empty() {
+        return "none".to_string();
     }
+    let mut out: Vec<String> = named.iter().take(SHOWN).map(|h| format!("'{h}'")).collect();
+    if named.len() > SHOWN {
+        out.push(format!("and {} more", named.len() - SHOWN));
+    }
+    out.join(", ")
 }
 
 /// Find `column` in the header: exactly, then after canonicalization.

@@ -169,6 +169,12 @@ pub fn add_url_query<'a>(pairs: &mut Pairs<'a>, url: &'a str) {
 /// Trimmed and lowercased; must look like `local@domain.tld`.
 pub fn normalize_email<'a>(raw: impl Into<Cow<'a, str>>) -> Result<Cow<'a, str>, String> {
     let email = lowered(raw.into());
+    if email.len() > 254 {
+        return Err(format!(
+            "an email address of {} characters is longer than the 254 allowed",
+            email.chars().count()
+        ));
+    }
     let bad = || format!("'{email}' is not an email address");
     let (local, domain) = email.split_once('@').ok_or_else(bad)?;
     let ok_char = |c: char| {
@@ -179,7 +185,7 @@ pub fn normalize_email<'a>(raw: impl Into<Cow<'a, str>>) -> Result<Cow<'a, str>,
                 '<' | '>' | '(' | ')' | ',' | ';' | '"' | '@' | '[' | ']' | '\\'
             )
     };
-    if local.is_empty() || !local.chars().all(ok_char) {
+    if local.is_empty() || local.len() > 64 || !local.chars().all(ok_char) {
         return Err(bad());
     }
     let labels: Vec<&str> = domain.split('.').collect();

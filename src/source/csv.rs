@@ -63,6 +63,11 @@ pub(super) fn with_reader<T>(
     if prefix.is_empty() {
         return Err(SourceError::invalid("the file is empty"));
     }
+    if let Some(kind) = other_format(&prefix) {
+        return Err(SourceError::invalid(format!(
+            "this is not CSV but binary data ({kind}); give the file its own extension or --format"
+        )));
+    }
     let explicit = opts.encoding.filter(|e| *e != encoding_rs::UTF_8);
     let utf16_bom = prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]);
     if explicit.is_some() || utf16_bom {
@@ -129,6 +134,18 @@ fn check_utf8_prefix(prefix: &[u8]) -> Result<(), SourceError> {
             )))
         }
     }
+}
+
+/// Formats recognized by their first bytes.
+fn other_format(prefix: &[u8]) -> Option<&'static str> {
+    Some(match prefix {
+        [b'P', b'A', b'R', b'1', ..] => "a Parquet file: --format parquet",
+        [b'P', b'K', 3, 4, ..] => "a zip archive, perhaps XLSX: --format xlsx",
+        [0xD0, 0xCF, 0x11, 0xE0, ..] => "an old Excel .xls file: save it as .xlsx or CSV",
+        [0x1F, 0x8B, ..] => "gzip: name it .csv.gz",
+        [b'%', b'P', b'D', b'F', ..] => "a PDF document",
+        _ => return None,
+    })
 }
 
 /// Many NUL or control bytes: a binary file with a text name.

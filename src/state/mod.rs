@@ -135,6 +135,17 @@ impl Store {
         let lock = take_lock(dir)?;
         let path = dir.join(DB_FILE);
         let conn = connect(&path)?;
+        // Runs that died may have sent leads whose ledger entries were still
+        // waiting to be written: the rows say so; put them in the ledger now.
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO ledger (account, hash, file_id, row, sent_at)
+               SELECT f.account, r.hash, r.file_id, r.row, r.updated_at
+               FROM rows r JOIN files f ON f.id = r.file_id
+               WHERE r.state = 'sent' AND r.hash IS NOT NULL
+                 AND r.run_id IN (SELECT id FROM runs WHERE ended_at IS NULL);
+             UPDATE runs SET ended_at = started_at WHERE ended_at IS NULL;",
+        )
+        .map_err(|e| unusable(&path, e))?;
         conn.execute(
             "INSERT INTO runs (pid, command, started_at) VALUES (?1, ?2, unixepoch())",
             params![std::process::id(), command],
@@ -208,6 +219,7 @@ impl Store {
                     .transaction()
                     .map_err(|e| unusable(&self.dir, e))?;
                 tx.execute("DELETE FROM rows WHERE file_id = ?1", params![id])
+                    .and_then(|_| tx.execute("DELETE FROM inflight WHERE file_id = ?1", params![id]))
                     .and_then(|_| {
                         tx.execute(
                             "UPDATE files SET settings = ?2, finished = 0, rows = NULL WHERE id = ?1",
@@ -250,23 +262,69 @@ impl Store {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
             })
             .map_err(|e| self.err(e))?;
+        // Any row with a recorded state is not uncertain, whatever its state.
+        let mut recorded = Bitmap::default();
         for row in rows {
             let (row, state) = row.map_err(|e| self.err(e))?;
             let row = row as u64;
+            recorded.set(row);
             match RowState::parse(&state) {
-                Some(RowState::Inflight) => {
-                    prior.uncertain.insert(row);
-                }
+                Some(RowState::Pending) | None => {}
                 Some(RowState::Failed) if retry_failed => {}
                 Some(RowState::Failed) => {
                     prior.failed += 1;
                     prior.done.set(row);
                 }
                 Some(_) => prior.done.set(row),
-                None => {}
             }
         }
+        prior.uncertain = self
+            .inflight_rows(id)?
+            .into_iter()
+            .filter(|r| !recorded.get(*r))
+            .collect();
         Ok(prior)
+    }
+
+    /// Rows of a file ever marked in flight (kept until `--restart`: 8 bytes a row).
+    fn inflight_rows(&self, file_id: i64) -> Result<HashSet<u64>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT rows FROM inflight WHERE file_id = ?1")
+            .map_err(|e| self.err(e))?;
+        let blobs = stmt
+            .query_map(params![file_id], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = HashSet::new();
+        for blob in blobs {
+            let blob = blob.map_err(|e| self.err(e))?;
+            out.extend(blob.chunks_exact(8).map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                u64::from_le_bytes(b)
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Rows marked in flight that never got an outcome: the uncertain ones.
+    fn uncertain_rows(&self, file_id: i64) -> Result<Vec<u64>, StateError> {
+        let marked = self.inflight_rows(file_id)?;
+        if marked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT row FROM rows WHERE file_id = ?1")
+            .map_err(|e| self.err(e))?;
+        let recorded: HashSet<u64> = stmt
+            .query_map(params![file_id], |r| r.get::<_, i64>(0).map(|v| v as u64))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        let mut out: Vec<u64> = marked.difference(&recorded).copied().collect();
+        out.sort_unstable();
+        Ok(out)
     }
 
     /// A connection for ledger look-ups from the pipeline thread.
@@ -299,7 +357,7 @@ impl Store {
             .prepare(
                 "SELECT f.id, f.fingerprint, f.path, f.rows, f.finished, f.account,
                         sum(w.state = 'sent'), sum(w.state = 'rejected'), sum(w.state = 'failed'),
-                        sum(w.state = 'inflight'), sum(w.state IN ('duplicate', 'skipped')),
+                        0, sum(w.state IN ('duplicate', 'skipped')),
                         (SELECT max(coalesce(r.ended_at, r.started_at)) FROM runs r
                            WHERE r.id IN (SELECT DISTINCT run_id FROM rows WHERE file_id = f.id))
                  FROM files f LEFT JOIN rows w ON w.file_id = f.id
@@ -336,22 +394,11 @@ impl Store {
             if fingerprints.is_some_and(|f| !f.contains(&s.fingerprint)) {
                 continue;
             }
+            s.uncertain_rows = self.uncertain_rows(s.file_id)?;
+            s.uncertain = s.uncertain_rows.len() as u64;
             s.pending = s.rows.map(|r| {
                 r.saturating_sub(s.sent + s.rejected + s.failed + s.uncertain + s.skipped)
             });
-            if s.uncertain > 0 {
-                let mut q = self
-                    .conn
-                    .prepare_cached(
-                        "SELECT w.row FROM rows w WHERE w.file_id = ?1 AND w.state = 'inflight' ORDER BY w.row",
-                    )
-                    .map_err(|e| self.err(e))?;
-                s.uncertain_rows = q
-                    .query_map(params![s.file_id], |r| r.get::<_, i64>(0).map(|v| v as u64))
-                    .map_err(|e| self.err(e))?
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| self.err(e))?;
-            }
             out.push(s);
         }
         Ok(out)
@@ -391,12 +438,26 @@ pub struct Ledger {
 impl Ledger {
     /// True when this lead was sent before (by any run, from any file).
     pub fn contains(&self, fingerprint: u128) -> Result<bool, StateError> {
-        let mut stmt = self
-            .conn
+        Ok(self.contains_many(&[fingerprint])?[0])
+    }
+
+    /// `contains` for many leads in one read transaction.
+    pub fn contains_many(&self, fingerprints: &[u128]) -> Result<Vec<bool>, StateError> {
+        let err = |e: rusqlite::Error| StateError::Unusable(format!("state store: {e}"));
+        let tx = self.conn.unchecked_transaction().map_err(err)?;
+        let mut stmt = tx
             .prepare_cached("SELECT 1 FROM ledger WHERE account = ?1 AND hash = ?2")
-            .map_err(|e| StateError::Unusable(format!("state store: {e}")))?;
-        stmt.exists(params![self.account, fingerprint.to_be_bytes().as_slice()])
-            .map_err(|e| StateError::Unusable(format!("state store: {e}")))
+            .map_err(err)?;
+        let mut out = Vec::with_capacity(fingerprints.len());
+        for fp in fingerprints {
+            out.push(
+                stmt.exists(params![self.account, fp.to_be_bytes().as_slice()])
+                    .map_err(err)?,
+            );
+        }
+        drop(stmt);
+        tx.finish().map_err(err)?;
+        Ok(out)
     }
 }
 

@@ -8,7 +8,9 @@ const APPLICATION_ID: i64 = 0x5343_4c4b;
 
 /// Each entry moves the schema from version i to i + 1.
 const MIGRATIONS: &[&str] = &[
-    // 1: files, runs, rows, ledger.
+    // 1: files, runs, rows (final outcomes, and 'pending' for leads known not
+    // sent), inflight (batches of rows marked before their requests left, as
+    // little-endian u64 lists), ledger.
     "CREATE TABLE files (
         id INTEGER PRIMARY KEY,
         fingerprint TEXT NOT NULL,
@@ -31,13 +33,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE rows (
         file_id INTEGER NOT NULL REFERENCES files(id),
         row INTEGER NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('inflight', 'sent', 'rejected', 'failed', 'duplicate', 'skipped')),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'rejected', 'failed', 'duplicate', 'skipped')),
         status INTEGER,
         message TEXT,
+        hash BLOB,
         run_id INTEGER NOT NULL REFERENCES runs(id),
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (file_id, row)
     ) WITHOUT ROWID;
+    CREATE TABLE inflight (
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        rows BLOB NOT NULL
+    );
+    CREATE INDEX inflight_file ON inflight (file_id);
     CREATE TABLE ledger (
         account TEXT NOT NULL,
         hash BLOB NOT NULL,

@@ -131,3 +131,23 @@ fn bitmap() {
     assert!(b.get(0) && b.get(63) && b.get(64) && b.get(1000) && !b.get(1) && !b.get(5000));
     assert_eq!(b.count(), 4);
 }
+
+#[test]
+fn a_dead_runs_sent_rows_reach_the_ledger_when_the_store_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let file_id = {
+        let mut s = store(dir.path());
+        let prior = s.file("abc", "acc", "one", "a.csv", false, false).unwrap();
+        // As if the process died after committing the row but before the ledger batch.
+        s.conn
+            .execute(
+                "INSERT INTO rows (file_id, row, state, hash, run_id, updated_at) VALUES (?1, 7, 'sent', ?2, ?3, 0)",
+                params![prior.file_id, 99u128.to_be_bytes().as_slice(), s.run_id],
+            )
+            .unwrap();
+        prior.file_id
+    };
+    let s = store(dir.path());
+    assert!(s.ledger("acc").unwrap().contains(99).unwrap());
+    let _ = file_id;
+}

@@ -11,7 +11,8 @@ use super::StateError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowState {
-    Inflight,
+    /// Known not sent (the run stopped before its request left).
+    Pending,
     Sent,
     Rejected,
     Failed,
@@ -22,7 +23,7 @@ pub enum RowState {
 impl RowState {
     pub fn as_str(self) -> &'static str {
         match self {
-            RowState::Inflight => "inflight",
+            RowState::Pending => "pending",
             RowState::Sent => "sent",
             RowState::Rejected => "rejected",
             RowState::Failed => "failed",
@@ -33,7 +34,7 @@ impl RowState {
 
     pub fn parse(s: &str) -> Option<RowState> {
         Some(match s {
-            "inflight" => RowState::Inflight,
+            "pending" => RowState::Pending,
             "sent" => RowState::Sent,
             "rejected" => RowState::Rejected,
             "failed" => RowState::Failed,
@@ -141,6 +142,13 @@ impl WriterHandle {
     }
 }
 
+/// Ledger entries are random keys: inserting them one commit at a time would
+/// rewrite a random page per lead. They are kept here and written sorted, this many
+/// at a time (and at every flush). The row's own `sent` record, with its hash, is
+/// committed at once; a crash before the ledger write is repaired when the store
+/// is next opened (see `Store::open`).
+const LEDGER_BATCH: usize = 8192;
+
 fn write_loop(
     mut conn: Connection,
     run_id: i64,
@@ -148,6 +156,7 @@ fn write_loop(
     rx: Receiver<Cmd>,
 ) -> Result<(), String> {
     let mut failed: Option<String> = None;
+    let mut ledger: Vec<([u8; 16], i64, u64)> = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut cmds = vec![first];
         while cmds.len() < BATCH {
@@ -156,8 +165,11 @@ fn write_loop(
                 Err(_) => break,
             }
         }
+        let flush = cmds
+            .iter()
+            .any(|c| matches!(c, Cmd::Flush(_) | Cmd::Finished(..)));
         let ok = failed.is_none() && {
-            match apply(&mut conn, run_id, account, &cmds) {
+            match apply(&mut conn, run_id, account, &cmds, &mut ledger, flush) {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::error!("state store: {e}");
@@ -172,63 +184,73 @@ fn write_loop(
             }
         }
     }
+    if failed.is_none()
+        && !ledger.is_empty()
+        && let Err(e) = apply(&mut conn, run_id, account, &[], &mut ledger, true)
+    {
+        failed = Some(e.to_string());
+    }
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
     }
 }
 
-fn apply(conn: &mut Connection, run_id: i64, account: &str, cmds: &[Cmd]) -> rusqlite::Result<()> {
+fn apply(
+    conn: &mut Connection,
+    run_id: i64,
+    account: &str,
+    cmds: &[Cmd],
+    pending_ledger: &mut Vec<([u8; 16], i64, u64)>,
+    flush_ledger: bool,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut upsert = tx.prepare_cached(
-            "INSERT INTO rows (file_id, row, state, status, message, run_id, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, unixepoch())
+            "INSERT INTO rows (file_id, row, state, status, message, hash, run_id, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, unixepoch())
              ON CONFLICT (file_id, row) DO UPDATE SET state = excluded.state, status = excluded.status,
-               message = excluded.message, run_id = excluded.run_id, updated_at = excluded.updated_at",
+               message = excluded.message, hash = excluded.hash, run_id = excluded.run_id,
+               updated_at = excluded.updated_at",
         )?;
-        let mut ledger = tx.prepare_cached(
-            "INSERT OR IGNORE INTO ledger (account, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
-        )?;
-        let mut forget = tx.prepare_cached(
-            "DELETE FROM rows WHERE file_id = ?1 AND row = ?2 AND state = 'inflight'",
-        )?;
+        let mut inflight =
+            tx.prepare_cached("INSERT INTO inflight (file_id, run_id, rows) VALUES (?1, ?2, ?3)")?;
         let mut finished =
             tx.prepare_cached("UPDATE files SET finished = 1, rows = ?2 WHERE id = ?1")?;
         for c in cmds {
             match c {
                 Cmd::Inflight(file_id, rows, _) => {
-                    for row in rows {
-                        upsert.execute(params![
-                            file_id,
-                            *row as i64,
-                            "inflight",
-                            None::<i64>,
-                            None::<String>,
-                            run_id
-                        ])?;
-                    }
+                    let blob: Vec<u8> = rows.iter().flat_map(|r| r.to_le_bytes()).collect();
+                    inflight.execute(params![file_id, run_id, blob])?;
                 }
                 Cmd::Outcome(o) => {
+                    let hash = match (o.state, o.fingerprint) {
+                        (RowState::Sent, Some(fp)) => Some(fp.to_be_bytes()),
+                        _ => None,
+                    };
                     upsert.execute(params![
                         o.file_id,
                         o.row as i64,
                         o.state.as_str(),
                         o.status.map(i64::from),
                         o.message,
+                        hash.as_ref().map(|h| h.as_slice()),
                         run_id
                     ])?;
-                    if let (RowState::Sent, Some(fp)) = (o.state, o.fingerprint) {
-                        ledger.execute(params![
-                            account,
-                            fp.to_be_bytes().as_slice(),
-                            o.file_id,
-                            o.row as i64
-                        ])?;
+                    if let Some(h) = hash {
+                        pending_ledger.push((h, o.file_id, o.row));
                     }
                 }
                 Cmd::Forget(file_id, row) => {
-                    forget.execute(params![file_id, *row as i64])?;
+                    upsert.execute(params![
+                        file_id,
+                        *row as i64,
+                        "pending",
+                        None::<i64>,
+                        None::<String>,
+                        None::<Vec<u8>>,
+                        run_id
+                    ])?;
                 }
                 Cmd::Finished(file_id, rows) => {
                     finished.execute(params![file_id, *rows as i64])?;
@@ -236,6 +258,19 @@ fn apply(conn: &mut Connection, run_id: i64, account: &str, cmds: &[Cmd]) -> rus
                 Cmd::Flush(_) => {}
             }
         }
+        if flush_ledger || pending_ledger.len() >= LEDGER_BATCH {
+            pending_ledger.sort_unstable();
+            let mut ledger = tx.prepare_cached(
+                "INSERT OR IGNORE INTO ledger (account, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
+            )?;
+            for (hash, file_id, row) in pending_ledger.iter() {
+                ledger.execute(params![account, hash.as_slice(), file_id, *row as i64])?;
+            }
+        }
     }
-    tx.commit()
+    tx.commit()?;
+    if flush_ledger || pending_ledger.len() >= LEDGER_BATCH {
+        pending_ledger.clear();
+    }
+    Ok(())
 }

@@ -5,8 +5,7 @@
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::mpsc;
-
+use crate::dispatch::queue::LeadQueue;
 use crate::lead::Lead;
 use crate::normalize::Rejected;
 use crate::pipeline::{Consumer, FileInfo};
@@ -15,9 +14,13 @@ use crate::report::RejectsWriter;
 use crate::state::{Ledger, Prior, RowOutcome, RowState, WriterHandle};
 use crate::tally::{Checked, FileTally, Seen};
 
-/// Leads marked in flight per commit: after a crash, at most this many plus the
-/// senders' own can be uncertain.
-pub const INFLIGHT_BATCH: usize = 64;
+/// Leads marked in flight per commit and pushed to the senders at once.
+pub const BATCH: usize = 32;
+/// The feed pushes the next batch once the queue is down to this many. Marked in
+/// flight but not yet sent: at most `BATCH + QUEUE_LOW` (48), so after a crash at
+/// most that many plus `--concurrency` rows (plus answers not yet committed) are
+/// uncertain.
+pub const QUEUE_LOW: usize = 16;
 
 /// Per-file books shared by the pipeline thread and the event loop.
 pub(super) struct Books {
@@ -59,17 +62,28 @@ impl FileState {
 
 pub(super) struct Feed {
     pub books: Arc<Mutex<Books>>,
-    pub leads: mpsc::Sender<Lead>,
+    pub queue: Arc<LeadQueue>,
     pub name: String,
     pub state: Option<FileState>,
-    pub batch: Vec<Lead>,
+    /// Leads to send, with their fingerprints, not yet checked against the ledger.
+    pub batch: Vec<(u128, Lead)>,
 }
 
 impl Feed {
     /// Mark the batch in flight (durably), then queue it. Back-pressure: this waits
     /// while the senders are busy. A closed queue means the run stopped.
     fn flush(&mut self) -> ControlFlow<()> {
-        let batch = std::mem::take(&mut self.batch);
+        let candidates = std::mem::take(&mut self.batch);
+        if candidates.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        let batch = match self.unsent(candidates) {
+            Ok(b) => b,
+            Err(e) => {
+                books(&self.books).store_error.get_or_insert(e);
+                return ControlFlow::Break(());
+            }
+        };
         if batch.is_empty() {
             return ControlFlow::Continue(());
         }
@@ -84,25 +98,50 @@ impl Feed {
             b.tally.report.counts.pending += batch.len() as u64;
             return ControlFlow::Break(());
         }
-        let mut leads = batch.into_iter();
-        while let Some(lead) = leads.next() {
-            if let Err(unsent) = self.leads.blocking_send(lead) {
-                let rows: Vec<u64> = std::iter::once(unsent.0.row)
-                    .chain(leads.map(|l| l.row))
-                    .collect();
+        match self.queue.push(batch) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(unsent) => {
                 if let Some(st) = &self.state {
-                    for &row in &rows {
-                        st.writer.forget(st.file_id, row);
+                    for lead in &unsent {
+                        st.writer.forget(st.file_id, lead.row);
                     }
                 }
-                books(&self.books).tally.report.counts.pending += rows.len() as u64;
-                return ControlFlow::Break(());
+                books(&self.books).tally.report.counts.pending += unsent.len() as u64;
+                ControlFlow::Break(())
             }
         }
-        ControlFlow::Continue(())
     }
 
-    /// What to do with a valid lead; `true`: send it.
+    /// Drop the leads the ledger has seen sent before (one read for the batch).
+    fn unsent(&self, candidates: Vec<(u128, Lead)>) -> Result<Vec<Lead>, String> {
+        let Some((st, ledger)) = self
+            .state
+            .as_ref()
+            .and_then(|st| st.ledger.as_ref().map(|l| (st, l)))
+        else {
+            return Ok(candidates.into_iter().map(|(_, l)| l).collect());
+        };
+        let fps: Vec<u128> = candidates.iter().map(|(fp, _)| *fp).collect();
+        let seen = ledger.contains_many(&fps).map_err(|e| e.to_string())?;
+        let mut send = Vec::with_capacity(candidates.len());
+        let mut skipped = 0;
+        for ((_, lead), before) in candidates.into_iter().zip(seen) {
+            if before {
+                skipped += 1;
+                st.record(
+                    lead.row,
+                    RowState::Skipped,
+                    Some("sent before (ledger)".into()),
+                );
+            } else {
+                send.push(lead);
+            }
+        }
+        books(&self.books).tally.report.counts.skipped += skipped;
+        Ok(send)
+    }
+
+    /// What to do with a valid lead; `true`: send it (unless the ledger knows it).
     fn decide(&self, b: &mut Books, row: u64, fingerprint: u128) -> Result<bool, String> {
         let Books { tally, seen, .. } = b;
         let c = &mut tally.report.counts;
@@ -124,14 +163,6 @@ impl Feed {
             if let Some(st) = &self.state {
                 st.record(row, RowState::Duplicate, None);
             }
-            return Ok(false);
-        }
-        if let Some(st) = &self.state
-            && let Some(ledger) = &st.ledger
-            && ledger.contains(fingerprint).map_err(|e| e.to_string())?
-        {
-            c.skipped += 1;
-            st.record(row, RowState::Skipped, Some("sent before (ledger)".into()));
             return Ok(false);
         }
         Ok(true)
@@ -169,8 +200,8 @@ impl Consumer<Checked<Lead>> for Feed {
                     }
                 };
                 if send {
-                    self.batch.push(v.payload);
-                    if self.state.is_none() || self.batch.len() >= INFLIGHT_BATCH {
+                    self.batch.push((v.fingerprint, v.payload));
+                    if self.batch.len() >= BATCH {
                         return self.flush();
                     }
                 }

@@ -20,8 +20,9 @@ use crate::api::client::{ClickTimeUnit, Wire};
 use crate::cli::{ClickTimeUnitArg, ImportArgs, ReferrerField, UncertainArg, ValidateArgs};
 use crate::config::{self, InputConfig};
 use crate::dispatch::pacing::{Pacer, Rate};
+use crate::dispatch::queue::LeadQueue;
 use crate::dispatch::retry::Backoff;
-use crate::dispatch::{self, DispatchConfig, Event, Stop};
+use crate::dispatch::{self, DispatchConfig, Event, Fate, Stop};
 use crate::lead::Lead;
 use crate::normalize::{Problem, Rejected};
 use crate::pipeline::{self, Counters};
@@ -183,7 +184,8 @@ fn settings_hash(cfg: &InputConfig, wire: &Wire) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
 }
 
-/// Turn a dispatcher event into counts, store records and rejects lines.
+/// Turn a dispatcher event into counts, store records and rejects lines; returns
+/// the retries it took.
 fn record(
     event: Event,
     b: &mut Books,
@@ -191,91 +193,79 @@ fn record(
     shared_name: Option<&str>,
     http: &mut BTreeMap<String, u64>,
 ) -> u64 {
+    for a in &event.answers {
+        let key = a.map_or_else(|| "transport".to_string(), |s| s.to_string());
+        *http.entry(key).or_default() += 1;
+    }
+    let retries = event.answers.len().saturating_sub(1) as u64;
+    let status = event.status();
     let Books {
         tally,
         rejects,
         write_error,
         ..
     } = b;
-    let store = |o: RowOutcome| {
-        if let Some((w, _)) = state {
-            w.outcome(o);
-        }
+    let (writer, file_id) = match state {
+        Some((w, id)) => (Some(w), id),
+        None => (None, 0),
     };
-    let file_id = state.map_or(0, |s| s.1);
-    let c = &mut tally.report.counts;
-    let mut retried = 0;
-    match event {
-        Event::Answer { status, retrying } => {
-            let key = status.map_or_else(|| "transport".to_string(), |s| s.to_string());
-            *http.entry(key).or_default() += 1;
-            retried = u64::from(retrying);
-        }
-        Event::Sent { lead, status } => {
-            c.sent += 1;
-            store(RowOutcome {
-                file_id,
-                row: lead.row,
-                state: RowState::Sent,
-                status: Some(status),
-                message: None,
-                fingerprint: Some(lead.fingerprint()),
-            });
-        }
-        Event::Failed {
-            lead,
+    let outcome =
+        |state: RowState, message: Option<String>, fingerprint: Option<u128>| RowOutcome {
+            file_id,
+            row: event.lead.row,
+            state,
             status,
             message,
-        } => {
+            fingerprint,
+        };
+    let c = &mut tally.report.counts;
+    match event.fate {
+        Fate::Sent => {
+            c.sent += 1;
+            if let Some(w) = writer {
+                w.outcome(outcome(
+                    RowState::Sent,
+                    None,
+                    Some(event.lead.fingerprint()),
+                ));
+            }
+        }
+        Fate::Failed(message) => {
             c.failed += 1;
-            store(RowOutcome {
-                file_id,
-                row: lead.row,
-                state: RowState::Failed,
-                status,
-                message: Some(message.clone()),
-                fingerprint: None,
-            });
+            if let Some(w) = writer {
+                w.outcome(outcome(RowState::Failed, Some(message.clone()), None));
+            }
             if let Some(w) = rejects.as_mut()
                 && let Err(e) = w.write(
                     shared_name,
                     &tally.locator,
-                    &as_rejected(lead, "send", message),
+                    &as_rejected(event.lead, "send", message),
                 )
             {
                 write_error.get_or_insert(e);
             }
         }
-        Event::Rejected {
-            lead,
-            status,
-            message,
-        } => {
+        Fate::Rejected(message) => {
             c.valid -= 1;
-            store(RowOutcome {
-                file_id,
-                row: lead.row,
-                state: RowState::Rejected,
-                status: Some(status),
-                message: Some(message.clone()),
-                fingerprint: None,
-            });
+            if let Some(w) = writer {
+                w.outcome(outcome(RowState::Rejected, Some(message.clone()), None));
+            }
             if let Err(e) = tally.rejected(
-                &as_rejected(lead, "server", message),
+                &as_rejected(event.lead, "server", message),
                 false,
                 rejects.as_mut(),
             ) {
                 write_error.get_or_insert(e);
             }
         }
-        Event::Unsent { lead } => {
+        Fate::Unsent => {
             c.pending += 1;
-            if let Some((w, id)) = state {
-                w.forget(id, lead.row);
+            if let Some(w) = writer {
+                w.forget(file_id, event.lead.row);
             }
         }
     }
-    retried
+    retries
 }
 
 /// A file already imported to the end: nothing to send.
@@ -430,29 +420,26 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
             write_error: None,
             store_error: None,
         }));
-        let (lead_tx, lead_rx) = mpsc::channel::<Lead>(1);
+        let queue = Arc::new(LeadQueue::new(feed::QUEUE_LOW));
         let (event_tx, mut events) = mpsc::unbounded_channel::<Event>();
         let pipeline = {
             let (input, cfg, counters) = (input.clone(), Arc::clone(&cfg), counters.clone());
             let mut feed = Feed {
                 books: Arc::clone(&shared),
-                leads: lead_tx,
+                queue: Arc::clone(&queue),
                 name: name.clone(),
                 state: file_state,
                 batch: Vec::new(),
             };
             tokio::task::spawn_blocking(move || {
-                pipeline::run_file(
-                    &input,
-                    &cfg,
-                    &counters,
-                    &|o| check(o, |lead| lead),
-                    &mut feed,
-                )
+                let prepare = |o| check(o, |lead| lead);
+                let result = pipeline::run_file(&input, &cfg, &counters, &prepare, &mut feed);
+                feed.queue.close();
+                result
             })
         };
         let dispatcher = tokio::spawn(dispatch::run(
-            lead_rx,
+            Arc::clone(&queue),
             Arc::clone(&target.client),
             Arc::clone(&pacer),
             plan.dispatch,
@@ -462,14 +449,19 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
 
         let mut http: BTreeMap<String, u64> = BTreeMap::new();
         let mut retries = 0u64;
+        let mut inbox: Vec<Event> = Vec::with_capacity(256);
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let shared_name = several.then_some(name.as_str());
         loop {
             tokio::select! {
-                event = events.recv() => {
-                    let Some(event) = event else { break };
+                got = events.recv_many(&mut inbox, 256) => {
+                    if got == 0 {
+                        break;
+                    }
                     let mut b = books(&shared);
-                    retries += record(event, &mut b, file_store.as_ref().map(|(w, id)| (w, *id)), shared_name, &mut http);
+                    for event in inbox.drain(..) {
+                        retries += record(event, &mut b, file_store.as_ref().map(|(w, id)| (w, *id)), shared_name, &mut http);
+                    }
                 }
                 _ = tick.tick() => {
                     let mut b = books(&shared);
