@@ -232,6 +232,11 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 0.0, value_name = "P")]
     pub reject_rate: f64,
 
+    /// 429 storms: every N seconds, half a second in which every request gets 429
+    /// with Retry-After: 1.
+    #[arg(long, value_name = "SECS")]
+    pub storm_every: Option<f64>,
+
     /// Delay before each answer, in milliseconds.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub latency_ms: u64,

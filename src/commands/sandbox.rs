@@ -46,6 +46,15 @@ pub fn run(args: SandboxArgs) -> Result<Exit, Failure> {
         fail_rate: args.fail_rate,
         drop_rate: args.drop_rate,
         reject_rate: args.reject_rate,
+        storm_every: match args.storm_every {
+            Some(s) if s.is_finite() && s >= 1.0 => Some(Duration::from_secs_f64(s)),
+            Some(s) => {
+                return Err(Failure::usage(format!(
+                    "--storm-every {s}: give at least 1 second"
+                )));
+            }
+            None => None,
+        },
         latency: Duration::from_millis(args.latency_ms),
         seed: args.seed,
         record: args.record,

@@ -43,6 +43,8 @@ pub struct SandboxConfig {
     pub drop_rate: f64,
     /// Share of valid requests refused with 400 (a lead the server will not take).
     pub reject_rate: f64,
+    /// 429 storms: every this often, half a second of 429 + `Retry-After: 1` for all.
+    pub storm_every: Option<Duration>,
     pub latency: Duration,
     pub seed: u64,
     /// Append accepted clicks to this JSON Lines file.
@@ -62,6 +64,7 @@ impl Default for SandboxConfig {
             fail_rate: 0.0,
             drop_rate: 0.0,
             reject_rate: 0.0,
+            storm_every: None,
             latency: Duration::ZERO,
             seed: 1,
             record: None,
@@ -95,6 +98,10 @@ pub struct Click {
     pub referrer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_url: Option<String>,
+    /// Applied, then answered by cutting the connection (`--drop-rate`): the client
+    /// never heard it went through.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cut: bool,
 }
 
 struct Shared {
@@ -104,6 +111,7 @@ struct Shared {
     record: Mutex<Option<std::io::BufWriter<std::fs::File>>>,
     bucket: Option<Mutex<Bucket>>,
     dice: Mutex<faults::Dice>,
+    started: std::time::Instant,
 }
 
 /// Marks a response whose connection is to be cut instead of answered.
@@ -134,6 +142,7 @@ impl Sandbox {
         let shared = Arc::new(Shared {
             bucket: cfg.rate_limit.map(|r| Mutex::new(Bucket::new(r))),
             dice: Mutex::new(faults::Dice::new(cfg.seed)),
+            started: std::time::Instant::now(),
             cfg,
             stats: Mutex::default(),
             clicks: Mutex::default(),
@@ -263,6 +272,21 @@ async fn set_click(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         lock(&s.stats).unauthorized += 1;
         return error(StatusCode::UNAUTHORIZED, "Unauthenticated");
     }
+    if let Some(every) = s.cfg.storm_every
+        && (s.started.elapsed().as_millis() % every.as_millis().max(1)) < 500
+    {
+        lock(&s.stats).rate_limited += 1;
+        let mut resp = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(
+                json!({"message": "Rate limit exceeded. You can only make 1 request per minute."}),
+            ),
+        )
+            .into_response();
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from(1));
+        return resp;
+    }
     let limit = match &s.bucket {
         Some(b) => match lock(b).take() {
             Ok(h) => Some(h),
@@ -354,6 +378,7 @@ async fn set_click(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         settings,
         referrer: field("referrer").or_else(|| field("referrer_url")),
         current_url: field("current_url"),
+        cut,
     };
     if let Some(w) = lock(&s.record).as_mut() {
         let _ = serde_json::to_writer(&mut *w, &click);
