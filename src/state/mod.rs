@@ -2,12 +2,13 @@
 //! fingerprint, one outcome per row, a ledger of every lead sent, and the runs.
 //! Reads happen here; writes go through the group-committing [`writer`] thread.
 
+mod lock;
 mod schema;
 pub mod writer;
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -132,7 +133,7 @@ impl Store {
     /// Open for an import: take the directory's lock, or fail naming its holder.
     pub fn open(dir: &Path, command: &str) -> Result<Store, StateError> {
         std::fs::create_dir_all(dir).map_err(|e| unusable(dir, e))?;
-        let lock = take_lock(dir)?;
+        let lock = lock::take(dir)?;
         let path = dir.join(DB_FILE);
         let conn = connect(&path)?;
         // Runs that died may have sent leads whose ledger entries were still
@@ -458,42 +459,6 @@ impl Ledger {
         drop(stmt);
         tx.finish().map_err(err)?;
         Ok(out)
-    }
-}
-
-/// Take the directory's lock or say who holds it.
-fn take_lock(dir: &Path) -> Result<File, StateError> {
-    let path = dir.join(LOCK_FILE);
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| unusable(&path, e))?;
-    match f.try_lock() {
-        Ok(()) => {
-            f.set_len(0).map_err(|e| unusable(&path, e))?;
-            writeln!(
-                f,
-                "pid {} started {}",
-                std::process::id(),
-                jiff::Timestamp::now()
-            )
-            .map_err(|e| unusable(&path, e))?;
-            Ok(f)
-        }
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = f.read_to_string(&mut holder);
-            Err(StateError::Busy(format!(
-                "another import is running on the state directory {} ({}); wait for it, or use \
-                 another --state-dir",
-                dir.display(),
-                holder.trim()
-            )))
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(unusable(&path, e)),
     }
 }
 

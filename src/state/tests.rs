@@ -1,3 +1,5 @@
+//! Tests of the state store: outcomes, resume, settings, the lock, damaged files.
+
 use super::*;
 
 fn store(dir: &Path) -> Store {

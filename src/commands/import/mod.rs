@@ -4,6 +4,8 @@
 //! failure lands in the rejects file or the report.
 
 mod feed;
+mod record;
+mod signals;
 mod target;
 
 use std::collections::BTreeMap;
@@ -22,14 +24,12 @@ use crate::config::{self, InputConfig};
 use crate::dispatch::pacing::{Pacer, Rate};
 use crate::dispatch::queue::LeadQueue;
 use crate::dispatch::retry::Backoff;
-use crate::dispatch::{self, DispatchConfig, Event, Fate, Stop};
-use crate::lead::Lead;
-use crate::normalize::{Problem, Rejected};
+use crate::dispatch::{self, DispatchConfig, Event, Stop};
 use crate::pipeline::{self, Counters};
 use crate::progress::Progress;
 use crate::report::{FileReport, RejectsWriter, RunReport};
 use crate::source::Input;
-use crate::state::{self, RowOutcome, RowState, StateError, Store, WriterHandle};
+use crate::state::{self, StateError, Store};
 use crate::tally::{FileTally, Seen, check};
 use crate::{Exit, Failure, Ui};
 use feed::{Books, Feed, FileState, books};
@@ -120,42 +120,6 @@ pub fn run(args: ImportArgs, ui: &Ui) -> Result<Exit, Failure> {
     runtime.block_on(import(args, plan, *ui))
 }
 
-/// Ctrl-C / SIGTERM: the first stops intake and lets in-flight answers arrive; a
-/// second exits at once.
-fn watch_signals(stop: Stop) {
-    tokio::spawn(async move {
-        let mut seen = 0;
-        loop {
-            #[cfg(unix)]
-            {
-                let mut term =
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    {
-                        Ok(t) => t,
-                        Err(_) => return,
-                    };
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {},
-                    _ = term.recv() => {},
-                }
-            }
-            #[cfg(not(unix))]
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
-            }
-            seen += 1;
-            if seen > 1 {
-                eprintln!("interrupted again: exiting now");
-                std::process::exit(Exit::Interrupted as i32);
-            }
-            eprintln!(
-                "interrupted: finishing requests in flight (interrupt again to exit at once)"
-            );
-            stop.interrupt();
-        }
-    });
-}
-
 fn state_failure(e: StateError) -> Failure {
     Failure::usage(e)
 }
@@ -184,90 +148,6 @@ fn settings_hash(cfg: &InputConfig, wire: &Wire) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
 }
 
-/// Turn a dispatcher event into counts, store records and rejects lines; returns
-/// the retries it took.
-fn record(
-    event: Event,
-    b: &mut Books,
-    state: Option<(&WriterHandle, i64)>,
-    shared_name: Option<&str>,
-    http: &mut BTreeMap<String, u64>,
-) -> u64 {
-    for a in &event.answers {
-        let key = a.map_or_else(|| "transport".to_string(), |s| s.to_string());
-        *http.entry(key).or_default() += 1;
-    }
-    let retries = event.answers.len().saturating_sub(1) as u64;
-    let status = event.status();
-    let Books {
-        tally,
-        rejects,
-        write_error,
-        ..
-    } = b;
-    let (writer, file_id) = match state {
-        Some((w, id)) => (Some(w), id),
-        None => (None, 0),
-    };
-    let outcome =
-        |state: RowState, message: Option<String>, fingerprint: Option<u128>| RowOutcome {
-            file_id,
-            row: event.lead.row,
-            state,
-            status,
-            message,
-            fingerprint,
-        };
-    let c = &mut tally.report.counts;
-    match event.fate {
-        Fate::Sent => {
-            c.sent += 1;
-            if let Some(w) = writer {
-                w.outcome(outcome(
-                    RowState::Sent,
-                    None,
-                    Some(event.lead.fingerprint()),
-                ));
-            }
-        }
-        Fate::Failed(message) => {
-            c.failed += 1;
-            if let Some(w) = writer {
-                w.outcome(outcome(RowState::Failed, Some(message.clone()), None));
-            }
-            if let Some(w) = rejects.as_mut()
-                && let Err(e) = w.write(
-                    shared_name,
-                    &tally.locator,
-                    &as_rejected(event.lead, "send", message),
-                )
-            {
-                write_error.get_or_insert(e);
-            }
-        }
-        Fate::Rejected(message) => {
-            c.valid -= 1;
-            if let Some(w) = writer {
-                w.outcome(outcome(RowState::Rejected, Some(message.clone()), None));
-            }
-            if let Err(e) = tally.rejected(
-                &as_rejected(event.lead, "server", message),
-                false,
-                rejects.as_mut(),
-            ) {
-                write_error.get_or_insert(e);
-            }
-        }
-        Fate::Unsent => {
-            c.pending += 1;
-            if let Some(w) = writer {
-                w.forget(file_id, event.lead.row);
-            }
-        }
-    }
-    retries
-}
-
 /// A file already imported to the end: nothing to send.
 fn already_imported(name: &str, prior: &state::Prior) -> FileReport {
     let mut r = FileReport {
@@ -292,7 +172,7 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
         None => None,
     };
     let stop = Stop::default();
-    watch_signals(stop.clone());
+    signals::watch_signals(stop.clone());
     let pacer = Arc::new(Pacer::new(plan.rate, plan.burst));
     let mut rejects = match &plan.cfg.rejects {
         Some(p) => Some(
@@ -460,7 +340,7 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
                     }
                     let mut b = books(&shared);
                     for event in inbox.drain(..) {
-                        retries += record(event, &mut b, file_store.as_ref().map(|(w, id)| (w, *id)), shared_name, &mut http);
+                        retries += record::record(event, &mut b, file_store.as_ref().map(|(w, id)| (w, *id)), shared_name, &mut http);
                     }
                 }
                 _ = tick.tick() => {
@@ -603,18 +483,4 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
         }
     }
     Ok(exit)
-}
-
-/// A lead the server refused or that could not be sent, as a rejects row.
-fn as_rejected(lead: Lead, field: &str, reason: String) -> Rejected {
-    Rejected {
-        row: lead.row,
-        pos: lead.pos,
-        problems: vec![Problem {
-            field: field.to_string(),
-            column: None,
-            reason,
-        }],
-        cells: lead.cells,
-    }
 }

@@ -1,0 +1,107 @@
+//! What each lead's fate does to the counts, the state store and the rejects file.
+
+use std::collections::BTreeMap;
+
+use super::feed::Books;
+use crate::dispatch::{Event, Fate};
+use crate::lead::Lead;
+use crate::normalize::{Problem, Rejected};
+use crate::state::{RowOutcome, RowState, WriterHandle};
+
+/// Turn a dispatcher event into counts, store records and rejects lines; returns
+/// the retries it took.
+pub(super) fn record(
+    event: Event,
+    b: &mut Books,
+    state: Option<(&WriterHandle, i64)>,
+    shared_name: Option<&str>,
+    http: &mut BTreeMap<String, u64>,
+) -> u64 {
+    for a in &event.answers {
+        let key = a.map_or_else(|| "transport".to_string(), |s| s.to_string());
+        *http.entry(key).or_default() += 1;
+    }
+    let retries = event.answers.len().saturating_sub(1) as u64;
+    let status = event.status();
+    let Books {
+        tally,
+        rejects,
+        write_error,
+        ..
+    } = b;
+    let (writer, file_id) = match state {
+        Some((w, id)) => (Some(w), id),
+        None => (None, 0),
+    };
+    let outcome =
+        |state: RowState, message: Option<String>, fingerprint: Option<u128>| RowOutcome {
+            file_id,
+            row: event.lead.row,
+            state,
+            status,
+            message,
+            fingerprint,
+        };
+    let c = &mut tally.report.counts;
+    match event.fate {
+        Fate::Sent => {
+            c.sent += 1;
+            if let Some(w) = writer {
+                w.outcome(outcome(
+                    RowState::Sent,
+                    None,
+                    Some(event.lead.fingerprint()),
+                ));
+            }
+        }
+        Fate::Failed(message) => {
+            c.failed += 1;
+            if let Some(w) = writer {
+                w.outcome(outcome(RowState::Failed, Some(message.clone()), None));
+            }
+            if let Some(w) = rejects.as_mut()
+                && let Err(e) = w.write(
+                    shared_name,
+                    &tally.locator,
+                    &as_rejected(event.lead, "send", message),
+                )
+            {
+                write_error.get_or_insert(e);
+            }
+        }
+        Fate::Rejected(message) => {
+            c.valid -= 1;
+            if let Some(w) = writer {
+                w.outcome(outcome(RowState::Rejected, Some(message.clone()), None));
+            }
+            if let Err(e) = tally.rejected(
+                &as_rejected(event.lead, "server", message),
+                false,
+                rejects.as_mut(),
+            ) {
+                write_error.get_or_insert(e);
+            }
+        }
+        Fate::Unsent => {
+            c.pending += 1;
+            if let Some(w) = writer {
+                w.forget(file_id, event.lead.row);
+            }
+        }
+    }
+    retries
+}
+
+/// A lead the server refused or that could not be sent, as a rejects row.
+fn as_rejected(lead: Lead, field: &str, reason: String) -> Rejected {
+    Rejected {
+        row: lead.row,
+        pos: lead.pos,
+        problems: vec![Problem {
+            field: field.to_string(),
+            column: None,
+            reason,
+        }],
+        cells: lead.cells,
+    }
+}

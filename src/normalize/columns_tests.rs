@@ -1,0 +1,123 @@
+//! Tests of column mapping.
+
+use super::*;
+
+fn h(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn fields_parse_and_reject_unknown_names() {
+    assert_eq!("click_time".parse::<Field>(), Ok(Field::ClickTime));
+    assert_eq!(
+        "UTM_Source".parse::<Field>(),
+        Ok(Field::Param("utm_source".into()))
+    );
+    assert_eq!("gclid".parse::<Field>(), Ok(Field::Param("gclid".into())));
+    assert_eq!(
+        "settings.conversion_type".parse::<Field>(),
+        Ok(Field::Setting("conversion_type".into()))
+    );
+    assert!("settings.email".parse::<Field>().is_err());
+    assert!("utm_".parse::<Field>().is_err());
+    let err = "phone".parse::<Field>().unwrap_err();
+    assert!(err.contains("unknown field 'phone'") && err.contains("click_time"));
+}
+
+#[test]
+fn canonicalization_trims_lowercases_and_underscores() {
+    assert_eq!(canonical("  E-Mail "), "e_mail");
+    assert_eq!(canonical("Fecha Hora"), "fecha_hora");
+    assert_eq!(canonical("UTM Source"), "utm_source");
+}
+
+#[test]
+fn aliases_map_automatically() {
+    let header = h(&[
+        "Fecha",
+        "Correo",
+        "UTM Source",
+        "utm_campaign",
+        "GCLID",
+        "Landing Page",
+        "Referer",
+        "x",
+    ]);
+    let m = resolve(&header, &[]).unwrap();
+    assert_eq!(m.click_time, Some(0));
+    assert_eq!(m.email, Some(1));
+    assert_eq!(
+        m.params,
+        vec![
+            ("utm_source".into(), 2),
+            ("utm_campaign".into(), 3),
+            ("gclid".into(), 4)
+        ]
+    );
+    assert_eq!(m.current_url, Some(5));
+    assert_eq!(m.referrer, Some(6));
+}
+
+#[test]
+fn explicit_map_wins_and_removes_column_and_field_from_auto_matching() {
+    // "email" would auto-match, but --map takes the field from another column;
+    // "date" would match click_time, but click_date fills it.
+    let header = h(&["date", "hour", "email", "work_email", "utm_source"]);
+    let explicit = vec![
+        (Field::Email, "work_email".to_string()),
+        (Field::ClickDate, "date".to_string()),
+        (Field::ClickTimeOfDay, "hour".to_string()),
+    ];
+    let m = resolve(&header, &explicit).unwrap();
+    assert_eq!(m.email, Some(3));
+    assert_eq!(m.click_date, Some(0));
+    assert_eq!(m.click_time_of_day, Some(1));
+    assert_eq!(m.click_time, None);
+}
+
+#[test]
+fn two_headers_for_one_field_name_both() {
+    let err = resolve(&h(&["date", "time", "email", "utm_source"]), &[])
+        .unwrap_err()
+        .0;
+    assert!(err.contains("'date' and 'time'"), "{err}");
+    assert!(err.contains("click_date"), "{err}");
+    let err = resolve(&h(&["Email", "e-mail", "date", "utm_source"]), &[])
+        .unwrap_err()
+        .0;
+    assert!(err.contains("'Email' and 'e-mail'"), "{err}");
+}
+
+#[test]
+fn missing_required_fields_list_the_headers_found() {
+    let err = resolve(&h(&["when", "email", "utm_source"]), &[])
+        .unwrap_err()
+        .0;
+    assert!(
+        err.contains("click_time") && err.contains("'when'"),
+        "{err}"
+    );
+    let err = resolve(&h(&["date", "utm_source"]), &[]).unwrap_err().0;
+    assert!(err.contains("no column for email"), "{err}");
+    let err = resolve(&h(&["date", "email"]), &[]).unwrap_err().0;
+    assert!(err.contains("url_parameters"), "{err}");
+    let err = resolve(
+        &h(&["date", "email"]),
+        &[(Field::Param("utm_source".into()), "src".into())],
+    )
+    .unwrap_err()
+    .0;
+    assert!(err.contains("no column 'src'"), "{err}");
+}
+
+#[test]
+fn projection_rewrites_indices() {
+    let mut m = resolve(&h(&["a", "date", "b", "email", "utm_source"]), &[]).unwrap();
+    let used = m.used();
+    assert_eq!(used, vec![1, 3, 4]);
+    m.project(&used);
+    assert_eq!(
+        (m.click_time, m.email, m.params[0].1),
+        (Some(0), Some(1), 2)
+    );
+}
