@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::HeaderMap;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 
 use super::auth::Secret;
 use crate::lead::Lead;
@@ -94,6 +94,8 @@ pub struct ApiClient {
     http: reqwest::Client,
     endpoint: Url,
     token: Secret,
+    /// `Bearer <token>`, built once and marked sensitive (never shown by `Debug`).
+    authorization: HeaderValue,
     account_id: String,
     wire: Wire,
 }
@@ -114,9 +116,15 @@ impl ApiClient {
             .user_agent(concat!("setclick/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| {
+                "the API token has characters not allowed in an HTTP header".to_string()
+            })?;
+        authorization.set_sensitive(true);
         Ok(ApiClient {
             http,
             endpoint,
+            authorization,
             token,
             account_id,
             wire,
@@ -135,34 +143,43 @@ impl ApiClient {
         &self.token
     }
 
-    /// The form fields of one lead, in the endpoint page's order.
-    pub fn form(&self, lead: &Lead) -> Vec<(&'static str, String)> {
+    /// The form body of one lead (`application/x-www-form-urlencoded`), fields in
+    /// the endpoint page's order.
+    pub fn form(&self, lead: &Lead) -> String {
         let click_time = match self.wire.click_time_unit {
             ClickTimeUnit::Millis => lead.click_time,
             ClickTimeUnit::Seconds => lead.click_time.div_euclid(1000),
         };
-        let mut f = vec![
-            ("url_parameters", lead.url_parameters.clone()),
-            ("click_time", click_time.to_string()),
-            ("settings", lead.settings.clone()),
-        ];
+        let capacity = 64
+            + 3 * (lead.url_parameters.len()
+                + lead.settings.len()
+                + lead.referrer.as_ref().map_or(0, String::len)
+                + lead.current_url.as_ref().map_or(0, String::len));
+        let mut f = form_urlencoded::Serializer::new(String::with_capacity(capacity));
+        f.append_pair("url_parameters", &lead.url_parameters);
+        f.append_pair("click_time", itoa::Buffer::new().format(click_time));
+        f.append_pair("settings", &lead.settings);
         if let Some(r) = &lead.referrer {
-            f.push((self.wire.referrer_field, r.clone()));
+            f.append_pair(self.wire.referrer_field, r);
         }
         if let Some(u) = &lead.current_url {
-            f.push(("current_url", u.clone()));
+            f.append_pair("current_url", u);
         }
-        f.push(("account_id", self.account_id.clone()));
-        f
+        f.append_pair("account_id", &self.account_id);
+        f.finish()
     }
 
     pub async fn send(&self, lead: &Lead) -> Answer {
         let req = self
             .http
             .post(self.endpoint.clone())
-            .bearer_auth(self.token.expose())
-            .header("accept", "application/json")
-            .form(&self.form(lead));
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            )
+            .body(self.form(lead));
         match req.send().await {
             Err(e) => Answer::Transport(describe(&e)),
             Ok(resp) => {
@@ -284,6 +301,73 @@ pub fn rate_headers(headers: &HeaderMap) -> RateHeaders {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    fn lead() -> Lead {
+        Lead {
+            row: 1,
+            pos: 2,
+            click_time: 1_634_707_888_123,
+            url_parameters: r#"{"utm_source":"a b&c"}"#.into(),
+            settings: r#"{"email":"ana+x@example.com"}"#.into(),
+            referrer: Some("https://facebook.com/".into()),
+            current_url: None,
+            dst: Default::default(),
+            cells: vec![],
+        }
+    }
+
+    fn client(wire: Wire) -> ApiClient {
+        let url = Url::parse("http://127.0.0.1:9/api/auth/v1.0/set-click").unwrap();
+        ApiClient::new(
+            url,
+            Secret::new("t"),
+            "acc".into(),
+            wire,
+            Duration::from_secs(1),
+            1,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn form_body_has_exactly_the_set_click_fields() {
+        let body = client(Wire::default()).form(&lead());
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("url_parameters", r#"{"utm_source":"a b&c"}"#),
+            ("click_time", "1634707888123"),
+            ("settings", r#"{"email":"ana+x@example.com"}"#),
+            ("referrer", "https://facebook.com/"),
+            ("account_id", "acc"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(pairs, want);
+        assert!(
+            !body.contains(' ') && !body.contains("+x@"),
+            "encoded: {body}"
+        );
+
+        let legacy = client(Wire {
+            click_time_unit: ClickTimeUnit::Seconds,
+            referrer_field: "referrer_url",
+        });
+        let body = legacy.form(&lead());
+        assert!(
+            body.contains("click_time=1634707888&") && body.contains("referrer_url="),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn the_authorization_header_never_prints() {
+        let c = client(Wire::default());
+        assert!(c.authorization.is_sensitive());
+        assert_eq!(format!("{:?}", c.authorization), "Sensitive");
+    }
 
     #[test]
     fn plain_http_only_to_loopback() {
