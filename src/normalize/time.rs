@@ -365,14 +365,15 @@ impl Scan<'_> {
             false
         }
     }
-    /// Between `min` and `max` digits: (value, count).
+    /// Between `min` and `max` digits: (value, count). The value saturates (long
+    /// runs of digits are only skipped, or rejected by the caller's range checks).
     fn digits(&mut self, min: usize, max: usize) -> Option<(u32, usize)> {
         let start = self.i;
         let mut v: u32 = 0;
         while self.i - start < max {
             match self.peek() {
                 Some(c) if c.is_ascii_digit() => {
-                    v = v * 10 + u32::from(c - b'0');
+                    v = v.saturating_mul(10).saturating_add(u32::from(c - b'0'));
                     self.i += 1;
                 }
                 _ => break,

@@ -187,6 +187,14 @@ fn date_and_time_pair() {
     assert_eq!(w, When::Naive(civil::date(2021, 10, 20).at(0, 0, 0, 0)));
 }
 
+/// Found by the `time` fuzz target: 60 fraction digits overflowed the digit scanner.
+#[test]
+fn very_long_fractions_are_truncated_not_overflowed() {
+    let r = rules();
+    let s = format!("2021-10-20 07:31:28.662{}", "4".repeat(60));
+    assert_eq!(ms(&r, &s), utc("2021-10-20T05:31:28.662Z"));
+}
+
 #[test]
 fn garbage_is_an_error_not_a_panic() {
     let r = rules();
