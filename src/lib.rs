@@ -12,6 +12,7 @@ pub mod config;
 pub mod dispatch;
 pub mod lead;
 pub mod normalize;
+pub mod panics;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
@@ -83,6 +84,7 @@ fn init_logging(cli: &Cli) {
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
+    panics::install_hook();
     init_logging(&cli);
     let ui = Ui {
         quiet: cli.quiet,

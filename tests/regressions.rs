@@ -34,3 +34,25 @@ fn a_time_with_sixty_fraction_digits() {
         assert!(r.stderr.contains("c.csv"), "{}", r.stderr);
     }
 }
+
+/// `fuzz/artifacts/parquet/crash-07d6e8d0…`: damaged Parquet metadata makes polars
+/// panic ("thrift bool field"). setclick catches it; the message must be one clear
+/// error, without the panic's own noise.
+#[test]
+fn damaged_parquet_metadata_that_makes_polars_panic() {
+    let w = Workdir::new();
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fuzz-parquet-thrift-bool.parquet"
+    ))
+    .unwrap();
+    w.write("damaged.parquet", bytes);
+    let r = w.run(&["validate", "damaged.parquet", "--timezone", "UTC"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("damaged.parquet") && r.stderr.contains("not a readable Parquet file"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}

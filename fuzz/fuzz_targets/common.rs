@@ -17,6 +17,8 @@ impl Consumer<()> for Discard {
 }
 
 pub fn run(data: &[u8], extension: &str, args: &[&str]) {
+    // After libFuzzer's own hook: panics setclick catches (in polars) are not crashes.
+    setclick::panics::install_hook();
     let dir = std::env::temp_dir().join(format!("setclick-fuzz-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(format!("input.{extension}"));

@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use jiff::Timestamp;
 use jiff::civil;
@@ -63,14 +62,14 @@ pub(super) fn with_reader<T>(
 
 /// Run polars code, turning its errors and panics (on damaged files) into ours.
 fn guard<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T, SourceError> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match crate::panics::quietly(f) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(SourceError::invalid(format!(
             "not a readable Parquet file: {e}"
         ))),
-        Err(_) => Err(SourceError::invalid(
-            "not a readable Parquet file: the reader failed on damaged data",
-        )),
+        Err(msg) => Err(SourceError::invalid(format!(
+            "not a readable Parquet file: the reader failed on damaged data ({msg})"
+        ))),
     }
 }
 
