@@ -217,7 +217,47 @@ fn main() {
     drop(sb);
     drop(sb2);
 
-    // 3. Pacing against a sandbox that allows R requests a second.
+    // 3. Resuming a fully done 1M-row file, against validating it (the file comes
+    //    from `cargo bench --bench e2e`).
+    let big = data.join("leads-1000000.csv");
+    if big.exists() {
+        let big = big.to_str().unwrap();
+        let sb = Sandbox::start(&[]);
+        let first = import(
+            &sb,
+            work.path(),
+            &[
+                big,
+                "--timezone",
+                "Europe/Madrid",
+                "--rate",
+                "unlimited",
+                "--concurrency",
+                c,
+            ],
+        );
+        let again = import(
+            &sb,
+            work.path(),
+            &[big, "--timezone", "Europe/Madrid", "--rate", "unlimited"],
+        );
+        let start = Instant::now();
+        let ok = Command::new(BIN)
+            .args(["validate", big, "--timezone", "Europe/Madrid", "-q"])
+            .status()
+            .unwrap();
+        let validate = start.elapsed().as_secs_f64();
+        assert!(ok.code().is_some_and(|c| c <= 1));
+        println!(
+            "1M-row file: first import {:.1} s ({:.0} req/s); resume of the finished file {:.2} s; validate {validate:.2} s ({:.2}x)",
+            first.secs,
+            first.report["totals"]["sent"].as_u64().unwrap() as f64 / first.secs,
+            again.secs,
+            again.secs / validate
+        );
+    }
+
+    // 4. Pacing against a sandbox that allows R requests a second.
     let r = 100.0;
     let leads = 1500;
     let small = data.join(format!("import-{leads}.csv"));

@@ -56,3 +56,24 @@ fn damaged_parquet_metadata_that_makes_polars_panic() {
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
+
+/// `fuzz/artifacts/parquet/crash-45d732dc…`: a 7 KB file whose footer claims a list
+/// of billions of row groups; polars reserved 47 GB for it and the process aborted.
+/// The footer is now checked before polars reads it.
+#[test]
+fn a_parquet_footer_claiming_billions_of_row_groups() {
+    let w = Workdir::new();
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/fuzz-parquet-huge-list.parquet"
+    ))
+    .unwrap();
+    w.write("huge.parquet", bytes);
+    let r = w.run(&["validate", "huge.parquet", "--timezone", "UTC"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("huge.parquet") && r.stderr.contains("damaged metadata"),
+        "{}",
+        r.stderr
+    );
+}

@@ -4,6 +4,7 @@
 mod csv;
 mod frame;
 mod parquet;
+mod parquet_footer;
 mod xlsx;
 
 use std::fmt;

@@ -22,8 +22,10 @@ pub(super) fn with_reader<T>(
             "Parquet cannot be read from stdin; give the file's path",
         ));
     };
-    let file = File::open(path)?;
+    let mut file = File::open(path)?;
     let size = file.metadata().ok().map(|m| m.len());
+    super::parquet_footer::check(&mut file)
+        .map_err(|e| SourceError::invalid(format!("not a readable Parquet file: {e}")))?;
     let (names, metadata) = guard(|| {
         let mut reader = ParquetReader::new(file.try_clone()?);
         let schema = reader.schema()?;
