@@ -196,6 +196,6 @@ mod tests {
         // Truncated.
         assert!(walk(&[0x15]).is_err());
         // Deep nesting.
-        assert!(walk(&vec![0x1C; 200]).is_err());
+        assert!(walk(&[0x1C; 200]).is_err());
     }
 }
