@@ -21,6 +21,11 @@ fn regenerate_samples() {
         &leads(300, 11, 25),
         b';',
     );
+    write_csv(
+        &dir.join("nightly-2024-08-31.csv"),
+        &leads(120, 14, 0),
+        b';',
+    );
     write_xlsx(&dir.join("crm-leads.xlsx"), &leads(200, 12, 40));
     write_parquet(&dir.join("backfill-2024.parquet"), &leads(500, 13, 50), 128);
 }
@@ -32,6 +37,20 @@ fn sample(name: &str) -> String {
 #[test]
 fn samples_validate_as_documented() {
     let w = Workdir::new();
+    let r = w.run(&[
+        "import",
+        &sample("nightly-2024-08-31.csv"),
+        "--timezone",
+        "Europe/Madrid",
+        "--sandbox",
+    ]);
+    assert_eq!(r.code, 0, "the README's first command: {}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("sandbox received 120 requests: 120 clicks accepted"),
+        "{}",
+        r.stderr
+    );
     for (args, rows, rejected) in [
         (
             vec![
