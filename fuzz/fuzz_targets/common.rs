@@ -22,7 +22,9 @@ pub fn run(data: &[u8], extension: &str, args: &[&str]) {
     let dir = std::env::temp_dir().join(format!("setclick-fuzz-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(format!("input.{extension}"));
-    let Ok(mut f) = std::fs::File::create(&path) else { return };
+    let Ok(mut f) = std::fs::File::create(&path) else {
+        return;
+    };
     if f.write_all(data).is_err() {
         return;
     }
@@ -30,8 +32,18 @@ pub fn run(data: &[u8], extension: &str, args: &[&str]) {
     let mut all = vec!["setclick", "validate", "x"];
     all.extend_from_slice(args);
     let cli = <setclick::cli::Cli as clap::Parser>::parse_from(all);
-    let setclick::cli::Command::Validate(v) = cli.command else { return };
-    let Ok(cfg) = setclick::config::input_config(&v.input, jiff::Timestamp::now()) else { return };
+    let setclick::cli::Command::Validate(v) = cli.command else {
+        return;
+    };
+    let Ok(cfg) = setclick::config::input_config(&v.input, jiff::Timestamp::now()) else {
+        return;
+    };
     let prepare = |_: Outcome| ();
-    let _ = run_file(&Input::Path(path), &cfg, &Counters::default(), &prepare, &mut Discard);
+    let _ = run_file(
+        &Input::Path(path),
+        &cfg,
+        &Counters::default(),
+        &prepare,
+        &mut Discard,
+    );
 }

@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = add_json_object(&mut pairs, &s);
     add_url_query(&mut pairs, &s);
     let json = pairs.to_json();
-    assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok(), "invalid JSON written: {json}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&json).is_ok(),
+        "invalid JSON written: {json}"
+    );
     let _ = normalize_email(s.as_ref());
     let _ = truthy(&s);
 });
