@@ -345,8 +345,10 @@ pub struct InputArgs {
     #[arg(long)]
     pub microconversion: bool,
 
-    /// Do not look for duplicate leads: every valid row is emitted or sent. Memory
-    /// then stays flat however long the file (the duplicate check keeps 16 bytes a lead).
+    /// Do not look for duplicate leads, neither in this run nor (import) in the state
+    /// store's ledger of leads sent before: every valid row is emitted or sent. Memory
+    /// then stays flat however long the file (the duplicate check keeps each lead's
+    /// 16-byte fingerprint).
     #[arg(long)]
     pub no_dedupe: bool,
 
