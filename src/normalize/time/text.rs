@@ -1,0 +1,262 @@
+//! The fast path for time text: ISO 8601 / RFC 3339 shapes and `D/M/Y` or `M/D/Y`
+//! dates with optional AM/PM and offset, scanned by hand (this runs for every row);
+//! and the once-per-file decision on day/month order.
+
+use jiff::civil;
+use jiff::tz::Offset;
+
+use super::{DateOrder, TimeError, When, frac_scaled};
+
+/// A cursor over ASCII bytes for the fast path.
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    /// Between `min` and `max` digits: (value, count). The value saturates (long
+    /// runs of digits are only skipped, or rejected by the caller's range checks).
+    fn digits(&mut self, min: usize, max: usize) -> Option<(u32, usize)> {
+        let start = self.i;
+        let mut v: u32 = 0;
+        while self.i - start < max {
+            match self.peek() {
+                Some(c) if c.is_ascii_digit() => {
+                    v = v.saturating_mul(10).saturating_add(u32::from(c - b'0'));
+                    self.i += 1;
+                }
+                _ => break,
+            }
+        }
+        let n = self.i - start;
+        (n >= min).then_some((v, n))
+    }
+    fn skip_spaces(&mut self) -> usize {
+        let start = self.i;
+        while self.peek() == Some(b' ') {
+            self.i += 1;
+        }
+        self.i - start
+    }
+    fn done(&self) -> bool {
+        self.i == self.b.len()
+    }
+    fn rest_eq_ignore_case(&self, s: &str) -> bool {
+        self.b[self.i..].eq_ignore_ascii_case(s.as_bytes())
+    }
+}
+
+/// The first two numbers of a `D/M/Y`-shaped date (not year-first), for inferring
+/// the order.
+pub fn slash_fields(s: &str) -> Option<(u32, u32)> {
+    let mut sc = Scan {
+        b: s.trim().as_bytes(),
+        i: 0,
+    };
+    let (a, _) = sc.digits(1, 2)?;
+    let sep = sc.peek().filter(|c| matches!(c, b'/' | b'.' | b'-'))?;
+    sc.i += 1;
+    let (b, _) = sc.digits(1, 2)?;
+    if !sc.eat(sep) {
+        return None;
+    }
+    sc.digits(2, 4)?;
+    Some((a, b))
+}
+
+/// The fast path. `Ok(None)`: not a shape it knows (try the fallback).
+pub(super) fn parse_common(s: &str, order: Option<DateOrder>) -> Result<Option<When>, TimeError> {
+    let mut sc = Scan {
+        b: s.as_bytes(),
+        i: 0,
+    };
+    let bad = || TimeError::Unparseable(s.to_string());
+    let (year, month, day) = match sc.digits(1, 4) {
+        Some((y, 4)) => {
+            let Some(sep) = sc.peek().filter(|c| matches!(c, b'-' | b'/' | b'.')) else {
+                return Ok(None);
+            };
+            sc.i += 1;
+            let Some((m, _)) = sc.digits(1, 2) else {
+                return Ok(None);
+            };
+            if !sc.eat(sep) {
+                return Ok(None);
+            }
+            let Some((d, _)) = sc.digits(1, 2) else {
+                return Ok(None);
+            };
+            (y, m, d)
+        }
+        Some((a, 1 | 2)) => {
+            let Some(sep) = sc.peek().filter(|c| matches!(c, b'/' | b'.' | b'-')) else {
+                return Ok(None);
+            };
+            sc.i += 1;
+            let Some((b, _)) = sc.digits(1, 2) else {
+                return Ok(None);
+            };
+            if !sc.eat(sep) {
+                return Ok(None);
+            }
+            let Some((y, n)) = sc.digits(2, 4) else {
+                return Ok(None);
+            };
+            let y = match n {
+                2 => 2000 + y,
+                4 => y,
+                _ => return Ok(None),
+            };
+            match order {
+                Some(DateOrder::DayFirst) => (y, b, a),
+                Some(DateOrder::MonthFirst) => (y, a, b),
+                None if a > 12 => (y, b, a),
+                None if b > 12 => (y, a, b),
+                None => return Err(TimeError::Ambiguous(s.to_string())),
+            }
+        }
+        _ => return Ok(None),
+    };
+    let date = civil::Date::new(year as i16, month as i8, day as i8).map_err(|_| bad())?;
+
+    // Date only.
+    if sc.done() {
+        return Ok(Some(When::Naive(date.to_datetime(civil::Time::midnight()))));
+    }
+    if !(sc.eat(b'T') || sc.eat(b't') || sc.skip_spaces() > 0) {
+        return Ok(None);
+    }
+    sc.skip_spaces();
+    let Some((mut hour, _)) = sc.digits(1, 2) else {
+        return Ok(None);
+    };
+    if !sc.eat(b':') {
+        return Ok(None);
+    }
+    let Some((minute, 2)) = sc.digits(2, 2) else {
+        return Ok(None);
+    };
+    let mut second = 0;
+    let mut nanos = 0;
+    if sc.eat(b':') {
+        let Some((sec, 2)) = sc.digits(2, 2) else {
+            return Ok(None);
+        };
+        second = sec;
+        if sc.eat(b'.') || sc.eat(b',') {
+            let start = sc.i;
+            let Some(_) = sc.digits(1, 9) else {
+                return Ok(None);
+            };
+            let frac = &s[start..sc.i];
+            nanos = frac_scaled(frac, 9) as i32;
+            // Finer digits beyond nanoseconds are dropped.
+            sc.digits(0, 64);
+        }
+    }
+    sc.skip_spaces();
+    // 12-hour clock.
+    let meridiem = if sc.b[sc.i..].len() >= 2 {
+        let two = &sc.b[sc.i..sc.i + 2];
+        if two.eq_ignore_ascii_case(b"am") {
+            Some(false)
+        } else if two.eq_ignore_ascii_case(b"pm") {
+            Some(true)
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    if let Some(pm) = meridiem {
+        sc.i += 2;
+        if !(1..=12).contains(&hour) {
+            return Err(bad());
+        }
+        hour = match (hour, pm) {
+            (12, false) => 0,
+            (12, true) => 12,
+            (h, true) => h + 12,
+            (h, false) => h,
+        };
+        sc.skip_spaces();
+    }
+    let time =
+        civil::Time::new(hour as i8, minute as i8, second as i8, nanos).map_err(|_| bad())?;
+    let dt = date.to_datetime(time);
+    if sc.done() {
+        return Ok(Some(When::Naive(dt)));
+    }
+    // Offset.
+    let offset_secs: i32 = if sc.eat(b'Z') || sc.eat(b'z') {
+        0
+    } else if sc.rest_eq_ignore_case("UTC") || sc.rest_eq_ignore_case("GMT") {
+        sc.i += 3;
+        0
+    } else {
+        let sign = match sc.peek() {
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            _ => return Ok(None),
+        };
+        sc.i += 1;
+        let Some((oh, 2)) = sc.digits(2, 2) else {
+            return Ok(None);
+        };
+        sc.eat(b':');
+        let om = sc.digits(2, 2).map_or(0, |(m, _)| m);
+        if oh > 23 || om > 59 {
+            return Err(bad());
+        }
+        sign * (oh as i32 * 3600 + om as i32 * 60)
+    };
+    sc.skip_spaces();
+    if !sc.done() {
+        return Ok(None);
+    }
+    let offset = Offset::from_seconds(offset_secs).map_err(|_| bad())?;
+    let ts = offset.to_timestamp(dt).map_err(|_| bad())?;
+    Ok(Some(When::Instant(ts)))
+}
+
+/// What a sample of a file's time column says about day/month order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderVerdict {
+    /// No `D/M/Y`-shaped values: nothing to decide.
+    NotNeeded,
+    Decided(DateOrder),
+    /// Every value has both numbers at most 12.
+    Ambiguous,
+    /// Some values are day-first and others month-first.
+    Mixed,
+}
+
+pub fn infer_order<'a>(values: impl Iterator<Item = &'a str>) -> OrderVerdict {
+    let (mut day, mut month, mut neutral) = (0, 0, 0);
+    for v in values {
+        match slash_fields(v) {
+            Some((a, b)) if a > 12 && b <= 12 => day += 1,
+            Some((a, b)) if b > 12 && a <= 12 => month += 1,
+            Some((a, b)) if a <= 12 && b <= 12 => neutral += 1,
+            _ => {}
+        }
+    }
+    match (day > 0, month > 0) {
+        (true, true) => OrderVerdict::Mixed,
+        (true, false) => OrderVerdict::Decided(DateOrder::DayFirst),
+        (false, true) => OrderVerdict::Decided(DateOrder::MonthFirst),
+        (false, false) if neutral > 0 => OrderVerdict::Ambiguous,
+        _ => OrderVerdict::NotNeeded,
+    }
+}
