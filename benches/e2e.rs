@@ -7,11 +7,11 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod measure;
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use common::Lcg;
 
@@ -171,29 +171,15 @@ fn make_xlsx(path: &Path, rows: usize) {
     wb.save(path).unwrap();
 }
 
-/// Run the binary, return (seconds, peak RSS in MiB) of that child alone. The child
-/// is reaped by `wait4`, which also reports its own peak RSS.
-#[allow(clippy::zombie_processes)]
+/// Run the binary: (seconds, peak RSS in MiB, exit code).
 fn measure(args: &[&str]) -> (f64, f64, i32) {
-    let start = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_setclick"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn setclick");
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting on our own child; `usage` is a valid out-pointer.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert!(pid > 0, "wait4 failed");
-    let secs = start.elapsed().as_secs_f64();
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (secs, usage.ru_maxrss as f64 / 1024.0, code)
+    let r = measure::run(
+        Command::new(env!("CARGO_BIN_EXE_setclick"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    (r.secs, r.rss_mib, r.code)
 }
 
 fn bench(label: &str, rows: usize, args: &[&str]) {

@@ -6,6 +6,7 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod measure;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -58,33 +59,26 @@ struct Measured {
     report: serde_json::Value,
 }
 
-/// Run an import; time, peak RSS (from wait4) and its report.
-#[allow(clippy::zombie_processes)]
+/// Run an import; time, peak RSS and its report.
 fn import(sb: &Sandbox, dir: &Path, args: &[&str]) -> Measured {
     let report = dir.join("report.json");
-    let start = Instant::now();
-    let child = Command::new(BIN)
-        .current_dir(dir)
-        .env("SEALMETRICS_TOKEN", "sandbox-token")
-        .env("SEALMETRICS_ACCOUNT_ID", "sandbox-account")
-        .env("SEALMETRICS_ENDPOINT", sb.endpoint())
-        .arg("import")
-        .args(args)
-        .args(["--report", report.to_str().unwrap(), "-q"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("import");
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: reaping our own child; `usage` is a valid out-pointer.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert!(pid > 0);
-    let secs = start.elapsed().as_secs_f64();
+    let r = measure::run(
+        Command::new(BIN)
+            .current_dir(dir)
+            .env("SEALMETRICS_TOKEN", "sandbox-token")
+            .env("SEALMETRICS_ACCOUNT_ID", "sandbox-account")
+            .env("SEALMETRICS_ENDPOINT", sb.endpoint())
+            .arg("import")
+            .args(args)
+            .args(["--report", report.to_str().unwrap(), "-q"])
+            .stdout(Stdio::null()),
+    );
+    assert!((0..=1).contains(&r.code), "import exited {}", r.code);
     let report =
         serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
     Measured {
-        secs,
-        rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        secs: r.secs,
+        rss_mib: r.rss_mib,
         report,
     }
 }

@@ -86,10 +86,16 @@ pub struct RunReport {
     pub exit_code: i32,
 }
 
-/// Create an output file, refusing to write through a symlink onto a file (a planted
-/// link could make setclick overwrite something else). Links to devices and pipes,
-/// such as /dev/stdout, are fine.
+/// Create an output file, refusing to write through a symlink onto a file.
 pub fn create_output(path: &Path) -> io::Result<File> {
+    refuse_link(path)?;
+    File::create(path)
+}
+
+/// Fail when `path` is a symlink onto a file (a planted link could make setclick
+/// overwrite something else). Links to devices and pipes, such as /dev/stdout, are
+/// fine.
+pub fn refuse_link(path: &Path) -> io::Result<()> {
     if !path.starts_with("/dev")
         && let Ok(meta) = std::fs::symlink_metadata(path)
         && meta.file_type().is_symlink()
@@ -103,7 +109,7 @@ pub fn create_output(path: &Path) -> io::Result<File> {
             ),
         ));
     }
-    File::create(path)
+    Ok(())
 }
 
 impl RunReport {

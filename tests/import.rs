@@ -121,8 +121,7 @@ fn refused_credentials_stop_the_run_with_exit_3() {
     let w = Workdir::new();
     write_csv(&w.path("calls.csv"), &leads(40, 23, 0), b',');
     let sb = TestSandbox::start(SandboxConfig::default());
-    let mut c = w.cmd();
-    sb.env(&mut c);
+    let mut c = w.cmd_against(&sb);
     c.env("SEALMETRICS_TOKEN", "wrong-token-value");
     c.args([
         "import",
@@ -261,8 +260,7 @@ fn interrupting_leaves_a_consistent_report() {
         latency: Duration::from_millis(100),
         ..SandboxConfig::default()
     });
-    let mut c = w.cmd();
-    sb.env(&mut c);
+    let mut c = w.cmd_against(&sb);
     c.args([
         "import",
         "calls.csv",

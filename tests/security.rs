@@ -63,8 +63,7 @@ fn the_token_never_appears_in_output_logs_reports_rejects_or_the_store() {
         );
     }
     // Refused credentials: the message names the variable, not the value.
-    let mut c = w.cmd();
-    sb.env(&mut c);
+    let mut c = w.cmd_against(&sb);
     c.env("SEALMETRICS_TOKEN", "tok-WRONG-0000000000000000");
     let out = c
         .args(["import", "calls.csv", "--timezone", "Europe/Madrid", "-vv"])
@@ -94,8 +93,7 @@ fn a_token_file_readable_by_others_is_flagged() {
     });
     let tf = w.write("token", format!("{TOKEN}\n"));
     std::fs::set_permissions(&tf, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut c = w.cmd();
-    sb.env(&mut c);
+    let mut c = w.cmd_against(&sb);
     c.env_remove("SEALMETRICS_TOKEN");
     let out = c
         .args([
@@ -115,8 +113,7 @@ fn a_token_file_readable_by_others_is_flagged() {
     assert!(err.contains("chmod 600"), "{err}");
     assert!(!err.contains(TOKEN));
     std::fs::set_permissions(&tf, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let mut c = w.cmd();
-    sb.env(&mut c);
+    let mut c = w.cmd_against(&sb);
     let out = c
         .args([
             "import",

@@ -50,8 +50,7 @@ fn fault_soak_with_a_crash_loses_nothing_and_explains_every_duplicate() {
         "-q",
     ];
     let started = Instant::now();
-    let mut c = w.cmd();
-    sb.env(&mut c);
+    let mut c = w.cmd_against(&sb);
     let mut child = c.args(args).stderr(Stdio::null()).spawn().unwrap();
     while sb.sb.stats().accepted < n as u64 / 2 && started.elapsed() < Duration::from_secs(90) {
         if child.try_wait().unwrap().is_some() {

@@ -49,8 +49,7 @@ fn an_interrupted_import_resumes_where_it_stopped_and_sends_nothing_twice() {
         latency: Duration::from_millis(20),
         ..SandboxConfig::default()
     });
-    let mut c = w.cmd();
-    sb.env(&mut c);
+    let mut c = w.cmd_against(&sb);
     let child = c
         .args(IMPORT)
         .args(["--rate", "40/s", "-q"])
@@ -108,8 +107,7 @@ fn crash_and_resume(kill_when: impl Fn(u64) -> bool, seed: u64) {
         latency: Duration::from_millis(30),
         ..SandboxConfig::default()
     });
-    let mut c = w.cmd();
-    sb.env(&mut c);
+    let mut c = w.cmd_against(&sb);
     let mut child = c
         .args(IMPORT)
         .args(["--rate", "unlimited", "--concurrency", "4", "-q"])
@@ -254,8 +252,7 @@ fn a_second_import_on_the_same_state_dir_exits_2_naming_the_first() {
         latency: Duration::from_millis(200),
         ..SandboxConfig::default()
     });
-    let mut c = w.cmd();
-    sb.env(&mut c);
+    let mut c = w.cmd_against(&sb);
     let mut first = c
         .args(IMPORT)
         .args(["--rate", "unlimited", "-q"])

@@ -97,11 +97,7 @@ fn save_private(path: &std::path::Path, token: &str) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    if crate::report::create_output(path).is_err() && std::fs::symlink_metadata(path).is_ok() {
-        return Err(std::io::Error::other(
-            "refusing to write through a symbolic link",
-        ));
-    }
+    crate::report::refuse_link(path)?;
     let mut f = opts.open(path)?;
     #[cfg(unix)]
     {

@@ -432,10 +432,16 @@ impl TestSandbox {
 }
 
 impl Workdir {
-    /// Run `setclick` with the sandbox's endpoint and credentials in the environment.
-    pub fn run_against(&self, sb: &TestSandbox, args: &[&str]) -> Run {
+    /// `setclick` with the sandbox's endpoint and credentials in the environment.
+    pub fn cmd_against(&self, sb: &TestSandbox) -> Command {
         let mut c = self.cmd();
         sb.env(&mut c);
+        c
+    }
+
+    /// Run `setclick` against the sandbox and wait for it.
+    pub fn run_against(&self, sb: &TestSandbox, args: &[&str]) -> Run {
+        let mut c = self.cmd_against(sb);
         c.args(args).stdin(Stdio::null());
         let out = c.output().expect("run setclick");
         Run {

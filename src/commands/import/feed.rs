@@ -142,19 +142,19 @@ impl Feed {
     }
 
     /// What to do with a valid lead; `true`: send it (unless the ledger knows it).
-    fn decide(&self, b: &mut Books, row: u64, fingerprint: u128) -> Result<bool, String> {
+    fn decide(&self, b: &mut Books, row: u64, fingerprint: u128) -> bool {
         let Books { tally, seen, .. } = b;
         let c = &mut tally.report.counts;
         if let Some(st) = &self.state {
             if st.prior.done.get(row) {
                 c.skipped += 1;
-                return Ok(false);
+                return false;
             }
             if st.prior.uncertain.contains(&row) {
                 c.uncertain += 1;
                 tally.report.uncertain_rows.push(row);
                 if st.uncertain_skip {
-                    return Ok(false);
+                    return false;
                 }
             }
         }
@@ -163,9 +163,9 @@ impl Feed {
             if let Some(st) = &self.state {
                 st.record(row, RowState::Duplicate, None);
             }
-            return Ok(false);
+            return false;
         }
-        Ok(true)
+        true
     }
 }
 
@@ -191,13 +191,7 @@ impl Consumer<Checked<Lead>> for Feed {
                 let send = {
                     let mut b = books(&self.books);
                     b.tally.count_valid(v.dst);
-                    match self.decide(&mut b, v.payload.row, v.fingerprint) {
-                        Ok(send) => send,
-                        Err(e) => {
-                            b.store_error.get_or_insert(e);
-                            return ControlFlow::Break(());
-                        }
-                    }
+                    self.decide(&mut b, v.payload.row, v.fingerprint)
                 };
                 if send {
                     self.batch.push((v.fingerprint, v.payload));

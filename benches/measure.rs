@@ -1,0 +1,35 @@
+//! Shared by the end-to-end benches: run a command and report its time and its own
+//! peak RSS. The child is reaped by `wait4`, which reports that child's peak alone.
+//! Call from a process that has not itself grown large (see benches/e2e.rs): a child
+//! spawned with vfork inherits the spawner's peak.
+
+use std::process::Command;
+use std::time::Instant;
+
+pub struct Run {
+    pub secs: f64,
+    pub rss_mib: f64,
+    /// Exit code; -1 when killed by a signal.
+    pub code: i32,
+}
+
+#[allow(clippy::zombie_processes)]
+pub fn run(cmd: &mut Command) -> Run {
+    let start = Instant::now();
+    let child = cmd.spawn().expect("spawn");
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value; wait4 reaps our own child and
+    // writes through valid out-pointers.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert!(pid > 0, "wait4 failed");
+    Run {
+        secs: start.elapsed().as_secs_f64(),
+        rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        code: if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        },
+    }
+}
