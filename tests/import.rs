@@ -400,3 +400,37 @@ fn import_sandbox_flag_runs_the_whole_flow_without_a_token() {
         r.stderr
     );
 }
+
+#[test]
+fn behind_a_proxy_leads_go_through_it() {
+    let w = Workdir::new();
+    let data = leads(40, 23, 0);
+    write_csv(&w.path("calls.csv"), &data, b',');
+    let sb = TestSandbox::start(SandboxConfig::default());
+    // Nothing listens on the endpoint's port: only the proxy (the sandbox, which
+    // takes absolute-form requests) can deliver the leads.
+    let out = w
+        .cmd_against(&sb)
+        .env(
+            "SEALMETRICS_ENDPOINT",
+            "http://127.0.0.1:1/api/auth/v1.0/set-click",
+        )
+        .env("HTTP_PROXY", sb.sb.base_url())
+        .args([
+            "import",
+            "calls.csv",
+            "--timezone",
+            "Europe/Madrid",
+            "--rate",
+            "unlimited",
+            "--report",
+            "report.json",
+        ])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let want = expected_clicks(&w, "calls.csv", sb.sb.account_id());
+    assert_eq!(bag(click_values(&sb.sb.clicks())), bag(want));
+    assert_eq!(report(&w)["totals"]["sent"], 40);
+}

@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use reqwest::Url;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use super::auth::Secret;
+use super::conn::{Conn, Origin};
 use crate::lead::Lead;
 
 /// The real endpoint.
@@ -91,13 +93,33 @@ pub struct RateHeaders {
 }
 
 pub struct ApiClient {
+    /// For the account check, and for leads when a proxy is configured.
     http: reqwest::Client,
+    /// Each sender's own connection goes here; `None` behind a proxy.
+    origin: Option<Origin>,
     endpoint: Url,
     token: Secret,
-    /// `Bearer <token>`, built once and marked sensitive (never shown by `Debug`).
-    authorization: HeaderValue,
+    /// The headers of every set-click request; the authorization (`Bearer <token>`,
+    /// built once) is marked sensitive, never shown by `Debug`.
+    headers: Vec<(HeaderName, HeaderValue)>,
+    timeout: Duration,
     account_id: String,
     wire: Wire,
+}
+
+/// Whether the environment names a proxy for this endpoint's scheme: the variables
+/// reqwest reads (`HTTPS_PROXY` for https, `HTTP_PROXY` for http, `ALL_PROXY` for
+/// both, upper or lower case). Leads then go through the general client, which
+/// applies them and `NO_PROXY`.
+pub fn proxy_configured(url: &Url, var: impl Fn(&str) -> Option<String>) -> bool {
+    let names: [&str; 4] = if url.scheme() == "https" {
+        ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    names
+        .iter()
+        .any(|v| var(v).is_some_and(|x| !x.trim().is_empty()))
 }
 
 impl ApiClient {
@@ -121,10 +143,29 @@ impl ApiClient {
                 "the API token has characters not allowed in an HTTP header".to_string()
             })?;
         authorization.set_sensitive(true);
+        let origin = if proxy_configured(&endpoint, |v| std::env::var(v).ok()) {
+            tracing::info!("a proxy is configured: leads go through it");
+            None
+        } else {
+            Some(Origin::new(
+                &endpoint,
+                timeout.min(Duration::from_secs(10)),
+            )?)
+        };
+        let headers = vec![
+            (AUTHORIZATION, authorization),
+            (ACCEPT, HeaderValue::from_static("application/json")),
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            ),
+        ];
         Ok(ApiClient {
             http,
+            origin,
             endpoint,
-            authorization,
+            headers,
+            timeout,
             token,
             account_id,
             wire,
@@ -169,42 +210,58 @@ impl ApiClient {
         f.finish()
     }
 
-    pub async fn send(&self, lead: &Lead) -> Answer {
+    /// Send one lead on the sender's own connection `conn`.
+    pub async fn send(&self, conn: &mut Conn, lead: &Lead) -> Answer {
+        let Some(origin) = &self.origin else {
+            return self.send_shared(lead).await;
+        };
+        let req = origin.request(Bytes::from(self.form(lead)), &self.headers);
+        match tokio::time::timeout(self.timeout, conn.exchange(origin, req)).await {
+            Err(_) => {
+                // The request may be half written: never reuse that connection.
+                conn.reset();
+                Answer::Transport("timeout".to_string())
+            }
+            Ok(Err(e)) => Answer::Transport(e),
+            Ok(Ok(reply)) => answer(reply.status, &reply.headers, reply.body),
+        }
+    }
+
+    /// Through the general client, which honours the proxy variables.
+    async fn send_shared(&self, lead: &Lead) -> Answer {
         let req = self
             .http
             .post(self.endpoint.clone())
-            .header(AUTHORIZATION, self.authorization.clone())
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
-            .header(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/x-www-form-urlencoded"),
-            )
+            .headers(self.headers.iter().cloned().collect())
             .body(self.form(lead));
         match req.send().await {
             Err(e) => Answer::Transport(describe(&e)),
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                let retry_after = retry_after(resp.headers());
-                let limit = rate_headers(resp.headers());
-                let message = if (200..300).contains(&status) {
-                    // Drain the (empty) body so the connection can be reused; a body
-                    // that breaks off after a 2xx does not undo the success.
-                    let _ = resp.bytes().await;
-                    None
-                } else {
-                    match resp.bytes().await {
-                        Ok(body) => Some(server_message(&body, status)),
-                        Err(e) => Some(describe(&e)),
-                    }
-                };
-                Answer::Status {
-                    status,
-                    retry_after,
-                    limit,
-                    message,
-                }
+                let headers = resp.headers().clone();
+                let body = resp.bytes().await.map_err(|e| describe(&e));
+                answer(status, &headers, body)
             }
         }
+    }
+}
+
+/// An HTTP answer as the dispatcher sees it. A body that breaks off after a 2xx
+/// does not undo the success.
+fn answer(status: u16, headers: &HeaderMap, body: Result<Bytes, String>) -> Answer {
+    let message = if (200..300).contains(&status) {
+        None
+    } else {
+        Some(match body {
+            Ok(body) => server_message(&body, status),
+            Err(e) => e,
+        })
+    };
+    Answer::Status {
+        status,
+        retry_after: retry_after(headers),
+        limit: rate_headers(headers),
+        message,
     }
 }
 
@@ -365,8 +422,46 @@ mod tests {
     #[test]
     fn the_authorization_header_never_prints() {
         let c = client(Wire::default());
-        assert!(c.authorization.is_sensitive());
-        assert_eq!(format!("{:?}", c.authorization), "Sensitive");
+        let (name, value) = &c.headers[0];
+        assert_eq!(name, AUTHORIZATION);
+        assert!(value.is_sensitive());
+        assert_eq!(format!("{value:?}"), "Sensitive");
+        assert!(!format!("{:?}", c.headers).contains("Bearer"));
+    }
+
+    #[test]
+    fn proxies_are_looked_up_by_scheme() {
+        let https = Url::parse("https://app.sealmetrics.com/x").unwrap();
+        let http = Url::parse("http://127.0.0.1:9/x").unwrap();
+        let env = |set: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                set.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert!(!proxy_configured(&https, env(&[])));
+        assert!(proxy_configured(
+            &https,
+            env(&[("HTTPS_PROXY", "http://p:3128")])
+        ));
+        assert!(proxy_configured(
+            &https,
+            env(&[("all_proxy", "http://p:3128")])
+        ));
+        assert!(!proxy_configured(
+            &https,
+            env(&[("HTTP_PROXY", "http://p:3128")])
+        ));
+        assert!(!proxy_configured(&https, env(&[("HTTPS_PROXY", " ")])));
+        assert!(proxy_configured(
+            &http,
+            env(&[("http_proxy", "http://p:3128")])
+        ));
+        assert!(!proxy_configured(
+            &http,
+            env(&[("https_proxy", "http://p:3128")])
+        ));
     }
 
     #[test]

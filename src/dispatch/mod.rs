@@ -13,6 +13,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::api::client::{Answer, ApiClient};
+use crate::api::conn::Conn;
 use crate::lead::Lead;
 use pacing::Pacer;
 use queue::LeadQueue;
@@ -121,6 +122,7 @@ pub async fn run(
             events.clone(),
         );
         senders.spawn(async move {
+            let mut conn = Conn::default();
             loop {
                 let next = tokio::select! {
                     biased;
@@ -128,7 +130,7 @@ pub async fn run(
                     l = queue.pop() => l,
                 };
                 let Some(lead) = next else { return };
-                let event = send_one(lead, &client, &pacer, &cfg, &stop).await;
+                let event = send_one(lead, &client, &mut conn, &pacer, &cfg, &stop).await;
                 let _ = events.send(event);
             }
         });
@@ -147,6 +149,7 @@ pub async fn run(
 async fn send_one(
     lead: Lead,
     client: &ApiClient,
+    conn: &mut Conn,
     pacer: &Pacer,
     cfg: &DispatchConfig,
     stop: &Stop,
@@ -163,7 +166,7 @@ async fn send_one(
         if stop.is_stopped() {
             break Fate::Unsent;
         }
-        let answer = client.send(&lead).await;
+        let answer = client.send(conn, &lead).await;
         answers.push(match &answer {
             Answer::Status { status, limit, .. } => {
                 pacer.observe(limit, cfg.concurrency);

@@ -8,6 +8,18 @@ use std::process::{Command, Output, Stdio};
 
 use jiff::civil::{self, DateTime};
 
+/// Variables that would send a test's traffic through a proxy.
+pub const PROXY_VARS: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 pub struct Workdir {
     pub dir: tempfile::TempDir,
 }
@@ -45,6 +57,9 @@ impl Workdir {
         c.env_remove("SEALMETRICS_TOKEN");
         c.env_remove("SEALMETRICS_ACCOUNT_ID");
         c.env_remove("SEALMETRICS_ENDPOINT");
+        for proxy in PROXY_VARS {
+            c.env_remove(proxy);
+        }
         c.env("SETCLICK_STATE_DIR", self.path(".setclick"));
         c
     }

@@ -112,8 +112,7 @@ pub fn run(args: ImportArgs, ui: &Ui) -> Result<Exit, Failure> {
         cfg,
         inputs,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
