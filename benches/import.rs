@@ -115,6 +115,16 @@ fn oha(sb: &Sandbox, n: usize, concurrency: usize, body: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 fn main() {
     // Measure from a fresh process (see benches/e2e.rs: peak RSS of vfork children).
     if std::env::var_os("SETCLICK_BENCH_MEASURE").is_none() {
@@ -146,70 +156,81 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     let c = "16";
 
-    // 1. Throughput without and with the state store.
-    let sb = Sandbox::start(&[]);
-    let plain = import(
-        &sb,
-        work.path(),
-        &[
-            csv,
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
-            "--concurrency",
-            c,
-            "--no-state",
-        ],
-    );
-    let sent = plain.report["totals"]["sent"].as_u64().unwrap() as f64;
-    let plain_rps = sent / plain.secs;
+    // 1-2. Throughput with --no-state, with the state store, and oha sending the same
+    //      form body at the same concurrency: alternating rounds, each against a
+    //      fresh sandbox, compared by their medians (this machine's rates vary by
+    //      +-20% from run to run).
+    let body = "url_parameters=%7B%22utm_medium%22%3A%22cpc%22%2C%22utm_source%22%3A%22google%22%7D&click_time=1719828000000&settings=%7B%22email%22%3A%22ana%40example.com%22%7D&current_url=https%3A%2F%2Fshop.example.com%2Fp%2F1&account_id=sandbox-account";
+    let rounds: usize = std::env::var("SETCLICK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let (mut plain, mut state, mut reference, mut rss) = (vec![], vec![], vec![], vec![]);
+    let args = [
+        csv,
+        "--timezone",
+        "Europe/Madrid",
+        "--rate",
+        "unlimited",
+        "--concurrency",
+        c,
+    ];
+    for round in 0..rounds {
+        let sb = Sandbox::start(&[]);
+        if let Some(rps) = oha(&sb, n, 16, body) {
+            reference.push(rps);
+        }
+        let m = import(&sb, work.path(), &[&args[..], &["--no-state"]].concat());
+        plain.push(m.report["totals"]["sent"].as_u64().unwrap() as f64 / m.secs);
+        rss.push(m.rss_mib);
+        let dir = work.path().join(format!("state-{round}"));
+        let dir = dir.to_str().unwrap();
+        let m = import(
+            &sb,
+            work.path(),
+            &[&args[..], &["--state-dir", dir]].concat(),
+        );
+        state.push(m.report["totals"]["sent"].as_u64().unwrap() as f64 / m.secs);
+        rss.push(m.rss_mib);
+        if round == 0 {
+            let again = import(
+                &sb,
+                work.path(),
+                &[&args[..], &["--state-dir", dir]].concat(),
+            );
+            println!(
+                "re-run finished     {n} leads  {:.2} s  (sent {})",
+                again.secs, again.report["totals"]["sent"]
+            );
+        }
+    }
+    let show = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (plain_rps, state_rps) = (median(&plain), median(&state));
     println!(
-        "import --no-state   {n} leads  {:.2} s  {plain_rps:.0} req/s  peak RSS {:.1} MiB",
-        plain.secs, plain.rss_mib
+        "import --no-state   {n} leads  median {plain_rps:.0} req/s  [{}]  peak RSS max {:.1} MiB",
+        show(&plain),
+        rss.iter().cloned().fold(0.0, f64::max)
     );
-    let sb2 = Sandbox::start(&[]);
-    let state = import(
-        &sb2,
-        work.path(),
-        &[
-            csv,
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
-            "--concurrency",
-            c,
-        ],
-    );
-    let state_rps = state.report["totals"]["sent"].as_u64().unwrap() as f64 / state.secs;
     println!(
-        "import (state)      {n} leads  {:.2} s  {state_rps:.0} req/s  peak RSS {:.1} MiB  ({:.2} of --no-state)",
-        state.secs,
-        state.rss_mib,
+        "import (state)      {n} leads  median {state_rps:.0} req/s  [{}]  ({:.2} of --no-state)",
+        show(&state),
         state_rps / plain_rps
     );
-    let again = import(
-        &sb2,
-        work.path(),
-        &[csv, "--timezone", "Europe/Madrid", "--rate", "unlimited"],
-    );
-    println!(
-        "re-run finished     {n} leads  {:.2} s  (sent {})",
-        again.secs, again.report["totals"]["sent"]
-    );
-
-    // 2. The same sandbox under a dedicated load generator.
-    let body = "url_parameters=%7B%22utm_medium%22%3A%22cpc%22%2C%22utm_source%22%3A%22google%22%7D&click_time=1719828000000&settings=%7B%22email%22%3A%22ana%40example.com%22%7D&current_url=https%3A%2F%2Fshop.example.com%2Fp%2F1&account_id=sandbox-account";
-    match oha(&sb, n, 16, body) {
-        Some(rps) => println!(
-            "oha, same body      {n} requests  {rps:.0} req/s  (setclick: {:.2} of oha)",
+    if reference.is_empty() {
+        println!("oha not installed (cargo install oha): no reference rate");
+    } else {
+        let rps = median(&reference);
+        println!(
+            "oha, same body      {n} requests  median {rps:.0} req/s  [{}]  (setclick: {:.2} of oha)",
+            show(&reference),
             plain_rps / rps
-        ),
-        None => println!("oha not installed (cargo install oha): no reference rate"),
+        );
     }
-    drop(sb);
-    drop(sb2);
 
     // 3. Resuming a fully done 1M-row file, against validating it (the file comes
     //    from `cargo bench --bench e2e`).

@@ -23,6 +23,9 @@ pub struct Lead {
     pub dst: DstAdjust,
     /// The row as read, for the rejects file should the server refuse it.
     pub cells: Vec<Cell>,
+    /// The request body, when built ahead (import builds it on the normalizing
+    /// threads, off the thread that sends).
+    pub body: Option<bytes::Bytes>,
 }
 
 impl Lead {
@@ -88,6 +91,7 @@ mod tests {
             current_url: Some("https://x.com/?a=\"1\"".into()),
             dst: DstAdjust::None,
             cells: vec![],
+            body: None,
         }
     }
 

@@ -186,28 +186,37 @@ impl ApiClient {
 
     /// The form body of one lead (`application/x-www-form-urlencoded`), fields in
     /// the endpoint page's order.
-    pub fn form(&self, lead: &Lead) -> String {
+    pub fn form(&self, lead: &Lead) -> Vec<u8> {
         let click_time = match self.wire.click_time_unit {
             ClickTimeUnit::Millis => lead.click_time,
             ClickTimeUnit::Seconds => lead.click_time.div_euclid(1000),
         };
         let capacity = 64
+            + self.account_id.len() * 3
             + 3 * (lead.url_parameters.len()
                 + lead.settings.len()
                 + lead.referrer.as_ref().map_or(0, String::len)
                 + lead.current_url.as_ref().map_or(0, String::len));
-        let mut f = form_urlencoded::Serializer::new(String::with_capacity(capacity));
-        f.append_pair("url_parameters", &lead.url_parameters);
-        f.append_pair("click_time", itoa::Buffer::new().format(click_time));
-        f.append_pair("settings", &lead.settings);
+        let mut f = Vec::with_capacity(capacity);
+        f.extend_from_slice(b"url_parameters=");
+        form_escape(&mut f, &lead.url_parameters);
+        f.extend_from_slice(b"&click_time=");
+        f.extend_from_slice(itoa::Buffer::new().format(click_time).as_bytes());
+        f.extend_from_slice(b"&settings=");
+        form_escape(&mut f, &lead.settings);
         if let Some(r) = &lead.referrer {
-            f.append_pair(self.wire.referrer_field, r);
+            f.push(b'&');
+            f.extend_from_slice(self.wire.referrer_field.as_bytes());
+            f.push(b'=');
+            form_escape(&mut f, r);
         }
         if let Some(u) = &lead.current_url {
-            f.append_pair("current_url", u);
+            f.extend_from_slice(b"&current_url=");
+            form_escape(&mut f, u);
         }
-        f.append_pair("account_id", &self.account_id);
-        f.finish()
+        f.extend_from_slice(b"&account_id=");
+        form_escape(&mut f, &self.account_id);
+        f
     }
 
     /// Send one lead on the sender's own connection `conn`.
@@ -215,7 +224,11 @@ impl ApiClient {
         let Some(origin) = &self.origin else {
             return self.send_shared(lead).await;
         };
-        let req = origin.request(Bytes::from(self.form(lead)), &self.headers);
+        let body = match &lead.body {
+            Some(b) => b.clone(),
+            None => Bytes::from(self.form(lead)),
+        };
+        let req = origin.request(body, &self.headers);
         match tokio::time::timeout(self.timeout, conn.exchange(origin, req)).await {
             Err(_) => {
                 // The request may be half written: never reuse that connection.
@@ -233,7 +246,10 @@ impl ApiClient {
             .http
             .post(self.endpoint.clone())
             .headers(self.headers.iter().cloned().collect())
-            .body(self.form(lead));
+            .body(match &lead.body {
+                Some(b) => b.clone(),
+                None => Bytes::from(self.form(lead)),
+            });
         match req.send().await {
             Err(e) => Answer::Transport(describe(&e)),
             Ok(resp) => {
@@ -244,6 +260,45 @@ impl ApiClient {
             }
         }
     }
+}
+
+/// Bytes that `application/x-www-form-urlencoded` leaves as they are (WHATWG URL
+/// standard: alphanumerics and `*-._`).
+const FORM_SAFE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'*' | b'-' | b'.' | b'_');
+        b += 1;
+    }
+    t
+};
+
+/// Append `s` form-encoded: space as `+`, the rest as `%XX` (what
+/// `form_urlencoded` writes, without its per-piece iterator).
+fn form_escape(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = s.as_bytes();
+    // Room for the worst case, written by index, then cut to what was written.
+    let mut at = out.len();
+    out.resize(at + 3 * bytes.len(), 0);
+    let dst = &mut out[..];
+    for &b in bytes {
+        if FORM_SAFE[b as usize] {
+            dst[at] = b;
+            at += 1;
+        } else if b == b' ' {
+            dst[at] = b'+';
+            at += 1;
+        } else {
+            dst[at] = b'%';
+            dst[at + 1] = HEX[(b >> 4) as usize];
+            dst[at + 2] = HEX[(b & 15) as usize];
+            at += 3;
+        }
+    }
+    out.truncate(at);
 }
 
 /// An HTTP answer as the dispatcher sees it. A body that breaks off after a 2xx
@@ -370,6 +425,7 @@ mod tests {
             current_url: None,
             dst: Default::default(),
             cells: vec![],
+            body: None,
         }
     }
 
@@ -388,7 +444,7 @@ mod tests {
 
     #[test]
     fn form_body_has_exactly_the_set_click_fields() {
-        let body = client(Wire::default()).form(&lead());
+        let body = String::from_utf8(client(Wire::default()).form(&lead())).unwrap();
         let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
             .into_owned()
             .collect();
@@ -412,7 +468,7 @@ mod tests {
             click_time_unit: ClickTimeUnit::Seconds,
             referrer_field: "referrer_url",
         });
-        let body = legacy.form(&lead());
+        let body = String::from_utf8(legacy.form(&lead())).unwrap();
         assert!(
             body.contains("click_time=1634707888&") && body.contains("referrer_url="),
             "{body}"
@@ -427,6 +483,16 @@ mod tests {
         assert!(value.is_sensitive());
         assert_eq!(format!("{value:?}"), "Sensitive");
         assert!(!format!("{:?}", c.headers).contains("Bearer"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn form_escape_writes_what_form_urlencoded_writes(s in "\\PC*") {
+            let mut ours = Vec::new();
+            form_escape(&mut ours, &s);
+            let theirs: String = form_urlencoded::byte_serialize(s.as_bytes()).collect();
+            proptest::prop_assert_eq!(String::from_utf8(ours).unwrap(), theirs);
+        }
     }
 
     #[test]

@@ -148,7 +148,9 @@ async fn handshake<T>(io: T) -> Result<SendRequest<Full<Bytes>>, String>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, conn) = http1::handshake(TokioIo::new(io))
+    let (sender, conn) = http1::Builder::new()
+        .writev(false)
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|e| format!("connection failed: {e}"))?;
     tokio::spawn(async move {

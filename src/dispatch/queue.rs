@@ -129,6 +129,7 @@ mod tests {
             current_url: None,
             dst: Default::default(),
             cells: vec![],
+            body: None,
         }
     }
 

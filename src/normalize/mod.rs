@@ -271,6 +271,7 @@ impl Normalizer {
                 current_url: f.current_url,
                 dst,
                 cells,
+                body: None,
             }),
             _ => Outcome::Rejected(Rejected {
                 row: ordinal,

@@ -21,6 +21,10 @@ pub const BATCH: usize = 32;
 /// most that many plus `--concurrency` rows (plus answers not yet committed) are
 /// uncertain.
 pub const QUEUE_LOW: usize = 16;
+/// Without a store nothing is marked in flight, so the feed can hand over larger
+/// batches and wake the senders' side less often.
+pub const BATCH_NO_STATE: usize = 256;
+pub const QUEUE_LOW_NO_STATE: usize = 256;
 
 /// Per-file books shared by the pipeline thread and the event loop.
 pub(super) struct Books {
@@ -195,7 +199,12 @@ impl Consumer<Checked<Lead>> for Feed {
                 };
                 if send {
                     self.batch.push((v.fingerprint, v.payload));
-                    if self.batch.len() >= BATCH {
+                    let full = if self.state.is_some() {
+                        BATCH
+                    } else {
+                        BATCH_NO_STATE
+                    };
+                    if self.batch.len() >= full {
                         return self.flush();
                     }
                 }

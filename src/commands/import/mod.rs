@@ -8,7 +8,7 @@ mod record;
 mod signals;
 mod target;
 
-use std::collections::BTreeMap;
+use crate::lead::Lead;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -299,10 +299,15 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
             write_error: None,
             store_error: None,
         }));
-        let queue = Arc::new(LeadQueue::new(feed::QUEUE_LOW));
+        let queue = Arc::new(LeadQueue::new(if file_state.is_some() {
+            feed::QUEUE_LOW
+        } else {
+            feed::QUEUE_LOW_NO_STATE
+        }));
         let (event_tx, mut events) = mpsc::unbounded_channel::<Event>();
         let pipeline = {
             let (input, cfg, counters) = (input.clone(), Arc::clone(&cfg), counters.clone());
+            let client = Arc::clone(&target.client);
             let mut feed = Feed {
                 books: Arc::clone(&shared),
                 queue: Arc::clone(&queue),
@@ -311,7 +316,13 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
                 batch: Vec::new(),
             };
             tokio::task::spawn_blocking(move || {
-                let prepare = |o| check(o, |lead| lead);
+                // Request bodies are built here, on the normalizing threads.
+                let prepare = |o| {
+                    check(o, |mut lead: Lead| {
+                        lead.body = Some(client.form(&lead).into());
+                        lead
+                    })
+                };
                 let result = pipeline::run_file(&input, &cfg, &counters, &prepare, &mut feed);
                 feed.queue.close();
                 result
@@ -326,7 +337,7 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
             event_tx,
         ));
 
-        let mut http: BTreeMap<String, u64> = BTreeMap::new();
+        let mut http = record::HttpCounts::default();
         let mut retries = 0u64;
         let mut inbox: Vec<Event> = Vec::with_capacity(256);
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -377,6 +388,7 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
         store_error = store_error.or(se);
         tally.report.elapsed_s = file_started.elapsed().as_secs_f64();
         tally.report.retries = Some(retries);
+        let http = http.to_map();
         for (k, v) in &http {
             *run.http.entry(k.clone()).or_default() += v;
         }

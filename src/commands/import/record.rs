@@ -8,6 +8,47 @@ use crate::lead::Lead;
 use crate::normalize::{Problem, Rejected};
 use crate::state::{RowOutcome, RowState, WriterHandle};
 
+/// Answers by HTTP status (and `transport` for none), counted without a map
+/// lookup per answer.
+pub(super) struct HttpCounts {
+    by_status: Box<[u64; 1000]>,
+    transport: u64,
+}
+
+impl Default for HttpCounts {
+    fn default() -> HttpCounts {
+        HttpCounts {
+            by_status: Box::new([0; 1000]),
+            transport: 0,
+        }
+    }
+}
+
+impl HttpCounts {
+    pub fn count(&mut self, answer: Option<u16>) {
+        match answer {
+            Some(s) if (s as usize) < self.by_status.len() => self.by_status[s as usize] += 1,
+            // hyper parses only three-digit codes: none is 1000 or more.
+            Some(_) | None => self.transport += 1,
+        }
+    }
+
+    /// The counts as the report shows them: `{"200": n, "transport": m}`.
+    pub fn to_map(&self) -> BTreeMap<String, u64> {
+        let mut m: BTreeMap<String, u64> = self
+            .by_status
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, n)| (s.to_string(), *n))
+            .collect();
+        if self.transport > 0 {
+            m.insert("transport".into(), self.transport);
+        }
+        m
+    }
+}
+
 /// Turn a dispatcher event into counts, store records and rejects lines; returns
 /// the retries it took.
 pub(super) fn record(
@@ -15,11 +56,10 @@ pub(super) fn record(
     b: &mut Books,
     state: Option<(&WriterHandle, i64)>,
     shared_name: Option<&str>,
-    http: &mut BTreeMap<String, u64>,
+    http: &mut HttpCounts,
 ) -> u64 {
     for a in &event.answers {
-        let key = a.map_or_else(|| "transport".to_string(), |s| s.to_string());
-        *http.entry(key).or_default() += 1;
+        http.count(*a);
     }
     let retries = event.answers.len().saturating_sub(1) as u64;
     let status = event.status();
