@@ -72,6 +72,16 @@ fn every_valid_row_arrives_exactly_once_with_the_fields_validate_emits() {
 
 #[test]
 fn every_lead_arrives_once_through_500s_and_429_storms() {
+    through_storms(&[]);
+}
+
+/// Without a store the senders run on several threads.
+#[test]
+fn every_lead_arrives_once_through_storms_without_a_store() {
+    through_storms(&["--no-state"]);
+}
+
+fn through_storms(extra: &[&str]) {
     let w = Workdir::new();
     let data = leads(80, 22, 0);
     write_csv(&w.path("calls.csv"), &data, b',');
@@ -97,7 +107,11 @@ fn every_lead_arrives_once_through_500s_and_429_storms() {
             "10",
             "--report",
             "report.json",
-        ],
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect::<Vec<_>>(),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let stats = sb.sb.stats();
@@ -254,6 +268,18 @@ fn the_pace_never_exceeds_the_rate() {
 #[cfg(unix)]
 #[test]
 fn interrupting_leaves_a_consistent_report() {
+    interrupted(&[]);
+}
+
+/// The same with the senders on several threads.
+#[cfg(unix)]
+#[test]
+fn interrupting_leaves_a_consistent_report_without_a_store() {
+    interrupted(&["--no-state"]);
+}
+
+#[cfg(unix)]
+fn interrupted(extra: &[&str]) {
     let w = Workdir::new();
     write_csv(&w.path("calls.csv"), &leads(200, 27, 0), b',');
     let sb = TestSandbox::start(SandboxConfig {
@@ -268,10 +294,13 @@ fn interrupting_leaves_a_consistent_report() {
         "Europe/Madrid",
         "--rate",
         "20/s",
+        "--concurrency",
+        "4",
         "--report",
         "report.json",
         "-q",
     ]);
+    c.args(extra);
     let child = c.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     // SAFETY: signalling our own child.

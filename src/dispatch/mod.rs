@@ -22,6 +22,8 @@ use retry::{Backoff, Verdict, classify};
 #[derive(Debug, Clone, Copy)]
 pub struct DispatchConfig {
     pub concurrency: usize,
+    /// Threads the senders are spread over.
+    pub threads: usize,
     pub max_attempts: u32,
     pub backoff: Backoff,
 }
@@ -104,6 +106,10 @@ impl Event {
 }
 
 /// Send every lead from `queue` until it closes or `stop` fires.
+///
+/// The senders are spread over `cfg.threads` threads, each with its own
+/// single-threaded runtime (this one included): a sender, its connection and its
+/// timers stay on one thread, so no request crosses threads on its way.
 pub async fn run(
     queue: Arc<LeadQueue>,
     client: Arc<ApiClient>,
@@ -112,30 +118,64 @@ pub async fn run(
     stop: Stop,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    let mut senders = tokio::task::JoinSet::new();
-    for _ in 0..cfg.concurrency.max(1) {
-        let (queue, client, pacer, stop, events) = (
+    let n = cfg.concurrency.max(1);
+    let threads = cfg.threads.clamp(1, n);
+    let sender = || {
+        sender(
             Arc::clone(&queue),
             Arc::clone(&client),
             Arc::clone(&pacer),
+            cfg,
             stop.clone(),
             events.clone(),
-        );
-        senders.spawn(async move {
-            let mut conn = Conn::default();
-            loop {
-                let next = tokio::select! {
-                    biased;
-                    _ = stop.stopped() => None,
-                    l = queue.pop() => l,
-                };
-                let Some(lead) = next else { return };
-                let event = send_one(lead, &client, &mut conn, &pacer, &cfg, &stop).await;
-                let _ = events.send(event);
+        )
+    };
+    // Sender i runs on thread i % threads; thread 0 is this one.
+    let share = |t: usize| (n - t).div_ceil(threads);
+    let mut helpers = Vec::new();
+    let mut given = 0;
+    for t in 1..threads {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::warn!("cannot start a sending thread ({e}): sending on fewer");
+                break;
             }
-        });
+        };
+        let futures: Vec<_> = (0..share(t)).map(|_| sender()).collect();
+        let spawned = std::thread::Builder::new()
+            .name(format!("send-{t}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let mut set = tokio::task::JoinSet::new();
+                    for f in futures {
+                        set.spawn(f);
+                    }
+                    while set.join_next().await.is_some() {}
+                })
+            });
+        match spawned {
+            Ok(h) => {
+                helpers.push(h);
+                given += share(t);
+            }
+            Err(e) => {
+                tracing::warn!("cannot start a sending thread ({e}): sending on fewer");
+                break;
+            }
+        }
+    }
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in given..n {
+        senders.spawn(sender());
     }
     while senders.join_next().await.is_some() {}
+    for h in helpers {
+        let _ = tokio::task::spawn_blocking(move || h.join()).await;
+    }
     // Whatever is still queued was never sent.
     for lead in queue.stop() {
         let _ = events.send(Event {
@@ -143,6 +183,27 @@ pub async fn run(
             answers: Vec::new(),
             fate: Fate::Unsent,
         });
+    }
+}
+
+async fn sender(
+    queue: Arc<LeadQueue>,
+    client: Arc<ApiClient>,
+    pacer: Arc<Pacer>,
+    cfg: DispatchConfig,
+    stop: Stop,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let mut conn = Conn::default();
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = stop.stopped() => None,
+            l = queue.pop() => l,
+        };
+        let Some(lead) = next else { return };
+        let event = send_one(lead, &client, &mut conn, &pacer, &cfg, &stop).await;
+        let _ = events.send(event);
     }
 }
 
