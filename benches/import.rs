@@ -238,6 +238,27 @@ fn main() {
     if big.exists() {
         let big = big.to_str().unwrap();
         let sb = Sandbox::start(&[]);
+        // Memory stays flat with 10x the leads of section 1.
+        let plain = import(
+            &sb,
+            work.path(),
+            &[
+                big,
+                "--timezone",
+                "Europe/Madrid",
+                "--rate",
+                "unlimited",
+                "--concurrency",
+                c,
+                "--no-state",
+            ],
+        );
+        println!(
+            "1M-row file --no-state: {:.1} s ({:.0} req/s), peak RSS {:.1} MiB",
+            plain.secs,
+            plain.report["totals"]["sent"].as_u64().unwrap() as f64 / plain.secs,
+            plain.rss_mib
+        );
         let first = import(
             &sb,
             work.path(),
@@ -264,9 +285,10 @@ fn main() {
         let validate = start.elapsed().as_secs_f64();
         assert!(ok.code().is_some_and(|c| c <= 1));
         println!(
-            "1M-row file: first import {:.1} s ({:.0} req/s); resume of the finished file {:.2} s; validate {validate:.2} s ({:.2}x)",
+            "1M-row file: first import {:.1} s ({:.0} req/s, peak RSS {:.1} MiB); resume of the finished file {:.2} s; validate {validate:.2} s ({:.2}x)",
             first.secs,
             first.report["totals"]["sent"].as_u64().unwrap() as f64 / first.secs,
+            first.rss_mib,
             again.secs,
             again.secs / validate
         );

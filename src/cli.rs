@@ -346,9 +346,9 @@ pub struct InputArgs {
     pub microconversion: bool,
 
     /// Do not look for duplicate leads, neither in this run nor (import) in the state
-    /// store's ledger of leads sent before: every valid row is emitted or sent. Memory
-    /// then stays flat however long the file (the duplicate check keeps each lead's
-    /// 16-byte fingerprint).
+    /// store's ledger of leads sent before: every valid row is emitted or sent. Saves
+    /// the duplicate check's memory (bounded: about 25 MiB once past ~460,000 leads)
+    /// and its temporary file (16 bytes a lead, in TMPDIR).
     #[arg(long)]
     pub no_dedupe: bool,
 

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod sandbox;
+pub mod seen;
 pub mod source;
 pub mod state;
 pub mod tally;

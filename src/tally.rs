@@ -1,7 +1,6 @@
 //! Per-file bookkeeping shared by the commands: counts, duplicates, rejects and the
 //! examples shown on stderr.
 
-use std::collections::HashSet;
 use std::io;
 
 use crate::lead::Lead;
@@ -9,37 +8,21 @@ use crate::normalize::time::DstAdjust;
 use crate::normalize::{Outcome, Rejected};
 use crate::pipeline::FileInfo;
 use crate::report::{FileReport, RejectsWriter};
+use crate::seen::{Limits, SeenSet};
 use crate::source::Locator;
 
 /// Rejected rows shown on stderr per file when no rejects file is written.
 const EXAMPLES: usize = 5;
 
-/// Fingerprints are already uniform hashes: the set uses their low bits as they are.
-#[derive(Default, Clone, Copy)]
-struct Prehashed(u64);
-
-impl std::hash::Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u128(&mut self, n: u128) {
-        self.0 = n as u64;
-    }
-}
-
-/// Fingerprints (128-bit) of the leads seen in this run, across files; `None` when
-/// duplicates are not looked for (`--no-dedupe`).
+/// Fingerprints (128-bit) of the leads seen in this run, across files, in bounded
+/// memory (see [`crate::seen`]); `None` when duplicates are not looked for
+/// (`--no-dedupe`).
 #[derive(Default)]
-pub struct Seen(Option<HashSet<u128, std::hash::BuildHasherDefault<Prehashed>>>);
+pub struct Seen(Option<Box<SeenSet>>);
 
 impl Seen {
     pub fn new(dedupe: bool) -> Seen {
-        Seen(dedupe.then(HashSet::default))
+        Seen(dedupe.then(|| Box::new(SeenSet::new(Limits::DEFAULT))))
     }
 
     /// True the first time a fingerprint is seen (always, without dedupe).

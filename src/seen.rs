@@ -1,0 +1,390 @@
+//! The set of lead fingerprints seen in a run, in bounded memory.
+//!
+//! Recent fingerprints live in a hash table of fixed capacity. When it is full they
+//! are sorted and written to a temporary file as a run, with every 256th key kept
+//! in memory (fences) and every key added to a Bloom filter of fixed size. A new
+//! fingerprint is looked up in the table, then, only if the filter says it may have
+//! been spilled, in the runs: one 4 KB read per run. More than `max_runs` runs are
+//! merged into one. Memory stays the same whatever the number of leads (the filter
+//! only grows less selective past ~10 million spilled leads, which costs reads,
+//! never a wrong answer).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+
+/// Fingerprints are already uniform hashes: the table uses their low bits as they are.
+#[derive(Default, Clone, Copy)]
+pub struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
+type Table = HashSet<u128, std::hash::BuildHasherDefault<Prehashed>>;
+
+/// Sizes of the parts; [`Limits::DEFAULT`] in use, small ones in tests.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Fingerprints kept in the table before a spill (7/8 of a power of two fills
+    /// the table's allocation exactly).
+    pub table: usize,
+    /// Runs on disk before they are merged into one.
+    pub max_runs: usize,
+    /// Bloom filter size, in 64-byte blocks.
+    pub bloom_blocks: usize,
+}
+
+impl Limits {
+    /// About 8.5 MiB of table and 16 MiB of filter.
+    pub const DEFAULT: Limits = Limits {
+        table: (1 << 19) / 8 * 7,
+        max_runs: 8,
+        bloom_blocks: 1 << 18,
+    };
+}
+
+/// Keys per fence: one 4 KB read per run per lookup.
+const FENCE: usize = 256;
+const KEY: usize = 16;
+
+pub struct SeenSet {
+    limits: Limits,
+    table: Table,
+    spill: Option<Spill>,
+    /// Spilling failed (no temporary space): the table grows instead.
+    unbounded: bool,
+}
+
+struct Spill {
+    file: File,
+    runs: Vec<Run>,
+    bloom: Vec<u64>,
+}
+
+struct Run {
+    /// Offset in keys.
+    start: u64,
+    len: u64,
+    /// The first key of each block of `FENCE` keys.
+    fences: Vec<u128>,
+}
+
+impl SeenSet {
+    pub fn new(limits: Limits) -> SeenSet {
+        SeenSet {
+            limits,
+            table: Table::with_capacity_and_hasher(limits.table, Default::default()),
+            spill: None,
+            unbounded: false,
+        }
+    }
+
+    /// True the first time a fingerprint is seen.
+    pub fn insert(&mut self, fp: u128) -> bool {
+        if self.table.contains(&fp) {
+            return false;
+        }
+        if let Some(s) = &self.spill
+            && s.may_contain(fp)
+        {
+            match s.contains(fp) {
+                Ok(true) => return false,
+                Ok(false) => {}
+                // Not knowing, the lead is kept rather than lost.
+                Err(e) => tracing::warn!("duplicate check: cannot read its spill file: {e}"),
+            }
+        }
+        self.table.insert(fp);
+        if self.table.len() >= self.limits.table
+            && !self.unbounded
+            && let Err(e) = self.spill_table()
+        {
+            tracing::warn!(
+                "duplicate check: cannot spill to a temporary file ({e}); keeping every \
+                 fingerprint in memory"
+            );
+            self.unbounded = true;
+        }
+        true
+    }
+
+    fn spill_table(&mut self) -> io::Result<()> {
+        if self.spill.is_none() {
+            self.spill = Some(Spill {
+                file: tempfile::tempfile()?,
+                runs: Vec::new(),
+                bloom: vec![0; self.limits.bloom_blocks.max(1) * 8],
+            });
+        }
+        let Some(spill) = self.spill.as_mut() else {
+            return Ok(());
+        };
+        let mut keys: Vec<u128> = self.table.iter().copied().collect();
+        keys.sort_unstable();
+        spill.append_run(&keys)?;
+        for &k in &keys {
+            spill.add(k);
+        }
+        self.table.clear();
+        if spill.runs.len() > self.limits.max_runs {
+            spill.merge()?;
+        }
+        Ok(())
+    }
+}
+
+impl Spill {
+    /// Block and bit positions: the high 64 bits choose a 512-bit block, six 9-bit
+    /// slices of them the bits (the table uses the low 64).
+    fn bits(&self, fp: u128) -> (usize, [u16; 6]) {
+        let h = (fp >> 64) as u64;
+        let blocks = self.bloom.len() / 8;
+        let block = ((h as u128 * blocks as u128) >> 64) as usize;
+        let mut bits = [0u16; 6];
+        for (i, b) in bits.iter_mut().enumerate() {
+            *b = ((h >> (i * 9)) & 511) as u16;
+        }
+        (block, bits)
+    }
+
+    fn add(&mut self, fp: u128) {
+        let (block, bits) = self.bits(fp);
+        for b in bits {
+            self.bloom[block * 8 + usize::from(b >> 6)] |= 1 << (b & 63);
+        }
+    }
+
+    fn may_contain(&self, fp: u128) -> bool {
+        let (block, bits) = self.bits(fp);
+        bits.iter()
+            .all(|&b| self.bloom[block * 8 + usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+    }
+
+    fn end(&self) -> u64 {
+        self.runs.last().map_or(0, |r| r.start + r.len)
+    }
+
+    /// Write sorted keys after the last run.
+    fn append_run(&mut self, keys: &[u128]) -> io::Result<()> {
+        let start = self.end();
+        let mut buf = Vec::with_capacity(4096 * KEY);
+        for (i, chunk) in keys.chunks(4096).enumerate() {
+            buf.clear();
+            for k in chunk {
+                buf.extend_from_slice(&k.to_le_bytes());
+            }
+            write_at(&self.file, &buf, (start + i as u64 * 4096) * KEY as u64)?;
+        }
+        self.runs.push(Run {
+            start,
+            len: keys.len() as u64,
+            fences: keys.iter().step_by(FENCE).copied().collect(),
+        });
+        Ok(())
+    }
+
+    fn contains(&self, fp: u128) -> io::Result<bool> {
+        let mut block = [0u8; FENCE * KEY];
+        for run in &self.runs {
+            // The block whose first key is the last one <= fp.
+            let i = match run.fences.partition_point(|&f| f <= fp) {
+                0 => continue,
+                n => n - 1,
+            };
+            let first = i as u64 * FENCE as u64;
+            let n = (run.len - first).min(FENCE as u64) as usize;
+            let bytes = &mut block[..n * KEY];
+            read_at(&self.file, bytes, (run.start + first) * KEY as u64)?;
+            let (mut lo, mut hi) = (0, n);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                match key_at(bytes, mid).cmp(&fp) {
+                    std::cmp::Ordering::Equal => return Ok(true),
+                    std::cmp::Ordering::Less => lo = mid + 1,
+                    std::cmp::Ordering::Greater => hi = mid,
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Merge every run into one, in a new file.
+    fn merge(&mut self) -> io::Result<()> {
+        let file = tempfile::tempfile()?;
+        let total: u64 = self.runs.iter().map(|r| r.len).sum();
+        let mut readers: Vec<RunReader> = self
+            .runs
+            .iter()
+            .map(|r| RunReader::new(&self.file, r))
+            .collect();
+        let mut heads: Vec<Option<u128>> = readers
+            .iter_mut()
+            .map(RunReader::next)
+            .collect::<io::Result<_>>()?;
+        let mut out = BufWriter::with_capacity(1 << 16, &file);
+        let mut fences = Vec::with_capacity(total as usize / FENCE + 1);
+        let mut written = 0usize;
+        while let Some((i, k)) = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.map(|k| (i, k)))
+            .min_by_key(|&(_, k)| k)
+        {
+            if written.is_multiple_of(FENCE) {
+                fences.push(k);
+            }
+            out.write_all(&k.to_le_bytes())?;
+            written += 1;
+            heads[i] = readers[i].next()?;
+        }
+        out.flush()?;
+        drop(out);
+        self.file = file;
+        self.runs = vec![Run {
+            start: 0,
+            len: written as u64,
+            fences,
+        }];
+        Ok(())
+    }
+}
+
+/// The `i`th little-endian key in `bytes`.
+fn key_at(bytes: &[u8], i: usize) -> u128 {
+    let mut k = [0u8; KEY];
+    k.copy_from_slice(&bytes[i * KEY..(i + 1) * KEY]);
+    u128::from_le_bytes(k)
+}
+
+#[cfg(unix)]
+fn read_at(f: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(f, buf, offset)
+}
+
+#[cfg(unix)]
+fn write_at(f: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(f, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(f: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        let n = f.seek_read(buf, offset)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf = &mut buf[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+fn write_at(f: &File, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        let n = f.seek_write(buf, offset)?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+/// Reads one run in order, 64 KB at a time.
+struct RunReader<'a> {
+    file: &'a File,
+    next: u64,
+    end: u64,
+    buf: Vec<u128>,
+    at: usize,
+}
+
+impl<'a> RunReader<'a> {
+    fn new(file: &'a File, run: &Run) -> RunReader<'a> {
+        RunReader {
+            file,
+            next: run.start,
+            end: run.start + run.len,
+            buf: Vec::new(),
+            at: 0,
+        }
+    }
+
+    fn next(&mut self) -> io::Result<Option<u128>> {
+        if self.at == self.buf.len() {
+            let n = (self.end - self.next).min(4096) as usize;
+            if n == 0 {
+                return Ok(None);
+            }
+            let mut bytes = vec![0u8; n * KEY];
+            read_at(self.file, &mut bytes, self.next * KEY as u64)?;
+            self.buf = (0..n).map(|i| key_at(&bytes, i)).collect();
+            self.next += n as u64;
+            self.at = 0;
+        }
+        let k = self.buf[self.at];
+        self.at += 1;
+        Ok(Some(k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: Limits = Limits {
+        table: 7,
+        max_runs: 3,
+        bloom_blocks: 4,
+    };
+
+    proptest::proptest! {
+        #[test]
+        fn answers_like_a_plain_set(keys in proptest::collection::vec(0u128..300, 0..600), spread in 0u32..4) {
+            // Small keys collide in the filter (spread 0) or spread over the whole
+            // 128 bits like real fingerprints.
+            let mut set = SeenSet::new(SMALL);
+            let mut model = std::collections::HashSet::new();
+            for k in keys {
+                let k = k.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835u128.wrapping_pow(spread));
+                proptest::prop_assert_eq!(set.insert(k), model.insert(k), "key {}", k);
+            }
+        }
+    }
+
+    #[test]
+    fn a_million_fingerprints_in_a_fixed_table() {
+        let limits = Limits {
+            table: 1 << 14,
+            max_runs: 4,
+            bloom_blocks: 1 << 12,
+        };
+        let mut set = SeenSet::new(limits);
+        let fp = |i: u64| xxhash_rust::xxh3::xxh3_128(&i.to_le_bytes());
+        for i in 0..200_000 {
+            assert!(set.insert(fp(i)), "{i} is new");
+        }
+        assert!(set.table.capacity() < 1 << 15);
+        let spill = set.spill.as_ref().unwrap();
+        assert!(spill.runs.len() <= limits.max_runs + 1);
+        for i in (0..200_000).step_by(997) {
+            assert!(!set.insert(fp(i)), "{i} was seen");
+        }
+        assert!(set.insert(fp(1 << 40)));
+    }
+}
