@@ -11,7 +11,7 @@ use polars::prelude::*;
 use super::{Cell, Input, Locator, Opened, Record, RecordReader, SourceError};
 
 /// Rows decoded at once; a row group larger than this is read in slices.
-const SLICE_ROWS: usize = 32 * 1024;
+const SLICE_ROWS: usize = 16 * 1024;
 
 pub(super) fn with_reader<T>(
     input: &Input,

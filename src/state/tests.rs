@@ -153,3 +153,35 @@ fn a_dead_runs_sent_rows_reach_the_ledger_when_the_store_reopens() {
     assert!(s.ledger("acc").unwrap().contains(99).unwrap());
     let _ = file_id;
 }
+
+#[test]
+fn a_ledger_opened_empty_makes_no_look_ups_and_a_later_one_finds_the_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let before = s.ledger("acc").unwrap();
+    assert!(before.empty);
+    let prior = s
+        .file("abc", "acc", "settings-1", "a.csv", false, false)
+        .unwrap();
+    let w = s.writer("acc").unwrap();
+    let h = w.handle();
+    assert!(h.mark_inflight(prior.file_id, vec![1]));
+    h.outcome(RowOutcome {
+        file_id: prior.file_id,
+        row: 1,
+        state: RowState::Sent,
+        status: Some(200),
+        message: None,
+        fingerprint: Some(7),
+    });
+    assert!(h.flush());
+    // Opened before the send: what the run sends, its own duplicate check catches.
+    assert!(!before.contains(7).unwrap());
+    let after = s.ledger("acc").unwrap();
+    assert!(!after.empty);
+    assert!(after.contains(7).unwrap());
+    assert!(!after.contains(8).unwrap());
+    assert!(s.ledger("other").unwrap().empty);
+    drop(h);
+    w.close().unwrap();
+}
