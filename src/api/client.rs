@@ -495,6 +495,42 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_server_that_never_answers_times_out_and_the_connection_is_dropped() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+                if held.len() == 2 {
+                    return held.len();
+                }
+            }
+            held.len()
+        });
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/x")).unwrap();
+        let c = ApiClient::new(
+            url,
+            Secret::new("t"),
+            "acc".into(),
+            Wire::default(),
+            Duration::from_millis(200),
+            1,
+        )
+        .unwrap();
+        let mut conn = Conn::default();
+        let start = std::time::Instant::now();
+        match c.send(&mut conn, &lead()).await {
+            Answer::Transport(e) => assert_eq!(e, "timeout"),
+            other => panic!("{other:?}"),
+        }
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        // The next request does not reuse the connection the timed-out one is on.
+        let _ = c.send(&mut conn, &lead()).await;
+        assert_eq!(held.await.unwrap(), 2);
+    }
+
     #[test]
     fn proxies_are_looked_up_by_scheme() {
         let https = Url::parse("https://app.sealmetrics.com/x").unwrap();
