@@ -97,19 +97,17 @@ fn start(names: Vec<String>) -> TlsServer {
     }
 }
 
-#[test]
-fn leads_go_over_verified_tls_connections() {
-    let server = start(vec!["localhost".into()]);
-    let w = Workdir::new();
-    write_csv(&w.path("calls.csv"), &leads(60, 31, 0), b',');
+/// `setclick import calls.csv` against the server, trusting its certificate.
+fn import(server: &TlsServer, w: &Workdir, extra: &[&str]) -> std::process::Output {
     let ca = w.write("ca.pem", &server.cert_pem);
-    let endpoint = format!("https://localhost:{}/api/auth/v1.0/set-click", server.port);
-    let out = w
-        .cmd()
+    w.cmd()
         .env("SSL_CERT_FILE", &ca)
         .env("SEALMETRICS_TOKEN", "test-token")
         .env("SEALMETRICS_ACCOUNT_ID", "acc-1")
-        .env("SEALMETRICS_ENDPOINT", &endpoint)
+        .env(
+            "SEALMETRICS_ENDPOINT",
+            format!("https://localhost:{}/api/auth/v1.0/set-click", server.port),
+        )
         .args([
             "import",
             "calls.csv",
@@ -117,14 +115,21 @@ fn leads_go_over_verified_tls_connections() {
             "Europe/Madrid",
             "--rate",
             "unlimited",
-            "--concurrency",
-            "4",
             "--no-state",
             "--report",
             "report.json",
         ])
+        .args(extra)
         .output()
-        .expect("run");
+        .expect("run")
+}
+
+#[test]
+fn leads_go_over_verified_tls_connections() {
+    let server = start(vec!["localhost".into()]);
+    let w = Workdir::new();
+    write_csv(&w.path("calls.csv"), &leads(60, 31, 0), b',');
+    let out = import(&server, &w, &["--concurrency", "4"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let seen = server.seen.lock().unwrap().clone();
@@ -147,31 +152,7 @@ fn a_certificate_for_another_name_is_refused() {
     let server = start(vec!["other.example".into()]);
     let w = Workdir::new();
     write_csv(&w.path("calls.csv"), &leads(3, 32, 0), b',');
-    let ca = w.write("ca.pem", &server.cert_pem);
-    let out = w
-        .cmd()
-        .env("SSL_CERT_FILE", &ca)
-        .env("SEALMETRICS_TOKEN", "test-token")
-        .env("SEALMETRICS_ACCOUNT_ID", "acc-1")
-        .env(
-            "SEALMETRICS_ENDPOINT",
-            format!("https://localhost:{}/api/auth/v1.0/set-click", server.port),
-        )
-        .args([
-            "import",
-            "calls.csv",
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
-            "--max-attempts",
-            "1",
-            "--no-state",
-            "--report",
-            "report.json",
-        ])
-        .output()
-        .expect("run");
+    let out = import(&server, &w, &["--max-attempts", "1"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{stderr}");
     assert!(server.seen.lock().unwrap().is_empty());
