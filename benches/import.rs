@@ -238,40 +238,24 @@ fn main() {
     if big.exists() {
         let big = big.to_str().unwrap();
         let sb = Sandbox::start(&[]);
+        let big_args = [
+            big,
+            "--timezone",
+            "Europe/Madrid",
+            "--rate",
+            "unlimited",
+            "--concurrency",
+            c,
+        ];
         // Memory stays flat with 10x the leads of section 1.
-        let plain = import(
-            &sb,
-            work.path(),
-            &[
-                big,
-                "--timezone",
-                "Europe/Madrid",
-                "--rate",
-                "unlimited",
-                "--concurrency",
-                c,
-                "--no-state",
-            ],
-        );
+        let plain = import(&sb, work.path(), &[&big_args[..], &["--no-state"]].concat());
         println!(
             "1M-row file --no-state: {:.1} s ({:.0} req/s), peak RSS {:.1} MiB",
             plain.secs,
             plain.report["totals"]["sent"].as_u64().unwrap() as f64 / plain.secs,
             plain.rss_mib
         );
-        let first = import(
-            &sb,
-            work.path(),
-            &[
-                big,
-                "--timezone",
-                "Europe/Madrid",
-                "--rate",
-                "unlimited",
-                "--concurrency",
-                c,
-            ],
-        );
+        let first = import(&sb, work.path(), &big_args);
         let again = import(
             &sb,
             work.path(),

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::api::auth::{self, Secret};
-use crate::api::client;
+use crate::api::{answer, client};
 use crate::cli::LoginArgs;
 use crate::{Exit, Failure};
 
@@ -59,7 +59,7 @@ pub fn run(args: LoginArgs) -> Result<Exit, Failure> {
     if status != 200 {
         return Err(Failure {
             exit: Exit::Auth,
-            message: format!("login refused: {}", client::server_message(&body, status)),
+            message: format!("login refused: {}", answer::server_message(&body, status)),
         });
     }
     let v: serde_json::Value = serde_json::from_slice(&body)

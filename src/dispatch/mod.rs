@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
-use crate::api::client::{Answer, ApiClient};
+use crate::api::answer::Answer;
+use crate::api::client::ApiClient;
 use crate::api::conn::Conn;
 use crate::lead::Lead;
 use pacing::Pacer;
@@ -105,6 +106,17 @@ impl Event {
     }
 }
 
+/// What every sender shares.
+#[derive(Clone)]
+struct Shared {
+    queue: Arc<LeadQueue>,
+    client: Arc<ApiClient>,
+    pacer: Arc<Pacer>,
+    cfg: DispatchConfig,
+    stop: Stop,
+    events: mpsc::UnboundedSender<Event>,
+}
+
 /// Send every lead from `queue` until it closes or `stop` fires.
 ///
 /// The senders are spread over `cfg.threads` threads, each with its own
@@ -118,46 +130,22 @@ pub async fn run(
     stop: Stop,
     events: mpsc::UnboundedSender<Event>,
 ) {
+    let shared = Shared {
+        queue,
+        client,
+        pacer,
+        cfg,
+        stop,
+        events,
+    };
     let n = cfg.concurrency.max(1);
     let threads = cfg.threads.clamp(1, n);
-    let sender = || {
-        sender(
-            Arc::clone(&queue),
-            Arc::clone(&client),
-            Arc::clone(&pacer),
-            cfg,
-            stop.clone(),
-            events.clone(),
-        )
-    };
     // Sender i runs on thread i % threads; thread 0 is this one.
     let share = |t: usize| (n - t).div_ceil(threads);
     let mut helpers = Vec::new();
     let mut given = 0;
     for t in 1..threads {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                tracing::warn!("cannot start a sending thread ({e}): sending on fewer");
-                break;
-            }
-        };
-        let futures: Vec<_> = (0..share(t)).map(|_| sender()).collect();
-        let spawned = std::thread::Builder::new()
-            .name(format!("send-{t}"))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let mut set = tokio::task::JoinSet::new();
-                    for f in futures {
-                        set.spawn(f);
-                    }
-                    while set.join_next().await.is_some() {}
-                })
-            });
-        match spawned {
+        match sending_thread(t, share(t), &shared) {
             Ok(h) => {
                 helpers.push(h);
                 given += share(t);
@@ -170,15 +158,15 @@ pub async fn run(
     }
     let mut senders = tokio::task::JoinSet::new();
     for _ in given..n {
-        senders.spawn(sender());
+        senders.spawn(sender(shared.clone()));
     }
     while senders.join_next().await.is_some() {}
     for h in helpers {
         let _ = tokio::task::spawn_blocking(move || h.join()).await;
     }
     // Whatever is still queued was never sent.
-    for lead in queue.stop() {
-        let _ = events.send(Event {
+    for lead in shared.queue.stop() {
+        let _ = shared.events.send(Event {
             lead,
             answers: Vec::new(),
             fate: Fate::Unsent,
@@ -186,24 +174,40 @@ pub async fn run(
     }
 }
 
-async fn sender(
-    queue: Arc<LeadQueue>,
-    client: Arc<ApiClient>,
-    pacer: Arc<Pacer>,
-    cfg: DispatchConfig,
-    stop: Stop,
-    events: mpsc::UnboundedSender<Event>,
-) {
+/// A thread with its own single-threaded runtime running `count` senders.
+fn sending_thread(
+    t: usize,
+    count: usize,
+    shared: &Shared,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let senders: Vec<_> = (0..count).map(|_| sender(shared.clone())).collect();
+    std::thread::Builder::new()
+        .name(format!("send-{t}"))
+        .spawn(move || {
+            runtime.block_on(async move {
+                let mut set = tokio::task::JoinSet::new();
+                for s in senders {
+                    set.spawn(s);
+                }
+                while set.join_next().await.is_some() {}
+            })
+        })
+}
+
+async fn sender(s: Shared) {
     let mut conn = Conn::default();
     loop {
         let next = tokio::select! {
             biased;
-            _ = stop.stopped() => None,
-            l = queue.pop() => l,
+            _ = s.stop.stopped() => None,
+            l = s.queue.pop() => l,
         };
         let Some(lead) = next else { return };
-        let event = send_one(lead, &client, &mut conn, &pacer, &cfg, &stop).await;
-        let _ = events.send(event);
+        let event = send_one(lead, &s.client, &mut conn, &s.pacer, &s.cfg, &s.stop).await;
+        let _ = s.events.send(event);
     }
 }
 

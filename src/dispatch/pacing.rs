@@ -8,7 +8,7 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
-use crate::api::client::RateHeaders;
+use crate::api::answer::RateHeaders;
 
 /// `--rate`: N per second/minute/hour, or unlimited.
 #[derive(Debug, Clone, Copy, PartialEq)]

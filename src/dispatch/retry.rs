@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::api::client::Answer;
+use crate::api::answer::Answer;
 
 /// Without `Retry-After`, a 429 pauses every sender this long (API-NOTES: the
 /// documented window is a minute).
@@ -98,7 +98,7 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::client::RateHeaders;
+    use crate::api::answer::RateHeaders;
 
     fn status(code: u16, retry_after: Option<u64>) -> Answer {
         Answer::Status {

@@ -14,17 +14,17 @@ use crate::report::RejectsWriter;
 use crate::state::{Ledger, Prior, RowOutcome, RowState, WriterHandle};
 use crate::tally::{Checked, FileTally, Seen};
 
-/// Leads marked in flight per commit and pushed to the senders at once.
-pub const BATCH: usize = 32;
-/// The feed pushes the next batch once the queue is down to this many. Marked in
-/// flight but not yet sent: at most `BATCH + QUEUE_LOW` (48), so after a crash at
-/// most that many plus `--concurrency` rows (plus answers not yet committed) are
-/// uncertain.
-pub const QUEUE_LOW: usize = 16;
-/// Without a store nothing is marked in flight, so the feed can hand over larger
-/// batches and wake the senders' side less often.
-pub const BATCH_NO_STATE: usize = 256;
-pub const QUEUE_LOW_NO_STATE: usize = 256;
+/// Leads handed to the senders at once, and the queue length at which the feed
+/// pushes the next batch.
+///
+/// With a store each batch is marked in flight (one commit) first. Marked but not
+/// yet sent: at most 32 + 16 = 48, so after a crash at most that many plus
+/// `--concurrency` rows (plus answers not yet committed) are uncertain. Without a
+/// store nothing is marked, so batches are larger and wake the senders' side less
+/// often.
+pub fn sizes(with_store: bool) -> (usize, usize) {
+    if with_store { (32, 16) } else { (256, 256) }
+}
 
 /// Per-file books shared by the pipeline thread and the event loop.
 pub(super) struct Books {
@@ -199,12 +199,7 @@ impl Consumer<Checked<Lead>> for Feed {
                 };
                 if send {
                     self.batch.push((v.fingerprint, v.payload));
-                    let full = if self.state.is_some() {
-                        BATCH
-                    } else {
-                        BATCH_NO_STATE
-                    };
-                    if self.batch.len() >= full {
+                    if self.batch.len() >= sizes(self.state.is_some()).0 {
                         return self.flush();
                     }
                 }

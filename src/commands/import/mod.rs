@@ -4,13 +4,11 @@
 //! failure lands in the rejects file or the report.
 
 mod feed;
+mod plan;
 mod record;
 mod signals;
 mod target;
 
-use crate::lead::Lead;
-use std::num::NonZeroU32;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,13 +16,11 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 
 use crate::api::auth;
-use crate::api::client::{ClickTimeUnit, Wire};
-use crate::cli::{ClickTimeUnitArg, ImportArgs, ReferrerField, UncertainArg, ValidateArgs};
-use crate::config::{self, InputConfig};
-use crate::dispatch::pacing::{Pacer, Rate};
+use crate::cli::{ImportArgs, ValidateArgs};
+use crate::dispatch::pacing::Pacer;
 use crate::dispatch::queue::LeadQueue;
-use crate::dispatch::retry::Backoff;
-use crate::dispatch::{self, DispatchConfig, Event, Stop};
+use crate::dispatch::{self, Event, Stop};
+use crate::lead::Lead;
 use crate::pipeline::{self, Counters};
 use crate::progress::Progress;
 use crate::report::{FileReport, RejectsWriter, RunReport};
@@ -33,26 +29,7 @@ use crate::state::{self, StateError, Store};
 use crate::tally::{FileTally, Seen, check};
 use crate::{Exit, Failure, Ui};
 use feed::{Books, Feed, FileState, books};
-
-/// Everything the import needs, checked before any file is opened.
-struct Plan {
-    cfg: InputConfig,
-    inputs: Vec<Input>,
-    rate: Rate,
-    burst: NonZeroU32,
-    dispatch: DispatchConfig,
-    wire: Wire,
-    timeout: Duration,
-    /// `None` with `--no-state`.
-    state: Option<StatePlan>,
-}
-
-struct StatePlan {
-    dir: PathBuf,
-    uncertain_skip: bool,
-    retry_failed: bool,
-    restart: bool,
-}
+use plan::{Plan, settings_hash};
 
 pub fn run(args: ImportArgs, ui: &Ui) -> Result<Exit, Failure> {
     if args.dry_run {
@@ -66,62 +43,7 @@ pub fn run(args: ImportArgs, ui: &Ui) -> Result<Exit, Failure> {
             ui,
         );
     }
-    let cfg = config::input_config(&args.input, Timestamp::now()).map_err(Failure::usage)?;
-    let inputs =
-        config::expand_inputs(&args.files, cfg.read.format.is_some()).map_err(Failure::usage)?;
-    let mut plan = Plan {
-        rate: match (&args.rate, args.sandbox) {
-            (Some(r), _) => Rate::parse(r).map_err(Failure::usage)?,
-            (None, true) => Rate::Unlimited,
-            (None, false) => Rate::parse("1/s").map_err(Failure::usage)?,
-        },
-        burst: NonZeroU32::new(args.burst)
-            .ok_or_else(|| Failure::usage("--burst must be at least 1"))?,
-        dispatch: DispatchConfig {
-            concurrency: match args.concurrency {
-                0 => return Err(Failure::usage("--concurrency must be at least 1")),
-                n => n,
-            },
-            max_attempts: args.max_attempts.max(1),
-            backoff: Backoff::default(),
-            // Set below, once it is known whether a store is kept.
-            threads: 1,
-        },
-        wire: Wire {
-            click_time_unit: match args.click_time_unit {
-                ClickTimeUnitArg::Ms => ClickTimeUnit::Millis,
-                ClickTimeUnitArg::S => ClickTimeUnit::Seconds,
-            },
-            referrer_field: match args.referrer_field {
-                ReferrerField::Referrer => "referrer",
-                ReferrerField::ReferrerUrl => "referrer_url",
-            },
-        },
-        timeout: (args.timeout.is_finite() && args.timeout > 0.0)
-            .then(|| Duration::from_secs_f64(args.timeout))
-            .ok_or_else(|| Failure::usage("--timeout must be a positive number of seconds"))?,
-        // A sandbox run keeps no state unless a directory is named: it must not
-        // mark real files as imported.
-        state: match (&args.state_dir, args.no_state, args.sandbox) {
-            (_, true, _) | (None, false, true) => None,
-            (dir, false, _) => Some(StatePlan {
-                dir: dir.clone().unwrap_or_else(|| PathBuf::from(".setclick")),
-                uncertain_skip: args.uncertain == UncertainArg::Skip,
-                retry_failed: args.retry_failed,
-                restart: args.restart,
-            }),
-        },
-        cfg,
-        inputs,
-    };
-    // Sending threads: a second one lets requests go out while the first handles
-    // answers (measured: 12% faster against loopback on 2 cores). With a store its
-    // writer thread needs that core instead (measured: 10% slower with two).
-    plan.dispatch.threads = if plan.state.is_some() {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-    };
+    let plan = Plan::from_args(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -131,30 +53,6 @@ pub fn run(args: ImportArgs, ui: &Ui) -> Result<Exit, Failure> {
 
 fn state_failure(e: StateError) -> Failure {
     Failure::usage(e)
-}
-
-/// What changes the leads a file produces: part of its identity in the store.
-fn settings_hash(cfg: &InputConfig, wire: &Wire) -> String {
-    let n = &cfg.normalize;
-    let r = &cfg.read;
-    let text = format!(
-        "v1|map={:?}|tz={:?}|format={:?}|unit={:?}|settings={:?}|micro={}|\
-         wire={:?},{}|sheet={:?}|header={:?}|delimiter={:?}|encoding={:?}|type={:?}",
-        n.explicit,
-        n.rules.zone.as_ref().and_then(|z| z.iana_name()),
-        n.rules.format,
-        n.rules.unit,
-        n.constants,
-        n.microconversion,
-        wire.click_time_unit,
-        wire.referrer_field,
-        r.sheet,
-        cfg.frame.header_row,
-        r.delimiter,
-        r.encoding.map(|e| e.name()),
-        r.format,
-    );
-    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
 }
 
 /// A file already imported to the end: nothing to send.
@@ -309,11 +207,7 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
             write_error: None,
             store_error: None,
         }));
-        let queue = Arc::new(LeadQueue::new(if file_state.is_some() {
-            feed::QUEUE_LOW
-        } else {
-            feed::QUEUE_LOW_NO_STATE
-        }));
+        let queue = Arc::new(LeadQueue::new(feed::sizes(file_state.is_some()).1));
         let (event_tx, mut events) = mpsc::unbounded_channel::<Event>();
         let pipeline = {
             let (input, cfg, counters) = (input.clone(), Arc::clone(&cfg), counters.clone());

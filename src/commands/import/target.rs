@@ -7,6 +7,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::Plan;
+use crate::api::answer;
 use crate::api::auth::{self, AuthError, Secret};
 use crate::api::client::{self, ApiClient};
 use crate::cli::ImportArgs;
@@ -109,7 +110,7 @@ async fn check_account(client: &ApiClient, account: &str) -> Result<(), Failure>
             exit: Exit::Auth,
             message: format!(
                 "the API refused the token ({}); check {} or --token-file",
-                client::server_message(&body, status),
+                answer::server_message(&body, status),
                 auth::TOKEN_ENV
             ),
         });
