@@ -146,14 +146,14 @@ impl SeenSet {
 
 impl Spill {
     /// Block and bit positions: the high 64 bits choose a 512-bit block, six 9-bit
-    /// slices of them the bits (the table uses the low 64).
+    /// slices of the low 64 the bits in it, so the two are independent.
     fn bits(&self, fp: u128) -> (usize, [u16; 6]) {
-        let h = (fp >> 64) as u64;
+        let (high, low) = ((fp >> 64) as u64, fp as u64);
         let blocks = self.bloom.len() / 8;
-        let block = ((h as u128 * blocks as u128) >> 64) as usize;
+        let block = ((u128::from(high) * blocks as u128) >> 64) as usize;
         let mut bits = [0u16; 6];
         for (i, b) in bits.iter_mut().enumerate() {
-            *b = ((h >> (i * 9)) & 511) as u16;
+            *b = ((low >> (i * 9)) & 511) as u16;
         }
         (block, bits)
     }
