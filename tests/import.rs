@@ -430,8 +430,16 @@ fn import_sandbox_flag_runs_the_whole_flow_without_a_token() {
     );
 }
 
+/// Each lead arrives once, with or without a store (several sending threads would
+/// share reqwest's pool across runtimes: a connection whose runtime ended failed
+/// mid-request and the lead went out twice).
 #[test]
 fn behind_a_proxy_leads_go_through_it() {
+    proxied_import(&[]);
+    proxied_import(&["--no-state"]);
+}
+
+fn proxied_import(extra: &[&str]) {
     let w = Workdir::new();
     let data = leads(40, 23, 0);
     write_csv(&w.path("calls.csv"), &data, b',');
@@ -455,6 +463,7 @@ fn behind_a_proxy_leads_go_through_it() {
             "--report",
             "report.json",
         ])
+        .args(extra)
         .output()
         .expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -205,6 +205,13 @@ impl ApiClient {
         }
     }
 
+    /// Leads go through reqwest's shared pool (a proxy is set), not one connection
+    /// per sender. That pool's connections are driven by the runtime that opened
+    /// them, so such a client is used from one runtime only.
+    pub fn pooled(&self) -> bool {
+        self.origin.is_none()
+    }
+
     /// Send one lead on the sender's own connection `conn`.
     pub async fn send(&self, conn: &mut Conn, lead: &Lead) -> Answer {
         let Some(origin) = &self.origin else {

@@ -139,7 +139,11 @@ pub async fn run(
         events,
     };
     let n = cfg.concurrency.max(1);
-    let threads = cfg.threads.clamp(1, n);
+    let threads = if shared.client.pooled() {
+        1
+    } else {
+        cfg.threads.clamp(1, n)
+    };
     // Sender i runs on thread i % threads; thread 0 is this one.
     let share = |t: usize| (n - t).div_ceil(threads);
     let mut helpers = Vec::new();
