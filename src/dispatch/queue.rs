@@ -1,9 +1,13 @@
 //! The queue between the pipeline thread (which pushes leads in batches and may
 //! block) and the async senders (which pop one lead at a time). Pushing waits until
 //! the queue is down to its low-water mark, so the two sides wake each other once a
-//! batch, not once a lead.
+//! batch, not once a lead. It also waits while too many leads taken by senders have
+//! not had their outcome recorded yet, so that a busy event loop cannot fall
+//! behind without bound (with a store, those leads are what a crash leaves
+//! uncertain).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
@@ -16,7 +20,9 @@ pub struct LeadQueue {
     filled: Notify,
     /// The pushing thread waits here for room.
     drained: Condvar,
-    low_water: usize,
+    low_water: AtomicUsize,
+    /// Leads that may be taken and not yet recorded, beyond twice the low-water mark.
+    in_flight: usize,
 }
 
 struct State {
@@ -25,21 +31,61 @@ struct State {
     closed: bool,
     /// No more pops (the run stopped): pushes fail.
     stopped: bool,
+    /// Taken by senders, outcome not yet recorded.
+    unrecorded: usize,
+    /// Taken by senders since the start.
+    taken: u64,
 }
 
 impl LeadQueue {
-    /// Pushes wait until at most `low_water` leads are queued.
-    pub fn new(low_water: usize) -> LeadQueue {
+    /// Pushes wait until at most `low_water` leads are queued, and at most
+    /// `in_flight` (the senders' concurrency) plus twice `low_water` are taken and
+    /// not yet [`recorded`](Self::recorded).
+    pub fn new(low_water: usize, in_flight: usize) -> LeadQueue {
         LeadQueue {
             state: Mutex::new(State {
                 items: VecDeque::new(),
                 closed: false,
                 stopped: false,
+                unrecorded: 0,
+                taken: 0,
             }),
             filled: Notify::new(),
             drained: Condvar::new(),
-            low_water,
+            low_water: AtomicUsize::new(low_water),
+            in_flight,
         }
+    }
+
+    /// No room for another batch yet.
+    fn full(&self, s: &State) -> bool {
+        let low = self.low_water();
+        s.items.len() > low || s.unrecorded > self.in_flight + 2 * low
+    }
+
+    /// Leads taken by senders so far.
+    pub fn taken(&self) -> u64 {
+        self.lock().taken
+    }
+
+    /// The outcomes of `n` taken leads were recorded.
+    pub fn recorded(&self, n: usize) {
+        let mut s = self.lock();
+        s.unrecorded = s.unrecorded.saturating_sub(n);
+        let room = !self.full(&s);
+        drop(s);
+        if room {
+            self.drained.notify_all();
+        }
+    }
+
+    /// Change the low-water mark (from the pushing thread, between pushes).
+    pub fn set_low_water(&self, low_water: usize) {
+        self.low_water.store(low_water, Ordering::Relaxed);
+    }
+
+    fn low_water(&self) -> usize {
+        self.low_water.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -50,7 +96,7 @@ impl LeadQueue {
     /// the run stopped.
     pub fn wait_room(&self) -> bool {
         let mut s = self.lock();
-        while !s.stopped && s.items.len() > self.low_water {
+        while !s.stopped && self.full(&s) {
             s = self.drained.wait(s).unwrap_or_else(|p| p.into_inner());
         }
         !s.stopped
@@ -60,7 +106,7 @@ impl LeadQueue {
     /// Gives the batch back when the run stopped.
     pub fn push(&self, batch: Vec<Lead>) -> Result<(), Vec<Lead>> {
         let mut s = self.lock();
-        while !s.stopped && s.items.len() > self.low_water {
+        while !s.stopped && self.full(&s) {
             s = self.drained.wait(s).unwrap_or_else(|p| p.into_inner());
         }
         if s.stopped {
@@ -99,7 +145,9 @@ impl LeadQueue {
                     return None;
                 }
                 if let Some(lead) = s.items.pop_front() {
-                    if s.items.len() == self.low_water {
+                    s.unrecorded += 1;
+                    s.taken += 1;
+                    if s.items.len() == self.low_water() {
                         self.drained.notify_all();
                     }
                     return Some(lead);
@@ -135,7 +183,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_lead_comes_out_once_in_order() {
-        let q = Arc::new(LeadQueue::new(4));
+        let q = Arc::new(LeadQueue::new(4, 1));
         let producer = {
             let q = Arc::clone(&q);
             std::thread::spawn(move || {
@@ -148,6 +196,7 @@ mod tests {
         let mut got = Vec::new();
         while let Some(l) = q.pop().await {
             got.push(l.row);
+            q.recorded(1);
         }
         producer.join().unwrap();
         assert_eq!(got, (0..500).collect::<Vec<_>>());
@@ -155,7 +204,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stopping_fails_pushes_and_returns_what_was_left() {
-        let q = Arc::new(LeadQueue::new(2));
+        let q = Arc::new(LeadQueue::new(2, 1));
         q.push(vec![lead(1), lead(2), lead(3)]).unwrap();
         let blocked = {
             let q = Arc::clone(&q);
@@ -166,5 +215,24 @@ mod tests {
         assert_eq!(left, [1, 2, 3]);
         assert_eq!(blocked.join().unwrap().unwrap_err().len(), 1);
         assert!(q.pop().await.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pushes_wait_while_too_many_taken_leads_are_unrecorded() {
+        // Low water 2, one in flight: at most 1 + 2 * 2 = 5 taken and unrecorded.
+        let q = Arc::new(LeadQueue::new(2, 1));
+        q.push((0..6).map(lead).collect()).unwrap();
+        for _ in 0..6 {
+            q.pop().await.unwrap();
+        }
+        let blocked = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || q.push(vec![lead(6)]))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!blocked.is_finished(), "six taken, none recorded: no room");
+        q.recorded(1);
+        blocked.join().unwrap().unwrap();
+        assert_eq!(q.pop().await.map(|l| l.row), Some(6));
     }
 }

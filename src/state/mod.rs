@@ -119,6 +119,109 @@ impl Bitmap {
     pub fn count(&self) -> u64 {
         self.0.iter().map(|w| u64::from(w.count_ones())).sum()
     }
+
+    /// Add every row of `other`.
+    pub fn union(&mut self, other: &Bitmap) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+}
+
+/// Runs that died may have sent leads whose ledger entries were still waiting to
+/// be written: their sent blocks (and, from stores written before blocks, their
+/// `sent` rows) say so; put them in the ledger now, and mark those runs ended.
+fn repair_ledger(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let mut missing: Vec<(String, [u8; 16], i64, i64)> = Vec::new();
+    {
+        let mut blocks = tx.prepare(
+            "SELECT f.account, s.file_id, s.rows, s.hashes FROM sent s JOIN files f ON f.id = s.file_id
+             WHERE s.run_id IN (SELECT id FROM runs WHERE ended_at IS NULL)",
+        )?;
+        let mut it = blocks.query([])?;
+        while let Some(r) = it.next()? {
+            let (account, file_id): (String, i64) = (r.get(0)?, r.get(1)?);
+            let (rows, hashes): (Vec<u8>, Vec<u8>) = (r.get(2)?, r.get(3)?);
+            for (row, hash) in block_entries(&rows, &hashes) {
+                missing.push((account.clone(), hash, file_id, row as i64));
+            }
+        }
+    }
+    missing.sort_unstable();
+    {
+        let mut insert = tx.prepare(
+            "INSERT OR IGNORE INTO ledger (account, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
+        )?;
+        for (account, hash, file_id, row) in &missing {
+            insert.execute(params![account, hash.as_slice(), file_id, row])?;
+        }
+    }
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO ledger (account, hash, file_id, row, sent_at)
+           SELECT f.account, r.hash, r.file_id, r.row, r.updated_at
+           FROM rows r JOIN files f ON f.id = r.file_id
+           WHERE r.state = 'sent' AND r.hash IS NOT NULL
+             AND r.run_id IN (SELECT id FROM runs WHERE ended_at IS NULL);
+         UPDATE runs SET ended_at = started_at WHERE ended_at IS NULL;",
+    )?;
+    tx.commit()
+}
+
+/// The (row, fingerprint) pairs of a sent block; a damaged block yields what it
+/// holds whole.
+fn block_entries<'a>(
+    rows: &'a [u8],
+    hashes: &'a [u8],
+) -> impl Iterator<Item = (u64, [u8; 16])> + 'a {
+    rows.chunks_exact(8)
+        .zip(hashes.chunks_exact(16))
+        .map(|(r, h)| {
+            let mut row = [0u8; 8];
+            row.copy_from_slice(r);
+            let mut hash = [0u8; 16];
+            hash.copy_from_slice(h);
+            (u64::from_le_bytes(row), hash)
+        })
+}
+
+/// Little-endian u64 row numbers, as `inflight` and `sent` store them.
+fn row_numbers(blob: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    blob.chunks_exact(8).map(|c| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        u64::from_le_bytes(b)
+    })
+}
+
+/// What the store recorded of a file's rows.
+struct Outcomes {
+    /// Rows in sent blocks: sent, whatever `rows` says.
+    sent: Bitmap,
+    /// `rows` records (`None`: a state this setclick does not know).
+    others: Vec<(u64, Option<RowState>)>,
+}
+
+impl Outcomes {
+    /// The final state of each row with a `rows` record and no sent block.
+    fn others(&self) -> impl Iterator<Item = (u64, Option<RowState>)> + '_ {
+        self.others
+            .iter()
+            .copied()
+            .filter(|(row, _)| !self.sent.get(*row))
+    }
+
+    /// Every row with some record, whatever its state.
+    fn recorded(&self) -> Bitmap {
+        let mut all = self.sent.clone();
+        for (row, _) in &self.others {
+            all.set(*row);
+        }
+        all
+    }
 }
 
 /// The state directory, locked for one import at a time.
@@ -135,18 +238,8 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|e| unusable(dir, e))?;
         let lock = lock::take(dir)?;
         let path = dir.join(DB_FILE);
-        let conn = connect(&path)?;
-        // Runs that died may have sent leads whose ledger entries were still
-        // waiting to be written: the rows say so; put them in the ledger now.
-        conn.execute_batch(
-            "INSERT OR IGNORE INTO ledger (account, hash, file_id, row, sent_at)
-               SELECT f.account, r.hash, r.file_id, r.row, r.updated_at
-               FROM rows r JOIN files f ON f.id = r.file_id
-               WHERE r.state = 'sent' AND r.hash IS NOT NULL
-                 AND r.run_id IN (SELECT id FROM runs WHERE ended_at IS NULL);
-             UPDATE runs SET ended_at = started_at WHERE ended_at IS NULL;",
-        )
-        .map_err(|e| unusable(&path, e))?;
+        let mut conn = connect(&path)?;
+        repair_ledger(&mut conn).map_err(|e| unusable(&path, e))?;
         conn.execute(
             "INSERT INTO runs (pid, command, started_at) VALUES (?1, ?2, unixepoch())",
             params![std::process::id(), command],
@@ -198,7 +291,9 @@ impl Store {
             .conn
             .query_row(
                 "SELECT f.id, f.settings, f.finished,
-                        (SELECT max(r.started_at) FROM runs r JOIN rows w ON w.run_id = r.id WHERE w.file_id = f.id)
+                        (SELECT max(r.started_at) FROM runs r WHERE r.id IN
+                           (SELECT run_id FROM rows WHERE file_id = f.id
+                            UNION SELECT run_id FROM sent WHERE file_id = f.id))
                  FROM files f WHERE f.fingerprint = ?1 AND f.account = ?2",
                 params![fingerprint, account],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -221,6 +316,7 @@ impl Store {
                     .map_err(|e| unusable(&self.dir, e))?;
                 tx.execute("DELETE FROM rows WHERE file_id = ?1", params![id])
                     .and_then(|_| tx.execute("DELETE FROM inflight WHERE file_id = ?1", params![id]))
+                    .and_then(|_| tx.execute("DELETE FROM sent WHERE file_id = ?1", params![id]))
                     .and_then(|_| {
                         tx.execute(
                             "UPDATE files SET settings = ?2, finished = 0, rows = NULL WHERE id = ?1",
@@ -254,22 +350,9 @@ impl Store {
             last_run,
             ..Prior::default()
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT row, state FROM rows WHERE file_id = ?1")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![id], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(|e| self.err(e))?;
-        // Any row with a recorded state is not uncertain, whatever its state.
-        let mut recorded = Bitmap::default();
-        for row in rows {
-            let (row, state) = row.map_err(|e| self.err(e))?;
-            let row = row as u64;
-            recorded.set(row);
-            match RowState::parse(&state) {
+        let outcomes = self.outcomes(id)?;
+        for (row, state) in outcomes.others() {
+            match state {
                 Some(RowState::Pending) | None => {}
                 Some(RowState::Failed) if retry_failed => {}
                 Some(RowState::Failed) => {
@@ -279,12 +362,47 @@ impl Store {
                 Some(_) => prior.done.set(row),
             }
         }
+        // Any row with a recorded state is not uncertain, whatever its state.
+        let recorded = outcomes.recorded();
+        prior.done.union(&outcomes.sent);
         prior.uncertain = self
             .inflight_rows(id)?
             .into_iter()
             .filter(|r| !recorded.get(*r))
             .collect();
         Ok(prior)
+    }
+
+    /// Everything recorded of a file's rows.
+    fn outcomes(&self, file_id: i64) -> Result<Outcomes, StateError> {
+        let mut sent = Bitmap::default();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT rows FROM sent WHERE file_id = ?1")
+            .map_err(|e| self.err(e))?;
+        let blobs = stmt
+            .query_map(params![file_id], |r| r.get::<_, Vec<u8>>(0))
+            .map_err(|e| self.err(e))?;
+        for blob in blobs {
+            for row in row_numbers(&blob.map_err(|e| self.err(e))?) {
+                sent.set(row);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT row, state FROM rows WHERE file_id = ?1")
+            .map_err(|e| self.err(e))?;
+        let others = stmt
+            .query_map(params![file_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    RowState::parse(&r.get::<_, String>(1)?),
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(Outcomes { sent, others })
     }
 
     /// Rows of a file ever marked in flight (kept until `--restart`: 8 bytes a row).
@@ -298,32 +416,19 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let mut out = HashSet::new();
         for blob in blobs {
-            let blob = blob.map_err(|e| self.err(e))?;
-            out.extend(blob.chunks_exact(8).map(|c| {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(c);
-                u64::from_le_bytes(b)
-            }));
+            out.extend(row_numbers(&blob.map_err(|e| self.err(e))?));
         }
         Ok(out)
     }
 
     /// Rows marked in flight that never got an outcome: the uncertain ones.
-    fn uncertain_rows(&self, file_id: i64) -> Result<Vec<u64>, StateError> {
-        let marked = self.inflight_rows(file_id)?;
-        if marked.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT row FROM rows WHERE file_id = ?1")
-            .map_err(|e| self.err(e))?;
-        let recorded: HashSet<u64> = stmt
-            .query_map(params![file_id], |r| r.get::<_, i64>(0).map(|v| v as u64))
-            .map_err(|e| self.err(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(e))?;
-        let mut out: Vec<u64> = marked.difference(&recorded).copied().collect();
+    fn uncertain_rows(&self, file_id: i64, outcomes: &Outcomes) -> Result<Vec<u64>, StateError> {
+        let recorded = outcomes.recorded();
+        let mut out: Vec<u64> = self
+            .inflight_rows(file_id)?
+            .into_iter()
+            .filter(|r| !recorded.get(*r))
+            .collect();
         out.sort_unstable();
         Ok(out)
     }
@@ -366,17 +471,14 @@ impl Store {
             .conn
             .prepare(
                 "SELECT f.id, f.fingerprint, f.path, f.rows, f.finished, f.account,
-                        sum(w.state = 'sent'), sum(w.state = 'rejected'), sum(w.state = 'failed'),
-                        0, sum(w.state IN ('duplicate', 'skipped')),
-                        (SELECT max(coalesce(r.ended_at, r.started_at)) FROM runs r
-                           WHERE r.id IN (SELECT DISTINCT run_id FROM rows WHERE file_id = f.id))
-                 FROM files f LEFT JOIN rows w ON w.file_id = f.id
-                 GROUP BY f.id ORDER BY f.id DESC",
+                        (SELECT max(coalesce(r.ended_at, r.started_at)) FROM runs r WHERE r.id IN
+                           (SELECT run_id FROM rows WHERE file_id = f.id
+                            UNION SELECT run_id FROM sent WHERE file_id = f.id))
+                 FROM files f ORDER BY f.id DESC",
             )
             .map_err(|e| self.err(e))?;
         let all = stmt
             .query_map([], |r| {
-                let n = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v.unwrap_or(0) as u64);
                 Ok(FileStatus {
                     file_id: r.get(0)?,
                     fingerprint: r.get(1)?,
@@ -384,27 +486,39 @@ impl Store {
                     rows: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
                     finished: r.get(4)?,
                     account: r.get(5)?,
-                    sent: n(6)?,
-                    rejected: n(7)?,
-                    failed: n(8)?,
-                    uncertain: n(9)?,
-                    skipped: n(10)?,
+                    sent: 0,
+                    rejected: 0,
+                    failed: 0,
+                    uncertain: 0,
+                    skipped: 0,
                     pending: None,
                     last_run: r
-                        .get::<_, Option<i64>>(11)?
+                        .get::<_, Option<i64>>(6)?
                         .and_then(|s| jiff::Timestamp::from_second(s).ok())
                         .map(|t| t.to_string()),
                     uncertain_rows: Vec::new(),
                 })
             })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        for s in all {
-            let mut s = s.map_err(|e| self.err(e))?;
+        for mut s in all {
             if fingerprints.is_some_and(|f| !f.contains(&s.fingerprint)) {
                 continue;
             }
-            s.uncertain_rows = self.uncertain_rows(s.file_id)?;
+            let outcomes = self.outcomes(s.file_id)?;
+            s.sent = outcomes.sent.count();
+            for (_, state) in outcomes.others() {
+                match state {
+                    Some(RowState::Sent) => s.sent += 1,
+                    Some(RowState::Rejected) => s.rejected += 1,
+                    Some(RowState::Failed) => s.failed += 1,
+                    Some(RowState::Duplicate | RowState::Skipped) => s.skipped += 1,
+                    Some(RowState::Pending) | None => {}
+                }
+            }
+            s.uncertain_rows = self.uncertain_rows(s.file_id, &outcomes)?;
             s.uncertain = s.uncertain_rows.len() as u64;
             s.pending = s.rows.map(|r| {
                 r.saturating_sub(s.sent + s.rejected + s.failed + s.uncertain + s.skipped)

@@ -55,9 +55,28 @@ const MIGRATIONS: &[&str] = &[
         sent_at INTEGER NOT NULL,
         PRIMARY KEY (account, hash)
     ) WITHOUT ROWID;",
+    // 2: sent rows in blocks, one record per commit instead of one `rows` record
+    // per lead (row numbers as little-endian u64, fingerprints as big-endian u128,
+    // in the same order). A row in a block is sent whatever `rows` says of it (it
+    // may have failed or been left pending by an earlier run).
+    "CREATE TABLE sent (
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        rows BLOB NOT NULL,
+        hashes BLOB NOT NULL
+    );
+    CREATE INDEX sent_file ON sent (file_id);",
 ];
 
+/// The schema version this setclick writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
 pub fn migrate(conn: &Connection) -> Result<(), String> {
+    migrate_to(conn, VERSION)
+}
+
+/// Migrate up to `target` (tests build older stores with it).
+pub(crate) fn migrate_to(conn: &Connection, target: i64) -> Result<(), String> {
     let app: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .map_err(|e| e.to_string())?;
@@ -77,13 +96,17 @@ pub fn migrate(conn: &Connection) -> Result<(), String> {
                 .into(),
         );
     }
-    let target = MIGRATIONS.len() as i64;
-    if version > target {
+    if version > VERSION {
         return Err(format!(
-            "schema version {version} is newer than this setclick knows ({target}); upgrade setclick"
+            "schema version {version} is newer than this setclick knows ({VERSION}); upgrade setclick"
         ));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target as usize)
+        .skip(version as usize)
+    {
         let step = format!(
             "BEGIN IMMEDIATE; {sql}; PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {}; COMMIT;",
             i + 1

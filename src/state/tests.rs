@@ -1,6 +1,7 @@
 //! Tests of the state store: outcomes, resume, settings, the lock, damaged files.
 
 use super::*;
+use writer::COMMIT_DELAY;
 
 fn store(dir: &Path) -> Store {
     Store::open(dir, "import").unwrap()
@@ -184,4 +185,155 @@ fn a_ledger_opened_empty_makes_no_look_ups_and_a_later_one_finds_the_sends() {
     assert!(s.ledger("other").unwrap().empty);
     drop(h);
     w.close().unwrap();
+}
+
+fn sent(file_id: i64, row: u64, fingerprint: u128) -> RowOutcome {
+    RowOutcome {
+        file_id,
+        row,
+        state: RowState::Sent,
+        status: Some(200),
+        message: None,
+        fingerprint: Some(fingerprint),
+    }
+}
+
+#[test]
+fn sent_rows_are_committed_as_one_block_and_outrank_earlier_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let prior = s.file("abc", "acc", "one", "a.csv", false, true).unwrap();
+    let id = prior.file_id;
+    let w = s.writer("acc").unwrap();
+    let h = w.handle();
+    assert!(h.mark_inflight(id, (1..=5).collect()));
+    // Row 2 failed, row 3 was left unsent; a later attempt sent both.
+    h.outcome(RowOutcome {
+        file_id: id,
+        row: 2,
+        state: RowState::Failed,
+        status: Some(503),
+        message: Some("busy".into()),
+        fingerprint: None,
+    });
+    h.outcome(RowOutcome::unsent(id, 3));
+    assert!(h.flush());
+    h.outcomes((1..=4).map(|r| sent(id, r, 1000 + u128::from(r))).collect());
+    h.finished(id, 5);
+    drop(h);
+    w.close().unwrap();
+    let blocks: i64 = s
+        .conn
+        .query_row("SELECT count(*) FROM sent WHERE file_id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(blocks, 1, "four sent rows, one commit: one block");
+    let st = &s.status(None).unwrap()[0];
+    assert_eq!(
+        (st.sent, st.failed, st.uncertain, st.pending),
+        (4, 0, 1, Some(0))
+    );
+    assert_eq!(st.uncertain_rows, vec![5]);
+    let prior = s.file("abc", "acc", "one", "a.csv", false, false).unwrap();
+    assert!((1..=4).all(|r| prior.done.get(r)) && !prior.done.get(5));
+    assert_eq!(prior.failed, 0);
+    let ledger = s.ledger("acc").unwrap();
+    assert!((1..=4u64).all(|r| ledger.contains(1000 + u128::from(r)).unwrap()));
+    // --restart forgets the blocks too.
+    s.file("abc", "acc", "two", "a.csv", true, false).unwrap();
+    assert_eq!(s.status(None).unwrap()[0].sent, 0);
+}
+
+#[test]
+fn outcomes_without_a_mark_after_them_are_committed_within_the_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let id = s
+        .file("abc", "acc", "one", "a.csv", false, false)
+        .unwrap()
+        .file_id;
+    let w = s.writer("acc").unwrap();
+    let h = w.handle();
+    assert!(h.mark_inflight(id, vec![1]));
+    h.outcome(sent(id, 1, 5));
+    let reader = connect(&s.db_path()).unwrap();
+    let count = || -> i64 {
+        reader
+            .query_row("SELECT count(*) FROM sent", [], |r| r.get(0))
+            .unwrap()
+    };
+    let start = std::time::Instant::now();
+    while count() == 0 {
+        assert!(
+            start.elapsed() < COMMIT_DELAY * 20,
+            "the outcome was never committed"
+        );
+        std::thread::sleep(COMMIT_DELAY / 10);
+    }
+    drop(h);
+    w.close().unwrap();
+}
+
+#[test]
+fn a_dead_runs_sent_blocks_reach_the_ledger_when_the_store_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = store(dir.path());
+        let id = s
+            .file("abc", "acc", "one", "a.csv", false, false)
+            .unwrap()
+            .file_id;
+        // As if the process died after committing the block but before the ledger batch.
+        let mut rows = Vec::new();
+        let mut hashes = Vec::new();
+        for (row, fp) in [(3u64, 77u128), (4, 78)] {
+            rows.extend_from_slice(&row.to_le_bytes());
+            hashes.extend_from_slice(&fp.to_be_bytes());
+        }
+        s.conn
+            .execute(
+                "INSERT INTO sent (file_id, run_id, rows, hashes) VALUES (?1, ?2, ?3, ?4)",
+                params![id, s.run_id, rows, hashes],
+            )
+            .unwrap();
+    }
+    let s = store(dir.path());
+    let ledger = s.ledger("acc").unwrap();
+    assert!(ledger.contains(77).unwrap() && ledger.contains(78).unwrap());
+    assert!(!ledger.contains(79).unwrap());
+    assert_eq!(s.status(None).unwrap()[0].sent, 2);
+}
+
+#[test]
+fn a_version_1_store_is_migrated_and_its_rows_still_count() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        schema::migrate_to(&c, 1).unwrap();
+        c.execute_batch(
+            "INSERT INTO files (id, fingerprint, account, settings, path, rows, finished, created_at)
+               VALUES (1, 'abc', 'acc', 'one', 'a.csv', 3, 1, 0);
+             INSERT INTO runs (id, pid, command, started_at, ended_at, exit_code) VALUES (1, 1, 'import', 0, 1, 0);
+             INSERT INTO rows (file_id, row, state, status, hash, run_id, updated_at)
+               VALUES (1, 1, 'sent', 200, x'000000000000000000000000000000aa', 1, 0),
+                      (1, 2, 'rejected', NULL, NULL, 1, 0),
+                      (1, 3, 'sent', 200, x'000000000000000000000000000000ab', 1, 0);
+             INSERT INTO ledger (account, hash, file_id, row, sent_at)
+               VALUES ('acc', x'000000000000000000000000000000aa', 1, 1, 0),
+                      ('acc', x'000000000000000000000000000000ab', 1, 3, 0);",
+        )
+        .unwrap();
+    }
+    let mut s = store(dir.path());
+    let version: i64 = s
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, schema::VERSION);
+    let st = &s.status(None).unwrap()[0];
+    assert_eq!((st.sent, st.rejected, st.pending), (2, 1, Some(0)));
+    let prior = s.file("abc", "acc", "one", "a.csv", false, false).unwrap();
+    assert!(prior.finished && prior.done.count() == 3);
+    assert!(s.ledger("acc").unwrap().contains(0xab).unwrap());
 }

@@ -3,6 +3,7 @@
 //! once they are durable, so that a row is recorded before its request leaves.
 
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use rusqlite::{Connection, params};
@@ -18,6 +19,20 @@ pub enum RowState {
     Failed,
     Duplicate,
     Skipped,
+}
+
+impl RowOutcome {
+    /// The row was marked in flight but never sent: known not sent.
+    pub fn unsent(file_id: i64, row: u64) -> RowOutcome {
+        RowOutcome {
+            file_id,
+            row,
+            state: RowState::Pending,
+            status: None,
+            message: None,
+            fingerprint: None,
+        }
+    }
 }
 
 impl RowState {
@@ -45,6 +60,30 @@ impl RowState {
     }
 }
 
+/// Sent rows of one file committed together: one `sent` record for the lot
+/// (row numbers as little-endian u64, fingerprints as big-endian u128), not one
+/// `rows` record each.
+struct SentBlock {
+    file_id: i64,
+    rows: Vec<u8>,
+    hashes: Vec<u8>,
+}
+
+impl SentBlock {
+    fn new(file_id: i64) -> SentBlock {
+        SentBlock {
+            file_id,
+            rows: Vec::new(),
+            hashes: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: u64, hash: &[u8; 16]) {
+        self.rows.extend_from_slice(&row.to_le_bytes());
+        self.hashes.extend_from_slice(hash);
+    }
+}
+
 /// One row's outcome.
 #[derive(Debug, Clone)]
 pub struct RowOutcome {
@@ -60,9 +99,7 @@ pub struct RowOutcome {
 enum Cmd {
     /// Mark rows in flight; the sender answers once committed.
     Inflight(i64, Vec<u64>, Sender<bool>),
-    Outcome(RowOutcome),
-    /// The row was never sent after all: forget it.
-    Forget(i64, u64),
+    Outcomes(Vec<RowOutcome>),
     /// The file was read to the end with this many data rows.
     Finished(i64, u64),
     /// Answer once everything before is committed.
@@ -71,6 +108,10 @@ enum Cmd {
 
 /// Most commands folded into one transaction.
 const BATCH: usize = 4096;
+
+/// Longest an outcome waits for its commit when no in-flight mark comes to take
+/// it along. After a crash, the rows answered in this window are `uncertain`.
+pub(super) const COMMIT_DELAY: Duration = Duration::from_millis(100);
 
 /// The writer thread; [`Writer::handle`] gives cheap clones to send it work.
 pub struct Writer {
@@ -123,12 +164,14 @@ impl WriterHandle {
     }
 
     pub fn outcome(&self, o: RowOutcome) {
-        let _ = self.tx.send(Cmd::Outcome(o));
+        self.outcomes(vec![o]);
     }
 
-    /// The row was marked in flight but never sent.
-    pub fn forget(&self, file_id: i64, row: u64) {
-        let _ = self.tx.send(Cmd::Forget(file_id, row));
+    /// Several outcomes in one message (the writer wakes once for them).
+    pub fn outcomes(&self, o: Vec<RowOutcome>) {
+        if !o.is_empty() {
+            let _ = self.tx.send(Cmd::Outcomes(o));
+        }
     }
 
     pub fn finished(&self, file_id: i64, rows: u64) {
@@ -143,11 +186,12 @@ impl WriterHandle {
 }
 
 /// Ledger entries are random keys: inserting them one commit at a time would
-/// rewrite a random page per lead. They are kept here and written sorted, this many
-/// at a time (and at every flush). The row's own `sent` record, with its hash, is
+/// rewrite a random page per lead, and even sorted batches of 8192 rewrote most of
+/// the ledger's pages each time. They are kept here (32 bytes each, so 8 MiB at
+/// most) and written sorted, this many at a time (and at every flush). The row's `sent` block, with its hash, is
 /// committed at once; a crash before the ledger write is repaired when the store
 /// is next opened (see `Store::open`).
-const LEDGER_BATCH: usize = 8192;
+const LEDGER_BATCH: usize = 262_144;
 
 fn write_loop(
     mut conn: Connection,
@@ -157,17 +201,49 @@ fn write_loop(
 ) -> Result<(), String> {
     let mut failed: Option<String> = None;
     let mut ledger: Vec<([u8; 16], i64, u64)> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut cmds = vec![first];
-        while cmds.len() < BATCH {
-            match rx.try_recv() {
-                Ok(c) => cmds.push(c),
-                Err(_) => break,
+    // Commands not yet committed, how many outcomes they hold, and since when the
+    // oldest has waited.
+    let mut cmds: Vec<Cmd> = Vec::new();
+    let mut outcomes = 0usize;
+    let mut since: Option<Instant> = None;
+    loop {
+        let next = match since {
+            Some(t) => rx
+                .recv_deadline(t + COMMIT_DELAY)
+                .map_err(|e| e.is_disconnected()),
+            None => rx.recv().map_err(|_| true),
+        };
+        let closed = match next {
+            Ok(first) => {
+                let mut next = Some(first);
+                while let Some(c) = next {
+                    if let Cmd::Outcomes(o) = &c {
+                        outcomes += o.len();
+                    }
+                    cmds.push(c);
+                    next = (cmds.len() < BATCH && outcomes < BATCH)
+                        .then(|| rx.try_recv().ok())
+                        .flatten();
+                }
+                false
             }
+            Err(closed) => closed,
+        };
+        // Outcomes alone wait for the next in-flight mark (which needs a commit
+        // anyway), for COMMIT_DELAY, or until there are many.
+        let urgent = cmds.iter().any(|c| !matches!(c, Cmd::Outcomes(_)));
+        let due = closed
+            || urgent
+            || outcomes >= BATCH
+            || since.is_some_and(|t| t.elapsed() >= COMMIT_DELAY);
+        if !due {
+            since.get_or_insert_with(Instant::now);
+            continue;
         }
-        let flush = cmds
-            .iter()
-            .any(|c| matches!(c, Cmd::Flush(_) | Cmd::Finished(..)));
+        let flush = closed
+            || cmds
+                .iter()
+                .any(|c| matches!(c, Cmd::Flush(_) | Cmd::Finished(..)));
         let ok = failed.is_none() && {
             match apply(&mut conn, run_id, account, &cmds, &mut ledger, flush) {
                 Ok(()) => true,
@@ -178,10 +254,15 @@ fn write_loop(
                 }
             }
         };
-        for c in cmds {
+        for c in cmds.drain(..) {
             if let Cmd::Inflight(_, _, ack) | Cmd::Flush(ack) = c {
                 let _ = ack.send(ok);
             }
+        }
+        outcomes = 0;
+        since = None;
+        if closed {
+            break;
         }
     }
     if failed.is_none()
@@ -217,45 +298,51 @@ fn apply(
             tx.prepare_cached("INSERT INTO inflight (file_id, run_id, rows) VALUES (?1, ?2, ?3)")?;
         let mut finished =
             tx.prepare_cached("UPDATE files SET finished = 1, rows = ?2 WHERE id = ?1")?;
+        let mut blocks: Vec<SentBlock> = Vec::new();
         for c in cmds {
             match c {
                 Cmd::Inflight(file_id, rows, _) => {
                     let blob: Vec<u8> = rows.iter().flat_map(|r| r.to_le_bytes()).collect();
                     inflight.execute(params![file_id, run_id, blob])?;
                 }
-                Cmd::Outcome(o) => {
-                    let hash = match (o.state, o.fingerprint) {
-                        (RowState::Sent, Some(fp)) => Some(fp.to_be_bytes()),
-                        _ => None,
-                    };
-                    upsert.execute(params![
-                        o.file_id,
-                        o.row as i64,
-                        o.state.as_str(),
-                        o.status.map(i64::from),
-                        o.message,
-                        hash.as_ref().map(|h| h.as_slice()),
-                        run_id
-                    ])?;
-                    if let Some(h) = hash {
-                        pending_ledger.push((h, o.file_id, o.row));
+                Cmd::Outcomes(outcomes) => {
+                    for o in outcomes {
+                        if let (RowState::Sent, Some(fp)) = (o.state, o.fingerprint) {
+                            let hash = fp.to_be_bytes();
+                            let block = match blocks.iter_mut().find(|b| b.file_id == o.file_id) {
+                                Some(b) => b,
+                                None => {
+                                    blocks.push(SentBlock::new(o.file_id));
+                                    blocks.last_mut().expect("just pushed")
+                                }
+                            };
+                            block.push(o.row, &hash);
+                            pending_ledger.push((hash, o.file_id, o.row));
+                            continue;
+                        }
+                        upsert.execute(params![
+                            o.file_id,
+                            o.row as i64,
+                            o.state.as_str(),
+                            o.status.map(i64::from),
+                            o.message,
+                            None::<Vec<u8>>,
+                            run_id
+                        ])?;
                     }
-                }
-                Cmd::Forget(file_id, row) => {
-                    upsert.execute(params![
-                        file_id,
-                        *row as i64,
-                        "pending",
-                        None::<i64>,
-                        None::<String>,
-                        None::<Vec<u8>>,
-                        run_id
-                    ])?;
                 }
                 Cmd::Finished(file_id, rows) => {
                     finished.execute(params![file_id, *rows as i64])?;
                 }
                 Cmd::Flush(_) => {}
+            }
+        }
+        if !blocks.is_empty() {
+            let mut sent = tx.prepare_cached(
+                "INSERT INTO sent (file_id, run_id, rows, hashes) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for b in &blocks {
+                sent.execute(params![b.file_id, run_id, b.rows, b.hashes])?;
             }
         }
         if flush_ledger || pending_ledger.len() >= LEDGER_BATCH {

@@ -4,6 +4,7 @@
 
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::dispatch::queue::LeadQueue;
 use crate::lead::Lead;
@@ -14,16 +15,30 @@ use crate::report::RejectsWriter;
 use crate::state::{Ledger, Prior, RowOutcome, RowState, WriterHandle};
 use crate::tally::{Checked, FileTally, Seen};
 
-/// Leads handed to the senders at once, and the queue length at which the feed
-/// pushes the next batch.
-///
-/// With a store each batch is marked in flight (one commit) first. Marked but not
-/// yet sent: at most 32 + 16 = 48, so after a crash at most that many plus
-/// `--concurrency` rows (plus answers not yet committed) are uncertain. Without a
-/// store nothing is marked, so batches are larger and wake the senders' side less
-/// often.
-pub fn sizes(with_store: bool) -> (usize, usize) {
-    if with_store { (32, 16) } else { (256, 256) }
+/// Leads handed to the senders at once, and without a store also the queue length
+/// at which the feed pushes the next batch.
+const BATCH: usize = 256;
+
+/// With a store each batch is first marked in flight (one commit), and what a
+/// crash leaves uncertain is what was marked but not answered: the batch, the
+/// queue (down to half a batch), `--concurrency`, and answers not yet committed
+/// (they go with the next batch's commit). So a batch is sized to about
+/// `MARK_WINDOW` of sending: from `MIN_MARK` leads (slow or rate-limited runs) up
+/// to `MAX_MARK` (unlimited runs against a fast server, where batches of 32 meant
+/// a commit every 300 µs and cost a fifth of the throughput).
+const MARK_WINDOW: Duration = Duration::from_millis(10);
+const MIN_MARK: usize = 32;
+const MAX_MARK: usize = 1024;
+
+/// The queue's low-water mark at the start of a file.
+pub fn low_water(with_store: bool) -> usize {
+    if with_store { MIN_MARK / 2 } else { BATCH }
+}
+
+/// The size of the next batch after `n` leads took `elapsed` to go through.
+fn mark_size(n: usize, elapsed: Duration) -> usize {
+    let per_window = n as f64 * MARK_WINDOW.as_secs_f64() / elapsed.as_secs_f64().max(1e-6);
+    (per_window as usize).clamp(MIN_MARK, MAX_MARK)
 }
 
 /// Per-file books shared by the pipeline thread and the event loop.
@@ -71,6 +86,43 @@ pub(super) struct Feed {
     pub state: Option<FileState>,
     /// Leads to send, with their fingerprints, not yet checked against the ledger.
     pub batch: Vec<(u128, Lead)>,
+    /// The batch size now.
+    pub batch_size: usize,
+    /// When the batch size was last set, and how many leads the senders had taken.
+    pub measured: Option<(Instant, u64)>,
+}
+
+impl Feed {
+    pub fn new(
+        books: Arc<Mutex<Books>>,
+        queue: Arc<LeadQueue>,
+        name: String,
+        state: Option<FileState>,
+    ) -> Feed {
+        Feed {
+            books,
+            queue,
+            name,
+            batch_size: if state.is_some() { MIN_MARK } else { BATCH },
+            state,
+            batch: Vec::new(),
+            measured: None,
+        }
+    }
+
+    /// Size the batches to the senders' pace, measured over at least a window.
+    fn resize(&mut self) {
+        let (now, taken) = (Instant::now(), self.queue.taken());
+        match self.measured {
+            Some((then, _)) if now - then < MARK_WINDOW => {}
+            Some((then, before)) => {
+                self.batch_size = mark_size((taken - before) as usize, now - then);
+                self.queue.set_low_water(self.batch_size / 2);
+                self.measured = Some((now, taken));
+            }
+            None => self.measured = Some((now, taken)),
+        }
+    }
 }
 
 impl Feed {
@@ -91,6 +143,10 @@ impl Feed {
         if batch.is_empty() {
             return ControlFlow::Continue(());
         }
+        // Marked only once the queue has room, so that what is marked and not yet
+        // taken by a sender is at most this batch and the queue's low-water mark;
+        // the senders work through the queue meanwhile.
+        self.queue.wait_room();
         if let Some(st) = &self.state
             && !st
                 .writer
@@ -103,12 +159,20 @@ impl Feed {
             return ControlFlow::Break(());
         }
         match self.queue.push(batch) {
-            Ok(()) => ControlFlow::Continue(()),
+            Ok(()) => {
+                if self.state.is_some() {
+                    self.resize();
+                }
+                ControlFlow::Continue(())
+            }
             Err(unsent) => {
                 if let Some(st) = &self.state {
-                    for lead in &unsent {
-                        st.writer.forget(st.file_id, lead.row);
-                    }
+                    st.writer.outcomes(
+                        unsent
+                            .iter()
+                            .map(|l| RowOutcome::unsent(st.file_id, l.row))
+                            .collect(),
+                    );
                 }
                 books(&self.books).tally.report.counts.pending += unsent.len() as u64;
                 ControlFlow::Break(())
@@ -199,7 +263,7 @@ impl Consumer<Checked<Lead>> for Feed {
                 };
                 if send {
                     self.batch.push((v.fingerprint, v.payload));
-                    if self.batch.len() >= sizes(self.state.is_some()).0 {
+                    if self.batch.len() >= self.batch_size {
                         return self.flush();
                     }
                 }
@@ -235,4 +299,20 @@ fn reasons(r: &Rejected) -> String {
         .map(|p| format!("{}: {}", p.field, p.reason))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marked_batches_cover_about_ten_milliseconds_of_sending() {
+        // 32 leads in 1 s (a rate-limited run): the smallest batch.
+        assert_eq!(mark_size(32, Duration::from_secs(1)), MIN_MARK);
+        // 200 leads/ms: 2000 in the window, capped.
+        assert_eq!(mark_size(512, Duration::from_micros(2560)), MAX_MARK);
+        // 10 leads/ms: 100.
+        assert_eq!(mark_size(100, Duration::from_millis(10)), 100);
+        assert_eq!(mark_size(100, Duration::ZERO), MAX_MARK);
+    }
 }

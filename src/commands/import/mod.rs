@@ -25,7 +25,7 @@ use crate::pipeline::{self, Counters};
 use crate::progress::Progress;
 use crate::report::{FileReport, RejectsWriter, RunReport};
 use crate::source::Input;
-use crate::state::{self, StateError, Store};
+use crate::state::{self, RowOutcome, StateError, Store};
 use crate::tally::{FileTally, Seen, check};
 use crate::{Exit, Failure, Ui};
 use feed::{Books, Feed, FileState, books};
@@ -207,18 +207,20 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
             write_error: None,
             store_error: None,
         }));
-        let queue = Arc::new(LeadQueue::new(feed::sizes(file_state.is_some()).1));
+        let queue = Arc::new(LeadQueue::new(
+            feed::low_water(file_state.is_some()),
+            plan.dispatch.concurrency,
+        ));
         let (event_tx, mut events) = mpsc::unbounded_channel::<Event>();
         let pipeline = {
             let (input, cfg, counters) = (input.clone(), Arc::clone(&cfg), counters.clone());
             let client = Arc::clone(&target.client);
-            let mut feed = Feed {
-                books: Arc::clone(&shared),
-                queue: Arc::clone(&queue),
-                name: name.clone(),
-                state: file_state,
-                batch: Vec::new(),
-            };
+            let mut feed = Feed::new(
+                Arc::clone(&shared),
+                Arc::clone(&queue),
+                name.clone(),
+                file_state,
+            );
             tokio::task::spawn_blocking(move || {
                 // Request bodies are built here, on the normalizing threads.
                 let prepare = |o| {
@@ -244,6 +246,7 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
         let mut http = record::HttpCounts::default();
         let mut retries = 0u64;
         let mut inbox: Vec<Event> = Vec::with_capacity(256);
+        let mut outcomes: Vec<RowOutcome> = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let shared_name = several.then_some(name.as_str());
         loop {
@@ -254,8 +257,13 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
                     }
                     let mut b = books(&shared);
                     for event in inbox.drain(..) {
-                        retries += record::record(event, &mut b, file_store.as_ref().map(|(w, id)| (w, *id)), shared_name, &mut http);
+                        retries += record::record(event, &mut b, file_store.as_ref().map(|(_, id)| (&mut outcomes, *id)), shared_name, &mut http);
                     }
+                    drop(b);
+                    if let Some((w, _)) = &file_store {
+                        w.outcomes(std::mem::take(&mut outcomes));
+                    }
+                    queue.recorded(got);
                 }
                 _ = tick.tick() => {
                     let mut b = books(&shared);

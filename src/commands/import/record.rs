@@ -6,7 +6,7 @@ use super::feed::Books;
 use crate::dispatch::{Event, Fate};
 use crate::lead::Lead;
 use crate::normalize::{Problem, Rejected};
-use crate::state::{RowOutcome, RowState, WriterHandle};
+use crate::state::{RowOutcome, RowState};
 
 /// Answers by HTTP status (and `transport` for none), counted without a map
 /// lookup per answer.
@@ -49,12 +49,13 @@ impl HttpCounts {
     }
 }
 
-/// Turn a dispatcher event into counts, store records and rejects lines; returns
-/// the retries it took.
+/// Turn a dispatcher event into counts, store records (added to `state`'s list,
+/// for the writer to take in one message) and rejects lines; returns the retries
+/// it took.
 pub(super) fn record(
     event: Event,
     b: &mut Books,
-    state: Option<(&WriterHandle, i64)>,
+    state: Option<(&mut Vec<RowOutcome>, i64)>,
     shared_name: Option<&str>,
     http: &mut HttpCounts,
 ) -> u64 {
@@ -69,7 +70,7 @@ pub(super) fn record(
         write_error,
         ..
     } = b;
-    let (writer, file_id) = match state {
+    let (mut writer, file_id) = match state {
         Some((w, id)) => (Some(w), id),
         None => (None, 0),
     };
@@ -86,8 +87,8 @@ pub(super) fn record(
     match event.fate {
         Fate::Sent => {
             c.sent += 1;
-            if let Some(w) = writer {
-                w.outcome(outcome(
+            if let Some(w) = writer.as_mut() {
+                w.push(outcome(
                     RowState::Sent,
                     None,
                     Some(event.lead.fingerprint()),
@@ -96,8 +97,8 @@ pub(super) fn record(
         }
         Fate::Failed(message) => {
             c.failed += 1;
-            if let Some(w) = writer {
-                w.outcome(outcome(RowState::Failed, Some(message.clone()), None));
+            if let Some(w) = writer.as_mut() {
+                w.push(outcome(RowState::Failed, Some(message.clone()), None));
             }
             if let Some(w) = rejects.as_mut()
                 && let Err(e) = w.write(
@@ -111,8 +112,8 @@ pub(super) fn record(
         }
         Fate::Rejected(message) => {
             c.valid -= 1;
-            if let Some(w) = writer {
-                w.outcome(outcome(RowState::Rejected, Some(message.clone()), None));
+            if let Some(w) = writer.as_mut() {
+                w.push(outcome(RowState::Rejected, Some(message.clone()), None));
             }
             if let Err(e) = tally.rejected(
                 &as_rejected(event.lead, "server", message),
@@ -124,8 +125,8 @@ pub(super) fn record(
         }
         Fate::Unsent => {
             c.pending += 1;
-            if let Some(w) = writer {
-                w.forget(file_id, event.lead.row);
+            if let Some(w) = writer.as_mut() {
+                w.push(RowOutcome::unsent(file_id, event.lead.row));
             }
         }
     }
