@@ -136,39 +136,56 @@ impl Bitmap {
 /// `sent` rows) say so; put them in the ledger now, and mark those runs ended.
 fn repair_ledger(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    let mut missing: Vec<(String, [u8; 16], i64, i64)> = Vec::new();
+    tx.execute_batch("INSERT OR IGNORE INTO accounts (name) SELECT account FROM files")?;
+    let mut missing: Vec<(i64, [u8; 16], i64, i64)> = Vec::new();
     {
         let mut blocks = tx.prepare(
-            "SELECT f.account, s.file_id, s.rows, s.hashes FROM sent s JOIN files f ON f.id = s.file_id
+            "SELECT a.id, s.file_id, s.rows, s.hashes
+             FROM sent s JOIN files f ON f.id = s.file_id JOIN accounts a ON a.name = f.account
              WHERE s.run_id IN (SELECT id FROM runs WHERE ended_at IS NULL)",
         )?;
         let mut it = blocks.query([])?;
         while let Some(r) = it.next()? {
-            let (account, file_id): (String, i64) = (r.get(0)?, r.get(1)?);
+            let (account, file_id): (i64, i64) = (r.get(0)?, r.get(1)?);
             let (rows, hashes): (Vec<u8>, Vec<u8>) = (r.get(2)?, r.get(3)?);
             for (row, hash) in block_entries(&rows, &hashes) {
-                missing.push((account.clone(), hash, file_id, row as i64));
+                missing.push((account, hash, file_id, row as i64));
             }
         }
     }
     missing.sort_unstable();
     {
         let mut insert = tx.prepare(
-            "INSERT OR IGNORE INTO ledger (account, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
+            "INSERT OR IGNORE INTO ledger (account_id, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
         )?;
         for (account, hash, file_id, row) in &missing {
             insert.execute(params![account, hash.as_slice(), file_id, row])?;
         }
     }
     tx.execute_batch(
-        "INSERT OR IGNORE INTO ledger (account, hash, file_id, row, sent_at)
-           SELECT f.account, r.hash, r.file_id, r.row, r.updated_at
-           FROM rows r JOIN files f ON f.id = r.file_id
+        "INSERT OR IGNORE INTO ledger (account_id, hash, file_id, row, sent_at)
+           SELECT a.id, r.hash, r.file_id, r.row, r.updated_at
+           FROM rows r JOIN files f ON f.id = r.file_id JOIN accounts a ON a.name = f.account
            WHERE r.state = 'sent' AND r.hash IS NOT NULL
              AND r.run_id IN (SELECT id FROM runs WHERE ended_at IS NULL);
          UPDATE runs SET ended_at = started_at WHERE ended_at IS NULL;",
     )?;
     tx.commit()
+}
+
+/// The ledger's number for an account; `create` adds it when missing.
+pub(crate) fn account_id(
+    conn: &Connection,
+    name: &str,
+    create: bool,
+) -> rusqlite::Result<Option<i64>> {
+    if create {
+        conn.execute("INSERT OR IGNORE INTO accounts (name) VALUES (?1)", [name])?;
+    }
+    conn.query_row("SELECT id FROM accounts WHERE name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .optional()
 }
 
 /// The (row, fingerprint) pairs of a sent block; a damaged block yields what it
@@ -436,23 +453,31 @@ impl Store {
     /// A connection for ledger look-ups from the pipeline thread.
     pub fn ledger(&self, account: &str) -> Result<Ledger, StateError> {
         let conn = connect(&self.db_path())?;
-        let empty = !conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM ledger WHERE account = ?1)",
-                [account],
-                |r| r.get::<_, bool>(0),
-            )
-            .map_err(|e| self.err(e))?;
+        let account = account_id(&conn, account, false).map_err(|e| self.err(e))?;
+        let empty = match account {
+            None => true,
+            Some(id) => !conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM ledger WHERE account_id = ?1)",
+                    [id],
+                    |r| r.get::<_, bool>(0),
+                )
+                .map_err(|e| self.err(e))?,
+        };
         Ok(Ledger {
             conn,
-            account: account.to_string(),
+            account: account.unwrap_or(-1),
             empty,
         })
     }
 
     /// Start the group-committing writer thread.
     pub fn writer(&self, account: &str) -> Result<Writer, StateError> {
-        Writer::start(connect(&self.db_path())?, self.run_id, account.to_string())
+        let conn = connect(&self.db_path())?;
+        let account = account_id(&conn, account, true)
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| self.err("the account was not recorded"))?;
+        Writer::start(conn, self.run_id, account)
     }
 
     pub fn end_run(&self, exit_code: i32) -> Result<(), StateError> {
@@ -556,7 +581,8 @@ pub struct FileStatus {
 /// Look-ups in the ledger of sent leads.
 pub struct Ledger {
     conn: Connection,
-    account: String,
+    /// The account's number in the ledger.
+    account: i64,
     /// Nothing was sent for this account before: no look-up can find anything (what
     /// this run sends, the run's own duplicate check catches), so none is made.
     empty: bool,
@@ -576,7 +602,7 @@ impl Ledger {
         let err = |e: rusqlite::Error| StateError::Unusable(format!("state store: {e}"));
         let tx = self.conn.unchecked_transaction().map_err(err)?;
         let mut stmt = tx
-            .prepare_cached("SELECT 1 FROM ledger WHERE account = ?1 AND hash = ?2")
+            .prepare_cached("SELECT 1 FROM ledger WHERE account_id = ?1 AND hash = ?2")
             .map_err(err)?;
         let mut out = Vec::with_capacity(fingerprints.len());
         for fp in fingerprints {

@@ -59,13 +59,33 @@ const MIGRATIONS: &[&str] = &[
     // per lead (row numbers as little-endian u64, fingerprints as big-endian u128,
     // in the same order). A row in a block is sent whatever `rows` says of it (it
     // may have failed or been left pending by an earlier run).
+    // The ledger keyed by an account number instead of the account's text: a
+    // third cheaper to insert into, and smaller.
     "CREATE TABLE sent (
         file_id INTEGER NOT NULL REFERENCES files(id),
         run_id INTEGER NOT NULL REFERENCES runs(id),
         rows BLOB NOT NULL,
         hashes BLOB NOT NULL
     );
-    CREATE INDEX sent_file ON sent (file_id);",
+    CREATE INDEX sent_file ON sent (file_id);
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    INSERT INTO accounts (name) SELECT account FROM ledger UNION SELECT account FROM files;
+    CREATE TABLE ledger_by_id (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        hash BLOB NOT NULL,
+        file_id INTEGER REFERENCES files(id),
+        row INTEGER,
+        sent_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, hash)
+    ) WITHOUT ROWID;
+    INSERT INTO ledger_by_id (account_id, hash, file_id, row, sent_at)
+      SELECT a.id, l.hash, l.file_id, l.row, l.sent_at FROM ledger l JOIN accounts a ON a.name = l.account
+      ORDER BY a.id, l.hash;
+    DROP TABLE ledger;
+    ALTER TABLE ledger_by_id RENAME TO ledger;",
 ];
 
 /// The schema version this setclick writes.

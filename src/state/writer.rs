@@ -129,12 +129,12 @@ impl Writer {
     pub(super) fn start(
         conn: Connection,
         run_id: i64,
-        account: String,
+        account: i64,
     ) -> Result<Writer, StateError> {
         let (tx, rx) = unbounded::<Cmd>();
         let thread = std::thread::Builder::new()
             .name("state-writer".into())
-            .spawn(move || write_loop(conn, run_id, &account, rx))
+            .spawn(move || write_loop(conn, run_id, account, rx))
             .map_err(|e| StateError::Unusable(format!("cannot start the state writer: {e}")))?;
         Ok(Writer {
             handle: WriterHandle { tx },
@@ -196,7 +196,7 @@ const LEDGER_BATCH: usize = 262_144;
 fn write_loop(
     mut conn: Connection,
     run_id: i64,
-    account: &str,
+    account: i64,
     rx: Receiver<Cmd>,
 ) -> Result<(), String> {
     let mut failed: Option<String> = None;
@@ -280,7 +280,7 @@ fn write_loop(
 fn apply(
     conn: &mut Connection,
     run_id: i64,
-    account: &str,
+    account: i64,
     cmds: &[Cmd],
     pending_ledger: &mut Vec<([u8; 16], i64, u64)>,
     flush_ledger: bool,
@@ -348,7 +348,7 @@ fn apply(
         if flush_ledger || pending_ledger.len() >= LEDGER_BATCH {
             pending_ledger.sort_unstable();
             let mut ledger = tx.prepare_cached(
-                "INSERT OR IGNORE INTO ledger (account, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
+                "INSERT OR IGNORE INTO ledger (account_id, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
             )?;
             for (hash, file_id, row) in pending_ledger.iter() {
                 ledger.execute(params![account, hash.as_slice(), file_id, *row as i64])?;
