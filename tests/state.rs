@@ -189,16 +189,16 @@ fn sigkill_mid_run() {
     crash_and_resume(|requests| requests >= 60, 42);
 }
 
-/// Without latency the marked batches grow (up to 1024 leads, about 10 ms of
+/// Without latency the marked batches grow (up to 512 leads, about 10 ms of
 /// sending): still nothing lost, and every lead sent twice was reported uncertain.
 #[cfg(unix)]
 #[test]
 fn sigkill_mid_run_at_full_speed() {
-    // --concurrency (4) + a batch, half a batch queued, a batch of answers.
+    // --concurrency (4) + three and a half of the largest batches.
     crash_and_resume_with(
         4000,
         Duration::ZERO,
-        4 + 1024 + 512 + 1024,
+        4 + 512 * 7 / 2,
         |requests| requests >= 2000,
         44,
     );

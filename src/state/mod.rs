@@ -131,40 +131,90 @@ impl Bitmap {
     }
 }
 
+/// Where a lead sits in the ledger: its click day (UTC) and its fingerprint. The
+/// ledger is ordered by day first, so the leads of a night's export, which fall on a
+/// few days, go to a few places in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LedgerKey {
+    pub day: i32,
+    /// The fingerprint, big-endian.
+    pub hash: [u8; 16],
+}
+
+impl LedgerKey {
+    /// The day of entries made before keys had one (schema version 1).
+    pub const NO_DAY: i32 = -1;
+
+    pub fn new(click_time_ms: i64, fingerprint: u128) -> LedgerKey {
+        LedgerKey {
+            day: click_time_ms
+                .div_euclid(86_400_000)
+                .clamp(0, i64::from(i32::MAX)) as i32,
+            hash: fingerprint.to_be_bytes(),
+        }
+    }
+
+    fn to_bytes(self) -> [u8; 20] {
+        let mut b = [0u8; 20];
+        b[..4].copy_from_slice(&self.day.to_be_bytes());
+        b[4..].copy_from_slice(&self.hash);
+        b
+    }
+
+    fn from_bytes(b: &[u8; 20]) -> LedgerKey {
+        let mut day = [0u8; 4];
+        day.copy_from_slice(&b[..4]);
+        let mut hash = [0u8; 16];
+        hash.copy_from_slice(&b[4..]);
+        LedgerKey {
+            day: i32::from_be_bytes(day),
+            hash,
+        }
+    }
+}
+
 /// Runs that died may have sent leads whose ledger entries were still waiting to
 /// be written: their sent blocks (and, from stores written before blocks, their
 /// `sent` rows) say so; put them in the ledger now, and mark those runs ended.
 fn repair_ledger(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     tx.execute_batch("INSERT OR IGNORE INTO accounts (name) SELECT account FROM files")?;
-    let mut missing: Vec<(i64, [u8; 16], i64, i64)> = Vec::new();
+    let mut missing: Vec<(i64, LedgerKey, i64, u64)> = Vec::new();
     {
         let mut blocks = tx.prepare(
-            "SELECT a.id, s.file_id, s.rows, s.hashes
+            "SELECT a.id, s.file_id, s.rows, s.keys
              FROM sent s JOIN files f ON f.id = s.file_id JOIN accounts a ON a.name = f.account
              WHERE s.run_id IN (SELECT id FROM runs WHERE ended_at IS NULL)",
         )?;
         let mut it = blocks.query([])?;
         while let Some(r) = it.next()? {
             let (account, file_id): (i64, i64) = (r.get(0)?, r.get(1)?);
-            let (rows, hashes): (Vec<u8>, Vec<u8>) = (r.get(2)?, r.get(3)?);
-            for (row, hash) in block_entries(&rows, &hashes) {
-                missing.push((account, hash, file_id, row as i64));
+            let (rows, keys): (Vec<u8>, Vec<u8>) = (r.get(2)?, r.get(3)?);
+            for (row, key) in block_entries(&rows, &keys) {
+                missing.push((account, key, file_id, row));
             }
         }
     }
     missing.sort_unstable();
     {
         let mut insert = tx.prepare(
-            "INSERT OR IGNORE INTO ledger (account_id, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
+            "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())",
         )?;
-        for (account, hash, file_id, row) in &missing {
-            insert.execute(params![account, hash.as_slice(), file_id, row])?;
+        for (account, key, file_id, row) in &missing {
+            insert.execute(params![
+                account,
+                key.day,
+                key.hash.as_slice(),
+                file_id,
+                *row as i64
+            ])?;
         }
     }
+    // Version 1 stores kept each sent row with its fingerprint, and no day.
     tx.execute_batch(
-        "INSERT OR IGNORE INTO ledger (account_id, hash, file_id, row, sent_at)
-           SELECT a.id, r.hash, r.file_id, r.row, r.updated_at
+        "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at)
+           SELECT a.id, -1, r.hash, r.file_id, r.row, r.updated_at
            FROM rows r JOIN files f ON f.id = r.file_id JOIN accounts a ON a.name = f.account
            WHERE r.state = 'sent' AND r.hash IS NOT NULL
              AND r.run_id IN (SELECT id FROM runs WHERE ended_at IS NULL);
@@ -188,21 +238,15 @@ pub(crate) fn account_id(
     .optional()
 }
 
-/// The (row, fingerprint) pairs of a sent block; a damaged block yields what it
+/// The (row, ledger key) pairs of a sent block; a damaged block yields what it
 /// holds whole.
 fn block_entries<'a>(
     rows: &'a [u8],
-    hashes: &'a [u8],
-) -> impl Iterator<Item = (u64, [u8; 16])> + 'a {
-    rows.chunks_exact(8)
-        .zip(hashes.chunks_exact(16))
-        .map(|(r, h)| {
-            let mut row = [0u8; 8];
-            row.copy_from_slice(r);
-            let mut hash = [0u8; 16];
-            hash.copy_from_slice(h);
-            (u64::from_le_bytes(row), hash)
-        })
+    keys: &'a [u8],
+) -> impl Iterator<Item = (u64, LedgerKey)> + 'a {
+    row_numbers(rows)
+        .zip(keys.chunks_exact(20))
+        .filter_map(|(row, k)| Some((row, LedgerKey::from_bytes(k.try_into().ok()?))))
 }
 
 /// Little-endian u64 row numbers, as `inflight` and `sent` store them.
@@ -454,20 +498,28 @@ impl Store {
     pub fn ledger(&self, account: &str) -> Result<Ledger, StateError> {
         let conn = connect(&self.db_path())?;
         let account = account_id(&conn, account, false).map_err(|e| self.err(e))?;
-        let empty = match account {
-            None => true,
-            Some(id) => !conn
-                .query_row(
+        let exists = |sql: &str, id: i64| {
+            conn.query_row(sql, [id], |r| r.get::<_, bool>(0))
+                .map_err(|e| self.err(e))
+        };
+        let (empty, undated) = match account {
+            None => (true, false),
+            Some(id) => (
+                !exists(
                     "SELECT EXISTS (SELECT 1 FROM ledger WHERE account_id = ?1)",
-                    [id],
-                    |r| r.get::<_, bool>(0),
-                )
-                .map_err(|e| self.err(e))?,
+                    id,
+                )?,
+                exists(
+                    "SELECT EXISTS (SELECT 1 FROM ledger WHERE account_id = ?1 AND day = -1)",
+                    id,
+                )?,
+            ),
         };
         Ok(Ledger {
             conn,
             account: account.unwrap_or(-1),
             empty,
+            undated,
         })
     }
 
@@ -586,30 +638,41 @@ pub struct Ledger {
     /// Nothing was sent for this account before: no look-up can find anything (what
     /// this run sends, the run's own duplicate check catches), so none is made.
     empty: bool,
+    /// Some entries have no day (made by schema version 1): look there too.
+    undated: bool,
 }
 
 impl Ledger {
     /// True when this lead was sent before (by any run, from any file).
-    pub fn contains(&self, fingerprint: u128) -> Result<bool, StateError> {
-        Ok(self.contains_many(&[fingerprint])?[0])
+    pub fn contains(&self, key: LedgerKey) -> Result<bool, StateError> {
+        Ok(self.contains_many(&[key])?[0])
     }
 
     /// `contains` for many leads in one read transaction.
-    pub fn contains_many(&self, fingerprints: &[u128]) -> Result<Vec<bool>, StateError> {
+    pub fn contains_many(&self, keys: &[LedgerKey]) -> Result<Vec<bool>, StateError> {
         if self.empty {
-            return Ok(vec![false; fingerprints.len()]);
+            return Ok(vec![false; keys.len()]);
         }
         let err = |e: rusqlite::Error| StateError::Unusable(format!("state store: {e}"));
         let tx = self.conn.unchecked_transaction().map_err(err)?;
         let mut stmt = tx
-            .prepare_cached("SELECT 1 FROM ledger WHERE account_id = ?1 AND hash = ?2")
+            .prepare_cached("SELECT 1 FROM ledger WHERE account_id = ?1 AND day = ?2 AND hash = ?3")
             .map_err(err)?;
-        let mut out = Vec::with_capacity(fingerprints.len());
-        for fp in fingerprints {
-            out.push(
-                stmt.exists(params![self.account, fp.to_be_bytes().as_slice()])
-                    .map_err(err)?,
-            );
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let mut found = stmt
+                .exists(params![self.account, key.day, key.hash.as_slice()])
+                .map_err(err)?;
+            if !found && self.undated {
+                found = stmt
+                    .exists(params![
+                        self.account,
+                        LedgerKey::NO_DAY,
+                        key.hash.as_slice()
+                    ])
+                    .map_err(err)?;
+            }
+            out.push(found);
         }
         drop(stmt);
         tx.finish().map_err(err)?;

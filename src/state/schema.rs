@@ -56,16 +56,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account, hash)
     ) WITHOUT ROWID;",
     // 2: sent rows in blocks, one record per commit instead of one `rows` record
-    // per lead (row numbers as little-endian u64, fingerprints as big-endian u128,
-    // in the same order). A row in a block is sent whatever `rows` says of it (it
-    // may have failed or been left pending by an earlier run).
-    // The ledger keyed by an account number instead of the account's text: a
-    // third cheaper to insert into, and smaller.
+    // per lead (row numbers as little-endian u64; ledger keys, 20 bytes each: the
+    // click day as big-endian i32, then the fingerprint as big-endian u128). A row in
+    // a block is sent whatever `rows` says of it (it may have failed or been left
+    // pending by an earlier run).
+    // The ledger keyed by account number, click day and fingerprint: ordered by day,
+    // a night's leads go to a few places in it instead of rewriting pages all over
+    // it, and the account's number is cheaper to compare than its text. Entries from
+    // version 1 have no day: -1.
     "CREATE TABLE sent (
         file_id INTEGER NOT NULL REFERENCES files(id),
         run_id INTEGER NOT NULL REFERENCES runs(id),
         rows BLOB NOT NULL,
-        hashes BLOB NOT NULL
+        keys BLOB NOT NULL
     );
     CREATE INDEX sent_file ON sent (file_id);
     CREATE TABLE accounts (
@@ -73,19 +76,20 @@ const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL UNIQUE
     );
     INSERT INTO accounts (name) SELECT account FROM ledger UNION SELECT account FROM files;
-    CREATE TABLE ledger_by_id (
+    CREATE TABLE ledger_by_day (
         account_id INTEGER NOT NULL REFERENCES accounts(id),
+        day INTEGER NOT NULL,
         hash BLOB NOT NULL,
         file_id INTEGER REFERENCES files(id),
         row INTEGER,
         sent_at INTEGER NOT NULL,
-        PRIMARY KEY (account_id, hash)
+        PRIMARY KEY (account_id, day, hash)
     ) WITHOUT ROWID;
-    INSERT INTO ledger_by_id (account_id, hash, file_id, row, sent_at)
-      SELECT a.id, l.hash, l.file_id, l.row, l.sent_at FROM ledger l JOIN accounts a ON a.name = l.account
+    INSERT INTO ledger_by_day (account_id, day, hash, file_id, row, sent_at)
+      SELECT a.id, -1, l.hash, l.file_id, l.row, l.sent_at FROM ledger l JOIN accounts a ON a.name = l.account
       ORDER BY a.id, l.hash;
     DROP TABLE ledger;
-    ALTER TABLE ledger_by_id RENAME TO ledger;",
+    ALTER TABLE ledger_by_day RENAME TO ledger;",
 ];
 
 /// The schema version this setclick writes.

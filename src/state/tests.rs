@@ -3,6 +3,11 @@
 use super::*;
 use writer::COMMIT_DELAY;
 
+/// A ledger key on a day in July 2024.
+fn k(fingerprint: u128) -> LedgerKey {
+    LedgerKey::new(1_720_000_000_000, fingerprint)
+}
+
 fn store(dir: &Path) -> Store {
     Store::open(dir, "import").unwrap()
 }
@@ -25,7 +30,7 @@ fn rows_outcomes_and_ledger_survive_reopening() {
             state: RowState::Sent,
             status: Some(200),
             message: None,
-            fingerprint: Some(42),
+            key: Some(k(42)),
         });
         h.outcome(RowOutcome {
             file_id: prior.file_id,
@@ -33,7 +38,7 @@ fn rows_outcomes_and_ledger_survive_reopening() {
             state: RowState::Failed,
             status: Some(501),
             message: Some("x".into()),
-            fingerprint: None,
+            key: None,
         });
         h.finished(prior.file_id, 3);
         drop(h);
@@ -50,8 +55,8 @@ fn rows_outcomes_and_ledger_survive_reopening() {
     assert!(prior.done.get(1) && prior.done.get(2) && !prior.done.get(3));
     assert_eq!(prior.uncertain, HashSet::from([3]));
     assert_eq!(prior.failed, 1);
-    assert!(s.ledger("acc").unwrap().contains(fp).unwrap());
-    assert!(!s.ledger("other").unwrap().contains(fp).unwrap());
+    assert!(s.ledger("acc").unwrap().contains(k(fp)).unwrap());
+    assert!(!s.ledger("other").unwrap().contains(k(fp)).unwrap());
     // Retrying failed rows leaves them out of `done`.
     let prior = s
         .file("abc", "acc", "settings-1", "a.csv", false, true)
@@ -151,7 +156,7 @@ fn a_dead_runs_sent_rows_reach_the_ledger_when_the_store_reopens() {
         prior.file_id
     };
     let s = store(dir.path());
-    assert!(s.ledger("acc").unwrap().contains(99).unwrap());
+    assert!(s.ledger("acc").unwrap().contains(k(99)).unwrap());
     let _ = file_id;
 }
 
@@ -173,15 +178,15 @@ fn a_ledger_opened_empty_makes_no_look_ups_and_a_later_one_finds_the_sends() {
         state: RowState::Sent,
         status: Some(200),
         message: None,
-        fingerprint: Some(7),
+        key: Some(k(7)),
     });
     assert!(h.flush());
     // Opened before the send: what the run sends, its own duplicate check catches.
-    assert!(!before.contains(7).unwrap());
+    assert!(!before.contains(k(7)).unwrap());
     let after = s.ledger("acc").unwrap();
     assert!(!after.empty);
-    assert!(after.contains(7).unwrap());
-    assert!(!after.contains(8).unwrap());
+    assert!(after.contains(k(7)).unwrap());
+    assert!(!after.contains(k(8)).unwrap());
     assert!(s.ledger("other").unwrap().empty);
     drop(h);
     w.close().unwrap();
@@ -194,7 +199,7 @@ fn sent(file_id: i64, row: u64, fingerprint: u128) -> RowOutcome {
         state: RowState::Sent,
         status: Some(200),
         message: None,
-        fingerprint: Some(fingerprint),
+        key: Some(k(fingerprint)),
     }
 }
 
@@ -214,7 +219,7 @@ fn sent_rows_are_committed_as_one_block_and_outrank_earlier_outcomes() {
         state: RowState::Failed,
         status: Some(503),
         message: Some("busy".into()),
-        fingerprint: None,
+        key: None,
     });
     h.outcome(RowOutcome::unsent(id, 3));
     assert!(h.flush());
@@ -239,7 +244,7 @@ fn sent_rows_are_committed_as_one_block_and_outrank_earlier_outcomes() {
     assert!((1..=4).all(|r| prior.done.get(r)) && !prior.done.get(5));
     assert_eq!(prior.failed, 0);
     let ledger = s.ledger("acc").unwrap();
-    assert!((1..=4u64).all(|r| ledger.contains(1000 + u128::from(r)).unwrap()));
+    assert!((1..=4u64).all(|r| ledger.contains(k(1000 + u128::from(r))).unwrap()));
     // --restart forgets the blocks too.
     s.file("abc", "acc", "two", "a.csv", true, false).unwrap();
     assert_eq!(s.status(None).unwrap()[0].sent, 0);
@@ -286,22 +291,22 @@ fn a_dead_runs_sent_blocks_reach_the_ledger_when_the_store_reopens() {
             .file_id;
         // As if the process died after committing the block but before the ledger batch.
         let mut rows = Vec::new();
-        let mut hashes = Vec::new();
+        let mut keys = Vec::new();
         for (row, fp) in [(3u64, 77u128), (4, 78)] {
             rows.extend_from_slice(&row.to_le_bytes());
-            hashes.extend_from_slice(&fp.to_be_bytes());
+            keys.extend_from_slice(&k(fp).to_bytes());
         }
         s.conn
             .execute(
-                "INSERT INTO sent (file_id, run_id, rows, hashes) VALUES (?1, ?2, ?3, ?4)",
-                params![id, s.run_id, rows, hashes],
+                "INSERT INTO sent (file_id, run_id, rows, keys) VALUES (?1, ?2, ?3, ?4)",
+                params![id, s.run_id, rows, keys],
             )
             .unwrap();
     }
     let s = store(dir.path());
     let ledger = s.ledger("acc").unwrap();
-    assert!(ledger.contains(77).unwrap() && ledger.contains(78).unwrap());
-    assert!(!ledger.contains(79).unwrap());
+    assert!(ledger.contains(k(77)).unwrap() && ledger.contains(k(78)).unwrap());
+    assert!(!ledger.contains(k(79)).unwrap());
     assert_eq!(s.status(None).unwrap()[0].sent, 2);
 }
 
@@ -335,5 +340,45 @@ fn a_version_1_store_is_migrated_and_its_rows_still_count() {
     assert_eq!((st.sent, st.rejected, st.pending), (2, 1, Some(0)));
     let prior = s.file("abc", "acc", "one", "a.csv", false, false).unwrap();
     assert!(prior.finished && prior.done.count() == 3);
-    assert!(s.ledger("acc").unwrap().contains(0xab).unwrap());
+    assert!(s.ledger("acc").unwrap().contains(k(0xab)).unwrap());
+}
+
+#[test]
+fn ledger_keys_order_by_day_and_round_trip_through_blocks() {
+    let a = LedgerKey::new(1_720_000_000_000, u128::MAX);
+    let b = LedgerKey::new(1_720_000_000_000 + 86_400_000, 0);
+    assert!(a < b, "the day comes first");
+    assert_eq!(a.day + 1, b.day);
+    assert_eq!(LedgerKey::from_bytes(&a.to_bytes()), a);
+    assert_eq!(
+        LedgerKey::new(-5, 1).day,
+        0,
+        "never the day of undated entries"
+    );
+    let rows: Vec<u8> = [7u64, 9].iter().flat_map(|r| r.to_le_bytes()).collect();
+    let keys: Vec<u8> = [a, b].iter().flat_map(|k| k.to_bytes()).collect();
+    let got: Vec<_> = block_entries(&rows, &keys).collect();
+    assert_eq!(got, vec![(7, a), (9, b)]);
+    // A torn block yields its whole entries only.
+    assert_eq!(block_entries(&rows, &keys[..30]).count(), 1);
+}
+
+#[test]
+fn a_lead_is_found_under_its_own_day_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let id = s
+        .file("abc", "acc", "one", "a.csv", false, false)
+        .unwrap()
+        .file_id;
+    let w = s.writer("acc").unwrap();
+    let h = w.handle();
+    h.outcome(sent(id, 1, 5));
+    assert!(h.flush());
+    let ledger = s.ledger("acc").unwrap();
+    assert!(ledger.contains(k(5)).unwrap());
+    let next_day = LedgerKey::new(1_720_000_000_000 + 86_400_000, 5);
+    assert!(!ledger.contains(next_day).unwrap());
+    drop(h);
+    w.close().unwrap();
 }

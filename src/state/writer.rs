@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use rusqlite::{Connection, params};
 
-use super::StateError;
+use super::{LedgerKey, StateError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowState {
@@ -30,7 +30,7 @@ impl RowOutcome {
             state: RowState::Pending,
             status: None,
             message: None,
-            fingerprint: None,
+            key: None,
         }
     }
 }
@@ -60,13 +60,13 @@ impl RowState {
     }
 }
 
-/// Sent rows of one file committed together: one `sent` record for the lot
-/// (row numbers as little-endian u64, fingerprints as big-endian u128), not one
-/// `rows` record each.
+/// Sent rows of one file committed together: one `sent` record for the lot (row
+/// numbers as little-endian u64, ledger keys as 20 bytes each), not one `rows`
+/// record each.
 struct SentBlock {
     file_id: i64,
     rows: Vec<u8>,
-    hashes: Vec<u8>,
+    keys: Vec<u8>,
 }
 
 impl SentBlock {
@@ -74,13 +74,13 @@ impl SentBlock {
         SentBlock {
             file_id,
             rows: Vec::new(),
-            hashes: Vec::new(),
+            keys: Vec::new(),
         }
     }
 
-    fn push(&mut self, row: u64, hash: &[u8; 16]) {
+    fn push(&mut self, row: u64, key: LedgerKey) {
         self.rows.extend_from_slice(&row.to_le_bytes());
-        self.hashes.extend_from_slice(hash);
+        self.keys.extend_from_slice(&key.to_bytes());
     }
 }
 
@@ -93,7 +93,7 @@ pub struct RowOutcome {
     pub status: Option<u16>,
     pub message: Option<String>,
     /// For sent leads: recorded in the ledger.
-    pub fingerprint: Option<u128>,
+    pub key: Option<LedgerKey>,
 }
 
 enum Cmd {
@@ -126,11 +126,7 @@ pub struct WriterHandle {
 }
 
 impl Writer {
-    pub(super) fn start(
-        conn: Connection,
-        run_id: i64,
-        account: i64,
-    ) -> Result<Writer, StateError> {
+    pub(super) fn start(conn: Connection, run_id: i64, account: i64) -> Result<Writer, StateError> {
         let (tx, rx) = unbounded::<Cmd>();
         let thread = std::thread::Builder::new()
             .name("state-writer".into())
@@ -185,13 +181,14 @@ impl WriterHandle {
     }
 }
 
-/// Ledger entries are random keys: inserting them one commit at a time would
-/// rewrite a random page per lead, and even sorted batches of 8192 rewrote most of
-/// the ledger's pages each time. They are kept here (32 bytes each, so 8 MiB at
-/// most) and written sorted, this many at a time (and at every flush). The row's `sent` block, with its hash, is
+/// Ledger entries are written sorted (by day, then fingerprint), this many at a time
+/// and at every flush, so that each write touches each page of the ledger it
+/// changes once (one commit per lead would rewrite a page per lead; sorted batches
+/// of 8192 rewrote most of a million-lead ledger each time). They wait here, 40
+/// bytes each, so 5 MiB at most. The row's `sent` block, with its key, is
 /// committed at once; a crash before the ledger write is repaired when the store
 /// is next opened (see `Store::open`).
-const LEDGER_BATCH: usize = 262_144;
+const LEDGER_BATCH: usize = 131_072;
 
 fn write_loop(
     mut conn: Connection,
@@ -200,7 +197,9 @@ fn write_loop(
     rx: Receiver<Cmd>,
 ) -> Result<(), String> {
     let mut failed: Option<String> = None;
-    let mut ledger: Vec<([u8; 16], i64, u64)> = Vec::new();
+    // Reserved whole: growing it by doubling would hold two copies at once. Pages
+    // not written to yet take no memory.
+    let mut ledger: Vec<(LedgerKey, i64, u64)> = Vec::with_capacity(LEDGER_BATCH);
     // Commands not yet committed, how many outcomes they hold, and since when the
     // oldest has waited.
     let mut cmds: Vec<Cmd> = Vec::new();
@@ -282,7 +281,7 @@ fn apply(
     run_id: i64,
     account: i64,
     cmds: &[Cmd],
-    pending_ledger: &mut Vec<([u8; 16], i64, u64)>,
+    pending_ledger: &mut Vec<(LedgerKey, i64, u64)>,
     flush_ledger: bool,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
@@ -307,8 +306,7 @@ fn apply(
                 }
                 Cmd::Outcomes(outcomes) => {
                     for o in outcomes {
-                        if let (RowState::Sent, Some(fp)) = (o.state, o.fingerprint) {
-                            let hash = fp.to_be_bytes();
+                        if let (RowState::Sent, Some(key)) = (o.state, o.key) {
                             let block = match blocks.iter_mut().find(|b| b.file_id == o.file_id) {
                                 Some(b) => b,
                                 None => {
@@ -316,8 +314,8 @@ fn apply(
                                     blocks.last_mut().expect("just pushed")
                                 }
                             };
-                            block.push(o.row, &hash);
-                            pending_ledger.push((hash, o.file_id, o.row));
+                            block.push(o.row, key);
+                            pending_ledger.push((key, o.file_id, o.row));
                             continue;
                         }
                         upsert.execute(params![
@@ -339,19 +337,25 @@ fn apply(
         }
         if !blocks.is_empty() {
             let mut sent = tx.prepare_cached(
-                "INSERT INTO sent (file_id, run_id, rows, hashes) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO sent (file_id, run_id, rows, keys) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for b in &blocks {
-                sent.execute(params![b.file_id, run_id, b.rows, b.hashes])?;
+                sent.execute(params![b.file_id, run_id, b.rows, b.keys])?;
             }
         }
         if flush_ledger || pending_ledger.len() >= LEDGER_BATCH {
             pending_ledger.sort_unstable();
             let mut ledger = tx.prepare_cached(
-                "INSERT OR IGNORE INTO ledger (account_id, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
+                "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())",
             )?;
-            for (hash, file_id, row) in pending_ledger.iter() {
-                ledger.execute(params![account, hash.as_slice(), file_id, *row as i64])?;
+            for (key, file_id, row) in pending_ledger.iter() {
+                ledger.execute(params![
+                    account,
+                    key.day,
+                    key.hash.as_slice(),
+                    file_id,
+                    *row as i64
+                ])?;
             }
         }
     }

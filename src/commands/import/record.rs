@@ -6,7 +6,7 @@ use super::feed::Books;
 use crate::dispatch::{Event, Fate};
 use crate::lead::Lead;
 use crate::normalize::{Problem, Rejected};
-use crate::state::{RowOutcome, RowState};
+use crate::state::{LedgerKey, RowOutcome, RowState};
 
 /// Answers by HTTP status (and `transport` for none), counted without a map
 /// lookup per answer.
@@ -74,15 +74,14 @@ pub(super) fn record(
         Some((w, id)) => (Some(w), id),
         None => (None, 0),
     };
-    let outcome =
-        |state: RowState, message: Option<String>, fingerprint: Option<u128>| RowOutcome {
-            file_id,
-            row: event.lead.row,
-            state,
-            status,
-            message,
-            fingerprint,
-        };
+    let outcome = |state: RowState, message: Option<String>, key: Option<LedgerKey>| RowOutcome {
+        file_id,
+        row: event.lead.row,
+        state,
+        status,
+        message,
+        key,
+    };
     let c = &mut tally.report.counts;
     match event.fate {
         Fate::Sent => {
@@ -91,7 +90,10 @@ pub(super) fn record(
                 w.push(outcome(
                     RowState::Sent,
                     None,
-                    Some(event.lead.fingerprint()),
+                    Some(LedgerKey::new(
+                        event.lead.click_time,
+                        event.lead.fingerprint(),
+                    )),
                 ));
             }
         }
