@@ -14,7 +14,9 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use crate::config::InputConfig;
 use crate::normalize::columns::header_score;
 use crate::normalize::{Normalizer, Outcome, SAMPLE_ROWS};
-use crate::source::{self, ByteCounter, Format, Framer, Input, Locator, Opened, Row, SourceError};
+use crate::source::{
+    self, ByteCounter, Cell, Format, Framer, Input, Locator, Opened, Row, SourceError,
+};
 
 /// Rows per batch handed between threads.
 const BATCH_ROWS: usize = 1024;
@@ -86,12 +88,24 @@ pub trait Consumer<T> {
 /// rendering), so that the in-order consumer does as little as possible.
 pub type Prepare<'a, T> = &'a (dyn Fn(Outcome) -> T + Sync);
 
+/// What the consumer keeps of a valid lead's original cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cells {
+    /// Kept in the lead (an import writes them to the rejects file should the
+    /// server refuse the lead).
+    Keep,
+    /// Not needed (validate): handed back to the reader thread, which reuses them
+    /// for the next rows, instead of being freed on another thread one by one.
+    Recycle,
+}
+
 /// Read, frame and normalize `input`, `prepare` each outcome in parallel and feed
 /// `consumer` in file order. Returns whether the consumer stopped the run early.
 pub fn run_file<T: Send>(
     input: &Input,
     cfg: &InputConfig,
     counters: &Counters,
+    cells: Cells,
     prepare: Prepare<'_, T>,
     consumer: &mut dyn Consumer<T>,
 ) -> Result<bool, FileError> {
@@ -101,17 +115,19 @@ pub fn run_file<T: Send>(
     let workers = thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 4);
+    let (spent_tx, spent_rx) = bounded::<Vec<Vec<Cell>>>(workers * 2);
+    let spent_tx = (cells == Cells::Recycle).then_some(spent_tx);
 
     thread::scope(|scope| {
         let reader = thread::Builder::new()
             .name("reader".into())
             .spawn_scoped(scope, || {
-                read_file(input, cfg, counters, ctl_tx, go_rx, data_tx)
+                read_file(input, cfg, counters, ctl_tx, go_rx, data_tx, spent_rx)
             })
             .map_err(|e| FileError::Unreadable(format!("cannot start the reader: {e}")))?;
 
         let result = drive(
-            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, prepare, consumer,
+            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, spent_tx, prepare, consumer,
         );
         drop(ctl_rx);
         match reader.join() {
@@ -132,6 +148,7 @@ fn drive<'scope, 'env, T: Send>(
     ctl_rx: &Receiver<Result<Control, SourceError>>,
     go_tx: Sender<Option<Vec<usize>>>,
     data_rx: Receiver<Data>,
+    spent_tx: Option<Sender<Vec<Vec<Cell>>>>,
     prepare: Prepare<'env, T>,
     consumer: &mut dyn Consumer<T>,
 ) -> Result<bool, FileError> {
@@ -193,13 +210,15 @@ fn drive<'scope, 'env, T: Send>(
         let rx = data_rx.clone();
         let tx = done_tx.clone();
         let n = Arc::clone(&normalizer);
+        let spent = spent_tx.clone();
         thread::Builder::new()
             .name(format!("normalize-{i}"))
-            .spawn_scoped(scope, move || normalize_batches(&n, prepare, rx, tx))
+            .spawn_scoped(scope, move || normalize_batches(&n, prepare, rx, tx, spent))
             .map_err(|e| FileError::Unreadable(format!("cannot start a worker: {e}")))?;
     }
     drop(done_tx);
     drop(data_rx);
+    drop(spent_tx);
 
     // Put batches back in file order.
     let mut next = 0u64;
@@ -234,13 +253,28 @@ fn normalize_batches<T>(
     prepare: Prepare<'_, T>,
     rx: Receiver<Data>,
     tx: Sender<Done<T>>,
+    spent_tx: Option<Sender<Vec<Vec<Cell>>>>,
 ) {
     for msg in rx.iter() {
         let done = match msg {
-            Data::Rows(seq, rows) => Done::Outcomes(
-                seq,
-                rows.into_iter().map(|r| prepare(n.normalize(r))).collect(),
-            ),
+            Data::Rows(seq, rows) => {
+                let mut spent = Vec::new();
+                let outcomes = rows
+                    .into_iter()
+                    .map(|r| {
+                        let mut o = n.normalize(r);
+                        if let (Some(_), Outcome::Valid(lead)) = (&spent_tx, &mut o) {
+                            spent.push(std::mem::take(&mut lead.cells));
+                        }
+                        prepare(o)
+                    })
+                    .collect();
+                if let Some(s) = &spent_tx {
+                    // A full channel: the reader has enough; these are freed here.
+                    let _ = s.try_send(spent);
+                }
+                Done::Outcomes(seq, outcomes)
+            }
             Data::Failed(seq, e) => Done::Failed(seq, e),
         };
         if tx.send(done).is_err() {
@@ -258,6 +292,7 @@ fn read_file(
     ctl: Sender<Result<Control, SourceError>>,
     go: Receiver<Option<Vec<usize>>>,
     data: Sender<Data>,
+    spent: Receiver<Vec<Vec<Cell>>>,
 ) {
     let explicit = &cfg.normalize.explicit;
     let score = |names: &[String]| header_score(names, explicit);
@@ -339,6 +374,9 @@ fn read_file(
                     return;
                 }
                 seq += 1;
+                while let Ok(cells) = spent.try_recv() {
+                    framer.recycle(cells);
+                }
             }
         },
     );

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 use setclick::normalize::Outcome;
-use setclick::pipeline::{Consumer, Counters, FileInfo, run_file};
+use setclick::pipeline::{Cells, Consumer, Counters, FileInfo, run_file};
 use setclick::source::Input;
 
 struct Discard;
@@ -43,6 +43,7 @@ pub fn run(data: &[u8], extension: &str, args: &[&str]) {
         &Input::Path(path),
         &cfg,
         &Counters::default(),
+        Cells::Recycle,
         &prepare,
         &mut Discard,
     );

@@ -1,10 +1,12 @@
 //! `setclick validate`: the dry run. Reads and checks every row, writes the
 //! normalized leads (`--emit`), rejects and report; sends nothing.
 
+use std::cell::RefCell;
 use std::io;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+use crossbeam_channel::{Receiver, Sender};
 use jiff::Timestamp;
 
 use crate::cli::ValidateArgs;
@@ -26,6 +28,52 @@ struct Check<'a> {
     progress: &'a mut Progress,
     counters: &'a Counters,
     write_error: Option<io::Error>,
+    /// Emitted lines, going back to the normalizing threads to be written into
+    /// again (rather than freed here, one by one, away from the thread that made
+    /// them).
+    spent: Lines,
+}
+
+/// Line buffers handed back in bundles.
+struct Lines {
+    done: Vec<String>,
+    back: Sender<Vec<String>>,
+}
+
+/// Lines in a bundle.
+const LINES: usize = 1024;
+
+impl Lines {
+    fn put(&mut self, line: String) {
+        self.done.push(line);
+        if self.done.len() >= LINES {
+            // The normalizing threads have enough: these are freed here.
+            let _ = self.back.try_send(std::mem::take(&mut self.done));
+        }
+    }
+}
+
+thread_local! {
+    /// A normalizing thread's line buffers to write into.
+    static SPARE_LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty line buffer: a spare one when there is one.
+fn spare_line(bundles: &Receiver<Vec<String>>) -> String {
+    SPARE_LINES.with_borrow_mut(|spare| {
+        if spare.is_empty()
+            && let Ok(bundle) = bundles.try_recv()
+        {
+            *spare = bundle;
+        }
+        match spare.pop() {
+            Some(mut line) => {
+                line.clear();
+                line
+            }
+            None => String::with_capacity(384),
+        }
+    })
 }
 
 impl Consumer<Checked<Option<String>>> for Check<'_> {
@@ -38,12 +86,16 @@ impl Consumer<Checked<Option<String>>> for Check<'_> {
 
     fn outcome(&mut self, checked: Checked<Option<String>>) -> ControlFlow<()> {
         let written = match checked {
-            Checked::Valid(v) => {
+            Checked::Valid(mut v) => {
                 let new = self.tally.valid(&v, self.seen);
-                match (new, self.emit.as_mut(), &v.payload) {
+                let written = match (new, self.emit.as_mut(), &v.payload) {
                     (true, Some(e), Some(line)) => e.write_line(line),
                     _ => Ok(()),
+                };
+                if let Some(line) = v.payload.take() {
+                    self.spent.put(line);
                 }
+                written
             }
             Checked::Rejected(r) => self.tally.rejected(&r, true, self.rejects.as_deref_mut()),
         };
@@ -96,6 +148,7 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
         let name = input.display();
         let file_started = Instant::now();
         let counters = Counters::default();
+        let (back, bundles) = crossbeam_channel::bounded::<Vec<String>>(8);
         let mut consumer = Check {
             tally: FileTally::new(&name, inputs.len() > 1),
             name: name.clone(),
@@ -105,6 +158,10 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
             progress: &mut progress,
             counters: &counters,
             write_error: None,
+            spent: Lines {
+                done: Vec::new(),
+                back,
+            },
         };
         // Emit lines are rendered on the normalizing threads.
         let account = args.account_id.as_deref();
@@ -112,14 +169,21 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
         let prepare = |o: Outcome| {
             check(o, |lead| {
                 render.then(|| {
-                    let mut line = String::with_capacity(384);
+                    let mut line = spare_line(&bundles);
                     lead.write_json(account, &mut line);
                     line.push('\n');
                     line
                 })
             })
         };
-        let result = pipeline::run_file(input, &cfg, &counters, &prepare, &mut consumer);
+        let result = pipeline::run_file(
+            input,
+            &cfg,
+            &counters,
+            pipeline::Cells::Recycle,
+            &prepare,
+            &mut consumer,
+        );
         let Check {
             mut tally,
             write_error,

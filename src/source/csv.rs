@@ -102,6 +102,7 @@ pub(super) fn with_reader<T>(
     let mut records = CsvRecords {
         reader,
         record: csv::ByteRecord::new(),
+        spare: Vec::new(),
     };
     let opened = Opened {
         format: super::Format::Csv,
@@ -278,9 +279,19 @@ impl<R: Read> Read for LineTracker<R> {
 struct CsvRecords<R: Read> {
     reader: csv::Reader<LineTracker<R>>,
     record: csv::ByteRecord,
+    /// Cells of rows done with, reused for the next records.
+    spare: Vec<Vec<Cell>>,
 }
 
+/// Spare rows of cells kept at most (two batches).
+const SPARE_ROWS: usize = 2048;
+
 impl<R: Read> RecordReader for CsvRecords<R> {
+    fn recycle(&mut self, spent: Vec<Vec<Cell>>) {
+        let room = SPARE_ROWS.saturating_sub(self.spare.len());
+        self.spare.extend(spent.into_iter().take(room));
+    }
+
     fn next_record(&mut self) -> Result<Option<Record>, SourceError> {
         match self.reader.read_byte_record(&mut self.record) {
             Ok(false) => return Ok(None),
@@ -297,21 +308,31 @@ impl<R: Read> RecordReader for CsvRecords<R> {
             .position()
             .map_or((0, 1), |p| (p.byte(), p.line()));
         let pos = self.reader.get_mut().line_of(byte).unwrap_or(fallback);
-        let mut cells = Vec::with_capacity(self.record.len());
+        let n = self.record.len();
+        let mut cells = self.spare.pop().unwrap_or_default();
+        cells.truncate(n);
         let mut bad = None;
         for (i, field) in self.record.iter().enumerate() {
-            let text = match std::str::from_utf8(field) {
-                Ok(s) => CompactString::new(s),
+            let cell = match std::str::from_utf8(field) {
+                Ok("") => Cell::Empty,
+                // A spare cell's text buffer is reused.
+                Ok(text) => match cells.get_mut(i) {
+                    Some(Cell::Text(old)) => {
+                        old.clear();
+                        old.push_str(text);
+                        continue;
+                    }
+                    _ => Cell::Text(CompactString::new(text)),
+                },
                 Err(_) => {
                     bad.get_or_insert(i);
-                    CompactString::from_utf8_lossy(field)
+                    Cell::Text(CompactString::from_utf8_lossy(field))
                 }
             };
-            cells.push(if text.is_empty() {
-                Cell::Empty
-            } else {
-                Cell::Text(text)
-            });
+            match cells.get_mut(i) {
+                Some(old) => *old = cell,
+                None => cells.push(cell),
+            }
         }
         let mut record = Record {
             pos,
@@ -363,6 +384,49 @@ mod tests {
         }
     }
 
+    #[test]
+    fn recycled_cells_are_overwritten_exactly() {
+        let data = b"a,b,c,d\n1,,3\nthe quick brown fox jumps over,x,,\n\xff,y,z,w\n";
+        let mut recs = CsvRecords {
+            reader: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(LineTracker::new(Box::new(&data[..]) as Box<dyn Read>)),
+            record: csv::ByteRecord::new(),
+            spare: Vec::new(),
+        };
+        let text = |s: &str| Cell::Text(CompactString::new(s));
+        let mut next = |spare: Vec<Cell>| {
+            recs.recycle(vec![spare]);
+            recs.next_record().unwrap().unwrap()
+        };
+        let long = "a text longer than twenty-four bytes, on the heap";
+        // More cells than the record, of every kind: the extra ones go.
+        let r = next(vec![
+            text(long),
+            text("q"),
+            Cell::Int(5),
+            text("x"),
+            Cell::Empty,
+        ]);
+        assert_eq!(r.cells, vec![text("a"), text("b"), text("c"), text("d")]);
+        let r = next(vec![text(long), text(long), text(long), text(long)]);
+        assert_eq!(r.cells, vec![text("1"), Cell::Empty, text("3")]);
+        let r = next(vec![Cell::Empty]);
+        assert_eq!(
+            r.cells,
+            vec![
+                text("the quick brown fox jumps over"),
+                text("x"),
+                Cell::Empty,
+                Cell::Empty
+            ]
+        );
+        let r = next(vec![text(long), text(long)]);
+        assert_eq!(r.cells[1..], [text("y"), text("z"), text("w")]);
+        assert!(r.defect.is_some(), "invalid UTF-8 is still reported");
+    }
+
     fn lines_of(data: &[u8], trickle: bool) -> Vec<u64> {
         let inner: Box<dyn Read> = if trickle {
             Box::new(Trickle(data))
@@ -375,6 +439,7 @@ mod tests {
                 .flexible(true)
                 .from_reader(LineTracker::new(inner)),
             record: csv::ByteRecord::new(),
+            spare: Vec::new(),
         };
         let mut out = Vec::new();
         while let Some(r) = recs.next_record().unwrap() {

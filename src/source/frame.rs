@@ -125,6 +125,12 @@ impl<'a> Framer<'a> {
     }
 
     /// The next data row; empty rows are skipped and not counted.
+    /// Hand the cells of rows done with back to the reader (see
+    /// [`RecordReader::recycle`]).
+    pub fn recycle(&mut self, spent: Vec<Vec<Cell>>) {
+        self.reader.recycle(spent);
+    }
+
     pub fn next_row(&mut self) -> Result<Option<Row>, SourceError> {
         loop {
             let rec = match self.pending.pop_front() {

@@ -251,6 +251,10 @@ pub trait RecordReader {
     fn pads_short_rows(&self) -> bool {
         false
     }
+    /// The cells of rows done with, for the next records to reuse (their text
+    /// buffers, and freeing on the thread that allocated them); readers that have
+    /// no use for them drop them.
+    fn recycle(&mut self, _spent: Vec<Vec<Cell>>) {}
 }
 
 /// What a caller learns about the opened file.

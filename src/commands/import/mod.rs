@@ -229,7 +229,14 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
                         lead
                     })
                 };
-                let result = pipeline::run_file(&input, &cfg, &counters, &prepare, &mut feed);
+                let result = pipeline::run_file(
+                    &input,
+                    &cfg,
+                    &counters,
+                    pipeline::Cells::Keep,
+                    &prepare,
+                    &mut feed,
+                );
                 feed.queue.close();
                 result
             })
