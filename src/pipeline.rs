@@ -94,8 +94,8 @@ pub enum Cells {
     /// Kept in the lead (an import writes them to the rejects file should the
     /// server refuse the lead).
     Keep,
-    /// Not needed (validate): handed back to the reader thread, which reuses them
-    /// for the next rows, instead of being freed on another thread one by one.
+    /// Not needed (validate): handed back to the CSV reader's thread, which reuses
+    /// them for the next rows, instead of being freed on another thread one by one.
     Recycle,
 }
 
@@ -204,6 +204,8 @@ fn drive<'scope, 'env, T: Send>(
     drop(sample);
     consumer.start(&info);
 
+    // Only the CSV reader reuses cells; the others would only hold them longer.
+    let spent_tx = spent_tx.filter(|_| matches!(opened.format, Format::Csv | Format::Tsv));
     let normalizer = Arc::new(normalizer);
     let (done_tx, done_rx) = bounded::<Done<T>>(workers * 2);
     for i in 0..workers {

@@ -148,7 +148,7 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
         let name = input.display();
         let file_started = Instant::now();
         let counters = Counters::default();
-        let (back, bundles) = crossbeam_channel::bounded::<Vec<String>>(8);
+        let (back, bundles) = crossbeam_channel::bounded::<Vec<String>>(2);
         let mut consumer = Check {
             tally: FileTally::new(&name, inputs.len() > 1),
             name: name.clone(),
