@@ -41,7 +41,7 @@ struct Lines {
 }
 
 /// Lines in a bundle.
-const LINES: usize = 1024;
+const LINES: usize = 256;
 
 impl Lines {
     fn put(&mut self, line: String) {
