@@ -437,18 +437,9 @@ impl Store {
     /// Everything recorded of a file's rows.
     fn outcomes(&self, file_id: i64) -> Result<Outcomes, StateError> {
         let mut sent = Bitmap::default();
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT rows FROM sent WHERE file_id = ?1")
-            .map_err(|e| self.err(e))?;
-        let blobs = stmt
-            .query_map(params![file_id], |r| r.get::<_, Vec<u8>>(0))
-            .map_err(|e| self.err(e))?;
-        for blob in blobs {
-            for row in row_numbers(&blob.map_err(|e| self.err(e))?) {
-                sent.set(row);
-            }
-        }
+        self.blob_rows("SELECT rows FROM sent WHERE file_id = ?1", file_id, |row| {
+            sent.set(row)
+        })?;
         let mut stmt = self
             .conn
             .prepare_cached("SELECT row, state FROM rows WHERE file_id = ?1")
@@ -468,18 +459,33 @@ impl Store {
 
     /// Rows of a file ever marked in flight (kept until `--restart`: 8 bytes a row).
     fn inflight_rows(&self, file_id: i64) -> Result<HashSet<u64>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT rows FROM inflight WHERE file_id = ?1")
-            .map_err(|e| self.err(e))?;
+        let mut out = HashSet::new();
+        self.blob_rows(
+            "SELECT rows FROM inflight WHERE file_id = ?1",
+            file_id,
+            |row| {
+                out.insert(row);
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Each row number in the blobs (lists of little-endian u64) that `sql` selects
+    /// for a file.
+    fn blob_rows(
+        &self,
+        sql: &str,
+        file_id: i64,
+        mut each: impl FnMut(u64),
+    ) -> Result<(), StateError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let blobs = stmt
             .query_map(params![file_id], |r| r.get::<_, Vec<u8>>(0))
             .map_err(|e| self.err(e))?;
-        let mut out = HashSet::new();
         for blob in blobs {
-            out.extend(row_numbers(&blob.map_err(|e| self.err(e))?));
+            row_numbers(&blob.map_err(|e| self.err(e))?).for_each(&mut each);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Rows marked in flight that never got an outcome: the uncertain ones.

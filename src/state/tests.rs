@@ -250,16 +250,22 @@ fn sent_rows_are_committed_as_one_block_and_outrank_earlier_outcomes() {
     assert_eq!(s.status(None).unwrap()[0].sent, 0);
 }
 
-#[test]
-fn outcomes_without_a_mark_after_them_are_committed_within_the_delay() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = store(dir.path());
+/// A store holding file "abc" of account "acc", and a writer.
+fn with_writer(dir: &Path) -> (Store, i64, Writer, WriterHandle) {
+    let mut s = store(dir);
     let id = s
         .file("abc", "acc", "one", "a.csv", false, false)
         .unwrap()
         .file_id;
     let w = s.writer("acc").unwrap();
     let h = w.handle();
+    (s, id, w, h)
+}
+
+#[test]
+fn outcomes_without_a_mark_after_them_are_committed_within_the_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, id, w, h) = with_writer(dir.path());
     assert!(h.mark_inflight(id, vec![1]));
     h.outcome(sent(id, 1, 5));
     let reader = connect(&s.db_path()).unwrap();
@@ -366,13 +372,7 @@ fn ledger_keys_order_by_day_and_round_trip_through_blocks() {
 #[test]
 fn a_lead_is_found_under_its_own_day_only() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = store(dir.path());
-    let id = s
-        .file("abc", "acc", "one", "a.csv", false, false)
-        .unwrap()
-        .file_id;
-    let w = s.writer("acc").unwrap();
-    let h = w.handle();
+    let (s, id, w, h) = with_writer(dir.path());
     h.outcome(sent(id, 1, 5));
     assert!(h.flush());
     let ledger = s.ledger("acc").unwrap();
