@@ -177,6 +177,15 @@ impl LedgerKey {
 /// be written: their sent blocks (and, from stores written before blocks, their
 /// `sent` rows) say so; put them in the ledger now, and mark those runs ended.
 fn repair_ledger(conn: &mut Connection) -> rusqlite::Result<()> {
+    let died: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM runs WHERE ended_at IS NULL)",
+        [],
+        |r| r.get(0),
+    )?;
+    if !died {
+        // The usual case: nothing to repair, and no need to scan the sent rows.
+        return Ok(());
+    }
     let tx = conn.transaction()?;
     tx.execute_batch("INSERT OR IGNORE INTO accounts (name) SELECT account FROM files")?;
     let mut missing: Vec<(i64, LedgerKey, i64, u64)> = Vec::new();
