@@ -81,16 +81,16 @@ impl FileState {
 }
 
 pub(super) struct Feed {
-    pub books: Arc<Mutex<Books>>,
+    books: Arc<Mutex<Books>>,
     pub queue: Arc<LeadQueue>,
-    pub name: String,
-    pub state: Option<FileState>,
+    name: String,
+    state: Option<FileState>,
     /// Leads to send, with their fingerprints, not yet checked against the ledger.
-    pub batch: Vec<(u128, Lead)>,
+    batch: Vec<(u128, Lead)>,
     /// The batch size now.
-    pub batch_size: usize,
+    batch_size: usize,
     /// When the batch size was last set, and how many leads the senders had taken.
-    pub measured: Option<(Instant, u64)>,
+    measured: Option<(Instant, u64)>,
 }
 
 impl Feed {
