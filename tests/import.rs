@@ -5,7 +5,9 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{TestSandbox, Workdir, as_click, click_values, json_lines, leads, write_csv};
+use common::{
+    IMPORT_CALLS, TestSandbox, Workdir, as_click, click_values, json_lines, leads, write_csv,
+};
 use setclick::sandbox::SandboxConfig;
 
 /// Multiset of clicks, keyed by their JSON text.
@@ -46,19 +48,17 @@ fn every_valid_row_arrives_exactly_once_with_the_fields_validate_emits() {
     let r = w.run_against(
         &sb,
         &[
-            "import",
-            "calls.csv",
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
-            "--concurrency",
-            "8",
-            "--report",
-            "report.json",
-            "--rejects",
-            "rejects.csv",
-        ],
+            &IMPORT_CALLS[..],
+            &[
+                "--concurrency",
+                "8",
+                "--report",
+                "report.json",
+                "--rejects",
+                "rejects.csv",
+            ],
+        ]
+        .concat(),
     );
     assert_eq!(r.code, 1, "bad rows exist: {}", r.stderr);
     let want = expected_clicks(&w, "calls.csv", sb.sb.account_id());
@@ -453,16 +453,8 @@ fn proxied_import(extra: &[&str]) {
             "http://127.0.0.1:1/api/auth/v1.0/set-click",
         )
         .env("HTTP_PROXY", sb.sb.base_url())
-        .args([
-            "import",
-            "calls.csv",
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
-            "--report",
-            "report.json",
-        ])
+        .args(IMPORT_CALLS)
+        .args(["--report", "report.json"])
         .args(extra)
         .output()
         .expect("run");

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{TestSandbox, Workdir, leads, write_csv};
+use common::{IMPORT_CALLS, TestSandbox, Workdir, leads, write_csv};
 use setclick::sandbox::SandboxConfig;
 
 fn report(w: &Workdir, name: &str) -> serde_json::Value {
@@ -328,18 +328,7 @@ fn no_state_sends_again_and_keeps_nothing() {
     write_csv(&w.path("calls.csv"), &leads(10, 35, 0), b',');
     let sb = TestSandbox::start(SandboxConfig::default());
     for _ in 0..2 {
-        let r = w.run_against(
-            &sb,
-            &[
-                "import",
-                "calls.csv",
-                "--timezone",
-                "Europe/Madrid",
-                "--rate",
-                "unlimited",
-                "--no-state",
-            ],
-        );
+        let r = w.run_against(&sb, &[&IMPORT_CALLS[..], &["--no-state"]].concat());
         assert_eq!(r.code, 0, "{}", r.stderr);
     }
     assert_eq!(sb.sb.stats().accepted, 20);

@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use common::{Workdir, leads, write_csv};
+use common::{IMPORT_CALLS, Workdir, leads, write_csv};
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
@@ -108,17 +108,8 @@ fn import(server: &TlsServer, w: &Workdir, extra: &[&str]) -> std::process::Outp
             "SEALMETRICS_ENDPOINT",
             format!("https://localhost:{}/api/auth/v1.0/set-click", server.port),
         )
-        .args([
-            "import",
-            "calls.csv",
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
-            "--no-state",
-            "--report",
-            "report.json",
-        ])
+        .args(IMPORT_CALLS)
+        .args(["--no-state", "--report", "report.json"])
         .args(extra)
         .output()
         .expect("run")

@@ -379,12 +379,15 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let o = origin(&format!("http://127.0.0.1:{port}/x"));
-        let e = Conn::default()
-            .exchange(&o, post(&o, ""))
-            .await
-            .err()
-            .unwrap();
+        let failure = |url: String| async move {
+            let o = origin(&url);
+            Conn::default()
+                .exchange(&o, post(&o, ""))
+                .await
+                .err()
+                .unwrap()
+        };
+        let e = failure(format!("http://127.0.0.1:{port}/x")).await;
         assert!(e.starts_with("connection failed"), "{e}");
 
         // A server that answers a TLS hello with plain HTTP.
@@ -394,12 +397,7 @@ mod tests {
             let (mut s, _) = listener.accept().await.unwrap();
             let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
         });
-        let o = origin(&format!("https://127.0.0.1:{port}/x"));
-        let e = Conn::default()
-            .exchange(&o, post(&o, ""))
-            .await
-            .err()
-            .unwrap();
+        let e = failure(format!("https://127.0.0.1:{port}/x")).await;
         assert!(e.starts_with("connection failed"), "{e}");
     }
 }

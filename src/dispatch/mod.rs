@@ -106,38 +106,25 @@ impl Event {
     }
 }
 
-/// What every sender shares.
+/// What every sender shares: the leads to send, the client, the pacing, the
+/// settings, the stop signal, and where each lead's fate goes.
 #[derive(Clone)]
-struct Shared {
-    queue: Arc<LeadQueue>,
-    client: Arc<ApiClient>,
-    pacer: Arc<Pacer>,
-    cfg: DispatchConfig,
-    stop: Stop,
-    events: mpsc::UnboundedSender<Event>,
+pub struct Senders {
+    pub queue: Arc<LeadQueue>,
+    pub client: Arc<ApiClient>,
+    pub pacer: Arc<Pacer>,
+    pub cfg: DispatchConfig,
+    pub stop: Stop,
+    pub events: mpsc::UnboundedSender<Event>,
 }
 
-/// Send every lead from `queue` until it closes or `stop` fires.
+/// Send every lead from the queue until it closes or `stop` fires.
 ///
 /// The senders are spread over `cfg.threads` threads, each with its own
 /// single-threaded runtime (this one included): a sender, its connection and its
 /// timers stay on one thread, so no request crosses threads on its way.
-pub async fn run(
-    queue: Arc<LeadQueue>,
-    client: Arc<ApiClient>,
-    pacer: Arc<Pacer>,
-    cfg: DispatchConfig,
-    stop: Stop,
-    events: mpsc::UnboundedSender<Event>,
-) {
-    let shared = Shared {
-        queue,
-        client,
-        pacer,
-        cfg,
-        stop,
-        events,
-    };
+pub async fn run(shared: Senders) {
+    let cfg = shared.cfg;
     let n = cfg.concurrency.max(1);
     let threads = if shared.client.pooled() {
         1
@@ -182,7 +169,7 @@ pub async fn run(
 fn sending_thread(
     t: usize,
     count: usize,
-    shared: &Shared,
+    shared: &Senders,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -201,7 +188,7 @@ fn sending_thread(
         })
 }
 
-async fn sender(s: Shared) {
+async fn sender(s: Senders) {
     let mut conn = Conn::default();
     loop {
         let next = tokio::select! {

@@ -11,16 +11,7 @@ fn row(cells: &[&str]) -> Row {
     Row {
         ordinal: 1,
         pos: 2,
-        cells: cells
-            .iter()
-            .map(|s| {
-                if s.is_empty() {
-                    Cell::Empty
-                } else {
-                    Cell::Text((*s).into())
-                }
-            })
-            .collect(),
+        cells: cells.iter().map(|s| Cell::from_text(s)).collect(),
         defect: None,
     }
 }

@@ -225,16 +225,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, r)| Record {
                     pos: i as u64 + 1,
-                    cells: r
-                        .iter()
-                        .map(|s| {
-                            if s.is_empty() {
-                                Cell::Empty
-                            } else {
-                                Cell::Text((*s).into())
-                            }
-                        })
-                        .collect(),
+                    cells: r.iter().map(|s| Cell::from_text(s)).collect(),
                     defect: None,
                 })
                 .collect(),

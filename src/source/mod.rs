@@ -31,6 +31,15 @@ pub enum Cell {
 }
 
 impl Cell {
+    /// Text as read: `Empty` when there is none.
+    pub fn from_text(s: &str) -> Cell {
+        if s.is_empty() {
+            Cell::Empty
+        } else {
+            Cell::Text(s.into())
+        }
+    }
+
     /// True for an empty cell or text that is only white space.
     pub fn is_blank(&self) -> bool {
         match self {

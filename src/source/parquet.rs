@@ -187,20 +187,22 @@ fn push_cells(series: &Series, rows: &mut [Vec<Cell>]) -> PolarsResult<()> {
     match series.dtype() {
         DataType::String => {
             for (i, v) in series.str()?.iter().enumerate() {
-                push(i, v.map_or(Cell::Empty, text));
+                push(i, v.map_or(Cell::Empty, Cell::from_text));
             }
         }
         DataType::Categorical(_, _) | DataType::Enum(_, _) => {
             let s = series.cast(&DataType::String)?;
             for (i, v) in s.str()?.iter().enumerate() {
-                push(i, v.map_or(Cell::Empty, text));
+                push(i, v.map_or(Cell::Empty, Cell::from_text));
             }
         }
         DataType::Binary => {
             for (i, v) in series.binary()?.iter().enumerate() {
                 push(
                     i,
-                    v.map_or(Cell::Empty, |b| text(&String::from_utf8_lossy(b))),
+                    v.map_or(Cell::Empty, |b| {
+                        Cell::from_text(&String::from_utf8_lossy(b))
+                    }),
                 );
             }
         }
@@ -260,14 +262,6 @@ fn push_cells(series: &Series, rows: &mut [Vec<Cell>]) -> PolarsResult<()> {
         }
     }
     Ok(())
-}
-
-fn text(s: &str) -> Cell {
-    if s.is_empty() {
-        Cell::Empty
-    } else {
-        Cell::Text(s.into())
-    }
 }
 
 fn date_cell(days: i32) -> Cell {

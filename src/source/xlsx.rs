@@ -167,20 +167,12 @@ fn convert(value: &DataRef<'_>) -> Cell {
         DataRef::Int(i) => Cell::Int(*i),
         DataRef::Float(x) => Cell::Float(*x),
         DataRef::Bool(b) => Cell::Bool(*b),
-        DataRef::String(s) => text(s),
-        DataRef::SharedString(s) => text(s),
-        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => text(s),
+        DataRef::String(s) => Cell::from_text(s),
+        DataRef::SharedString(s) => Cell::from_text(s),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::from_text(s),
         DataRef::DateTime(dt) if dt.is_datetime() => excel_datetime(dt),
         DataRef::DateTime(dt) => Cell::Float(dt.as_f64()),
         DataRef::Error(e) => Cell::Text(compact_str::format_compact!("#{e:?}")),
-    }
-}
-
-fn text(s: &str) -> Cell {
-    if s.is_empty() {
-        Cell::Empty
-    } else {
-        Cell::Text(s.into())
     }
 }
 

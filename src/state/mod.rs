@@ -2,8 +2,10 @@
 //! fingerprint, one outcome per row, a ledger of every lead sent, and the runs.
 //! Reads happen here; writes go through the group-committing [`writer`] thread.
 
+mod ledger;
 mod lock;
 mod schema;
+mod status;
 pub mod writer;
 
 use std::collections::HashSet;
@@ -12,9 +14,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
 use xxhash_rust::xxh3::Xxh3;
 
+pub use ledger::{Ledger, LedgerKey};
+use ledger::{account_id, repair_ledger};
+pub use status::FileStatus;
 pub use writer::{RowOutcome, RowState, Writer, WriterHandle};
 
 pub const STATE_ENV: &str = "SETCLICK_STATE_DIR";
@@ -131,135 +135,8 @@ impl Bitmap {
     }
 }
 
-/// Where a lead sits in the ledger: its click day (UTC) and its fingerprint. The
-/// ledger is ordered by day first, so the leads of a night's export, which fall on a
-/// few days, go to a few places in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LedgerKey {
-    pub day: i32,
-    /// The fingerprint, big-endian.
-    pub hash: [u8; 16],
-}
-
-impl LedgerKey {
-    /// The day of entries made before keys had one (schema version 1).
-    pub const NO_DAY: i32 = -1;
-
-    pub fn new(click_time_ms: i64, fingerprint: u128) -> LedgerKey {
-        LedgerKey {
-            day: click_time_ms
-                .div_euclid(86_400_000)
-                .clamp(0, i64::from(i32::MAX)) as i32,
-            hash: fingerprint.to_be_bytes(),
-        }
-    }
-
-    fn to_bytes(self) -> [u8; 20] {
-        let mut b = [0u8; 20];
-        b[..4].copy_from_slice(&self.day.to_be_bytes());
-        b[4..].copy_from_slice(&self.hash);
-        b
-    }
-
-    fn from_bytes(b: &[u8; 20]) -> LedgerKey {
-        let mut day = [0u8; 4];
-        day.copy_from_slice(&b[..4]);
-        let mut hash = [0u8; 16];
-        hash.copy_from_slice(&b[4..]);
-        LedgerKey {
-            day: i32::from_be_bytes(day),
-            hash,
-        }
-    }
-}
-
-/// Runs that died may have sent leads whose ledger entries were still waiting to
-/// be written: their sent blocks (and, from stores written before blocks, their
-/// `sent` rows) say so; put them in the ledger now, and mark those runs ended.
-fn repair_ledger(conn: &mut Connection) -> rusqlite::Result<()> {
-    let died: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM runs WHERE ended_at IS NULL)",
-        [],
-        |r| r.get(0),
-    )?;
-    if !died {
-        // The usual case: nothing to repair, and no need to scan the sent rows.
-        return Ok(());
-    }
-    let tx = conn.transaction()?;
-    tx.execute_batch("INSERT OR IGNORE INTO accounts (name) SELECT account FROM files")?;
-    let mut missing: Vec<(i64, LedgerKey, i64, u64)> = Vec::new();
-    {
-        let mut blocks = tx.prepare(
-            "SELECT a.id, s.file_id, s.rows, s.keys
-             FROM sent s JOIN files f ON f.id = s.file_id JOIN accounts a ON a.name = f.account
-             WHERE s.run_id IN (SELECT id FROM runs WHERE ended_at IS NULL)",
-        )?;
-        let mut it = blocks.query([])?;
-        while let Some(r) = it.next()? {
-            let (account, file_id): (i64, i64) = (r.get(0)?, r.get(1)?);
-            let (rows, keys): (Vec<u8>, Vec<u8>) = (r.get(2)?, r.get(3)?);
-            for (row, key) in block_entries(&rows, &keys) {
-                missing.push((account, key, file_id, row));
-            }
-        }
-    }
-    missing.sort_unstable();
-    {
-        let mut insert = tx.prepare(
-            "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())",
-        )?;
-        for (account, key, file_id, row) in &missing {
-            insert.execute(params![
-                account,
-                key.day,
-                key.hash.as_slice(),
-                file_id,
-                *row as i64
-            ])?;
-        }
-    }
-    // Version 1 stores kept each sent row with its fingerprint, and no day.
-    tx.execute_batch(
-        "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at)
-           SELECT a.id, -1, r.hash, r.file_id, r.row, r.updated_at
-           FROM rows r JOIN files f ON f.id = r.file_id JOIN accounts a ON a.name = f.account
-           WHERE r.state = 'sent' AND r.hash IS NOT NULL
-             AND r.run_id IN (SELECT id FROM runs WHERE ended_at IS NULL);
-         UPDATE runs SET ended_at = started_at WHERE ended_at IS NULL;",
-    )?;
-    tx.commit()
-}
-
-/// The ledger's number for an account; `create` adds it when missing.
-pub(crate) fn account_id(
-    conn: &Connection,
-    name: &str,
-    create: bool,
-) -> rusqlite::Result<Option<i64>> {
-    if create {
-        conn.execute("INSERT OR IGNORE INTO accounts (name) VALUES (?1)", [name])?;
-    }
-    conn.query_row("SELECT id FROM accounts WHERE name = ?1", [name], |r| {
-        r.get(0)
-    })
-    .optional()
-}
-
-/// The (row, ledger key) pairs of a sent block; a damaged block yields what it
-/// holds whole.
-fn block_entries<'a>(
-    rows: &'a [u8],
-    keys: &'a [u8],
-) -> impl Iterator<Item = (u64, LedgerKey)> + 'a {
-    row_numbers(rows)
-        .zip(keys.chunks_exact(20))
-        .filter_map(|(row, k)| Some((row, LedgerKey::from_bytes(k.try_into().ok()?))))
-}
-
 /// Little-endian u64 row numbers, as `inflight` and `sent` store them.
-fn row_numbers(blob: &[u8]) -> impl Iterator<Item = u64> + '_ {
+pub(crate) fn row_numbers(blob: &[u8]) -> impl Iterator<Item = u64> + '_ {
     blob.chunks_exact(8).map(|c| {
         let mut b = [0u8; 8];
         b.copy_from_slice(c);
@@ -511,31 +388,7 @@ impl Store {
 
     /// A connection for ledger look-ups from the pipeline thread.
     pub fn ledger(&self, account: &str) -> Result<Ledger, StateError> {
-        let conn = connect(&self.db_path())?;
-        let account = account_id(&conn, account, false).map_err(|e| self.err(e))?;
-        let exists = |sql: &str, id: i64| {
-            conn.query_row(sql, [id], |r| r.get::<_, bool>(0))
-                .map_err(|e| self.err(e))
-        };
-        let (empty, undated) = match account {
-            None => (true, false),
-            Some(id) => (
-                !exists(
-                    "SELECT EXISTS (SELECT 1 FROM ledger WHERE account_id = ?1)",
-                    id,
-                )?,
-                exists(
-                    "SELECT EXISTS (SELECT 1 FROM ledger WHERE account_id = ?1 AND day = -1)",
-                    id,
-                )?,
-            ),
-        };
-        Ok(Ledger {
-            conn,
-            account: account.unwrap_or(-1),
-            empty,
-            undated,
-        })
+        Ledger::open(connect(&self.db_path())?, account).map_err(|e| self.err(e))
     }
 
     /// Start the group-committing writer thread.
@@ -555,143 +408,6 @@ impl Store {
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
-    }
-
-    /// Per-file summaries, newest first; only `fingerprints` when given.
-    pub fn status(&self, fingerprints: Option<&[String]>) -> Result<Vec<FileStatus>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT f.id, f.fingerprint, f.path, f.rows, f.finished, f.account,
-                        (SELECT max(coalesce(r.ended_at, r.started_at)) FROM runs r WHERE r.id IN
-                           (SELECT run_id FROM rows WHERE file_id = f.id
-                            UNION SELECT run_id FROM sent WHERE file_id = f.id))
-                 FROM files f ORDER BY f.id DESC",
-            )
-            .map_err(|e| self.err(e))?;
-        let all = stmt
-            .query_map([], |r| {
-                Ok(FileStatus {
-                    file_id: r.get(0)?,
-                    fingerprint: r.get(1)?,
-                    path: r.get(2)?,
-                    rows: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
-                    finished: r.get(4)?,
-                    account: r.get(5)?,
-                    sent: 0,
-                    rejected: 0,
-                    failed: 0,
-                    uncertain: 0,
-                    skipped: 0,
-                    pending: None,
-                    last_run: r
-                        .get::<_, Option<i64>>(6)?
-                        .and_then(|s| jiff::Timestamp::from_second(s).ok())
-                        .map(|t| t.to_string()),
-                    uncertain_rows: Vec::new(),
-                })
-            })
-            .map_err(|e| self.err(e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for mut s in all {
-            if fingerprints.is_some_and(|f| !f.contains(&s.fingerprint)) {
-                continue;
-            }
-            let outcomes = self.outcomes(s.file_id)?;
-            s.sent = outcomes.sent.count();
-            for (_, state) in outcomes.others() {
-                match state {
-                    Some(RowState::Sent) => s.sent += 1,
-                    Some(RowState::Rejected) => s.rejected += 1,
-                    Some(RowState::Failed) => s.failed += 1,
-                    Some(RowState::Duplicate | RowState::Skipped) => s.skipped += 1,
-                    Some(RowState::Pending) | None => {}
-                }
-            }
-            s.uncertain_rows = self.uncertain_rows(s.file_id, &outcomes)?;
-            s.uncertain = s.uncertain_rows.len() as u64;
-            s.pending = s.rows.map(|r| {
-                r.saturating_sub(s.sent + s.rejected + s.failed + s.uncertain + s.skipped)
-            });
-            out.push(s);
-        }
-        Ok(out)
-    }
-}
-
-/// What `setclick status` shows for one file.
-#[derive(Debug, Clone, Serialize)]
-pub struct FileStatus {
-    #[serde(skip)]
-    pub file_id: i64,
-    pub path: String,
-    pub account: String,
-    pub fingerprint: String,
-    /// Data rows, once the file has been read to its end.
-    pub rows: Option<u64>,
-    pub finished: bool,
-    pub sent: u64,
-    pub rejected: u64,
-    pub failed: u64,
-    /// Rows in flight when a run died.
-    pub uncertain: u64,
-    /// Duplicates and leads already sent from another file.
-    pub skipped: u64,
-    /// Rows without an outcome yet (when the row count is known).
-    pub pending: Option<u64>,
-    pub last_run: Option<String>,
-    pub uncertain_rows: Vec<u64>,
-}
-
-/// Look-ups in the ledger of sent leads.
-pub struct Ledger {
-    conn: Connection,
-    /// The account's number in the ledger.
-    account: i64,
-    /// Nothing was sent for this account before: no look-up can find anything (what
-    /// this run sends, the run's own duplicate check catches), so none is made.
-    empty: bool,
-    /// Some entries have no day (made by schema version 1): look there too.
-    undated: bool,
-}
-
-impl Ledger {
-    /// True when this lead was sent before (by any run, from any file).
-    pub fn contains(&self, key: LedgerKey) -> Result<bool, StateError> {
-        Ok(self.contains_many(&[key])?[0])
-    }
-
-    /// `contains` for many leads in one read transaction.
-    pub fn contains_many(&self, keys: &[LedgerKey]) -> Result<Vec<bool>, StateError> {
-        if self.empty {
-            return Ok(vec![false; keys.len()]);
-        }
-        let err = |e: rusqlite::Error| StateError::Unusable(format!("state store: {e}"));
-        let tx = self.conn.unchecked_transaction().map_err(err)?;
-        let mut stmt = tx
-            .prepare_cached("SELECT 1 FROM ledger WHERE account_id = ?1 AND day = ?2 AND hash = ?3")
-            .map_err(err)?;
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            let mut found = stmt
-                .exists(params![self.account, key.day, key.hash.as_slice()])
-                .map_err(err)?;
-            if !found && self.undated {
-                found = stmt
-                    .exists(params![
-                        self.account,
-                        LedgerKey::NO_DAY,
-                        key.hash.as_slice()
-                    ])
-                    .map_err(err)?;
-            }
-            out.push(found);
-        }
-        drop(stmt);
-        tx.finish().map_err(err)?;
-        Ok(out)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Tests of the state store: outcomes, resume, settings, the lock, damaged files.
 
 use super::*;
+use ledger::block_entries;
 use writer::COMMIT_DELAY;
 
 /// A ledger key on a day in July 2024.
@@ -24,14 +25,7 @@ fn rows_outcomes_and_ledger_survive_reopening() {
         let w = s.writer("acc").unwrap();
         let h = w.handle();
         assert!(h.mark_inflight(prior.file_id, vec![1, 2, 3]));
-        h.outcome(RowOutcome {
-            file_id: prior.file_id,
-            row: 1,
-            state: RowState::Sent,
-            status: Some(200),
-            message: None,
-            key: Some(k(42)),
-        });
+        h.outcome(sent(prior.file_id, 1, 42));
         h.outcome(RowOutcome {
             file_id: prior.file_id,
             row: 2,
@@ -172,14 +166,7 @@ fn a_ledger_opened_empty_makes_no_look_ups_and_a_later_one_finds_the_sends() {
     let w = s.writer("acc").unwrap();
     let h = w.handle();
     assert!(h.mark_inflight(prior.file_id, vec![1]));
-    h.outcome(RowOutcome {
-        file_id: prior.file_id,
-        row: 1,
-        state: RowState::Sent,
-        status: Some(200),
-        message: None,
-        key: Some(k(7)),
-    });
+    h.outcome(sent(prior.file_id, 1, 7));
     assert!(h.flush());
     // Opened before the send: what the run sends, its own duplicate check catches.
     assert!(!before.contains(k(7)).unwrap());

@@ -8,6 +8,17 @@ use std::process::{Command, Output, Stdio};
 
 use jiff::civil::{self, DateTime};
 
+/// Import `calls.csv` (Madrid times) as fast as the server takes it; tests add
+/// their flags after these.
+pub const IMPORT_CALLS: [&str; 6] = [
+    "import",
+    "calls.csv",
+    "--timezone",
+    "Europe/Madrid",
+    "--rate",
+    "unlimited",
+];
+
 /// Variables that would send a test's traffic through a proxy.
 pub const PROXY_VARS: [&str; 8] = [
     "HTTP_PROXY",

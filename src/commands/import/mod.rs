@@ -241,14 +241,14 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
                 result
             })
         };
-        let dispatcher = tokio::spawn(dispatch::run(
-            Arc::clone(&queue),
-            Arc::clone(&target.client),
-            Arc::clone(&pacer),
-            plan.dispatch,
-            stop.clone(),
-            event_tx,
-        ));
+        let dispatcher = tokio::spawn(dispatch::run(dispatch::Senders {
+            queue: Arc::clone(&queue),
+            client: Arc::clone(&target.client),
+            pacer: Arc::clone(&pacer),
+            cfg: plan.dispatch,
+            stop: stop.clone(),
+            events: event_tx,
+        }));
 
         let mut http = record::HttpCounts::default();
         let mut retries = 0u64;
