@@ -26,11 +26,19 @@ pub struct Lead {
     /// The request body, when built ahead (import builds it on the normalizing
     /// threads, off the thread that sends).
     pub body: Option<bytes::Bytes>,
+    /// The fingerprint, once worked out on a normalizing thread (`tally::check`),
+    /// so that the thread recording sends does not hash the lead again.
+    pub known_fingerprint: Option<u128>,
 }
 
 impl Lead {
     /// Identity of what is sent: equal fingerprints mean equal leads.
     pub fn fingerprint(&self) -> u128 {
+        self.known_fingerprint
+            .unwrap_or_else(|| self.compute_fingerprint())
+    }
+
+    fn compute_fingerprint(&self) -> u128 {
         let mut h = Xxh3::new();
         h.update(&self.click_time.to_le_bytes());
         for part in [
@@ -92,6 +100,7 @@ mod tests {
             dst: DstAdjust::None,
             cells: vec![],
             body: None,
+            known_fingerprint: None,
         }
     }
 

@@ -47,11 +47,15 @@ pub enum Checked<P> {
 /// Fingerprint a valid lead and turn it into what the consumer needs.
 pub fn check<P>(outcome: Outcome, payload: impl FnOnce(Lead) -> P) -> Checked<P> {
     match outcome {
-        Outcome::Valid(lead) => Checked::Valid(Valid {
-            fingerprint: lead.fingerprint(),
-            dst: lead.dst,
-            payload: payload(lead),
-        }),
+        Outcome::Valid(mut lead) => {
+            let fingerprint = lead.fingerprint();
+            lead.known_fingerprint = Some(fingerprint);
+            Checked::Valid(Valid {
+                fingerprint,
+                dst: lead.dst,
+                payload: payload(lead),
+            })
+        }
         Outcome::Rejected(r) => Checked::Rejected(r),
     }
 }

@@ -178,6 +178,7 @@ mod tests {
             dst: Default::default(),
             cells: vec![],
             body: None,
+            known_fingerprint: None,
         }
     }
 

@@ -272,6 +272,7 @@ impl Normalizer {
                 dst,
                 cells,
                 body: None,
+                known_fingerprint: None,
             }),
             _ => Outcome::Rejected(Rejected {
                 row: ordinal,

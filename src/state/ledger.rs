@@ -79,21 +79,7 @@ pub(super) fn repair_ledger(conn: &mut Connection) -> rusqlite::Result<()> {
         }
     }
     missing.sort_unstable();
-    {
-        let mut insert = tx.prepare(
-            "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())",
-        )?;
-        for (account, key, file_id, row) in &missing {
-            insert.execute(params![
-                account,
-                key.day,
-                key.hash.as_slice(),
-                file_id,
-                *row as i64
-            ])?;
-        }
-    }
+    insert_entries(&tx, missing.iter().map(|(a, key, f, r)| (*a, key, *f, *r)))?;
     // Version 1 stores kept each sent row with its fingerprint, and no day.
     tx.execute_batch(
         "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at)
@@ -104,6 +90,28 @@ pub(super) fn repair_ledger(conn: &mut Connection) -> rusqlite::Result<()> {
          UPDATE runs SET ended_at = started_at WHERE ended_at IS NULL;",
     )?;
     tx.commit()
+}
+
+/// Add ledger entries (account number, key, file, row), sorted, ignoring those
+/// already there.
+pub(super) fn insert_entries<'a>(
+    conn: &Connection,
+    entries: impl IntoIterator<Item = (i64, &'a LedgerKey, i64, u64)>,
+) -> rusqlite::Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())",
+    )?;
+    for (account, key, file_id, row) in entries {
+        insert.execute(params![
+            account,
+            key.day,
+            key.hash.as_slice(),
+            file_id,
+            row as i64
+        ])?;
+    }
+    Ok(())
 }
 
 /// The ledger's number for an account; `create` adds it when missing.

@@ -136,7 +136,7 @@ impl Bitmap {
 }
 
 /// Little-endian u64 row numbers, as `inflight` and `sent` store them.
-pub(crate) fn row_numbers(blob: &[u8]) -> impl Iterator<Item = u64> + '_ {
+fn row_numbers(blob: &[u8]) -> impl Iterator<Item = u64> + '_ {
     blob.chunks_exact(8).map(|c| {
         let mut b = [0u8; 8];
         b.copy_from_slice(c);
@@ -309,14 +309,8 @@ impl Store {
                 Some(_) => prior.done.set(row),
             }
         }
-        // Any row with a recorded state is not uncertain, whatever its state.
-        let recorded = outcomes.recorded();
         prior.done.union(&outcomes.sent);
-        prior.uncertain = self
-            .inflight_rows(id)?
-            .into_iter()
-            .filter(|r| !recorded.get(*r))
-            .collect();
+        prior.uncertain = self.uncertain_rows(id, &outcomes)?.into_iter().collect();
         Ok(prior)
     }
 
@@ -374,7 +368,8 @@ impl Store {
         Ok(())
     }
 
-    /// Rows marked in flight that never got an outcome: the uncertain ones.
+    /// Rows marked in flight that never got an outcome (any recorded state, even
+    /// pending, rules a row out): the uncertain ones, in order.
     fn uncertain_rows(&self, file_id: i64, outcomes: &Outcomes) -> Result<Vec<u64>, StateError> {
         let recorded = outcomes.recorded();
         let mut out: Vec<u64> = self

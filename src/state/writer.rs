@@ -264,12 +264,7 @@ fn write_loop(
             break;
         }
     }
-    if failed.is_none()
-        && !ledger.is_empty()
-        && let Err(e) = apply(&mut conn, run_id, account, &[], &mut ledger, true)
-    {
-        failed = Some(e.to_string());
-    }
+    // The last commit (all handles dropped) wrote the ledger's remaining entries.
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
@@ -285,6 +280,7 @@ fn apply(
     flush_ledger: bool,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    let write_ledger;
     {
         let mut upsert = tx.prepare_cached(
             "INSERT INTO rows (file_id, row, state, status, message, hash, run_id, updated_at)
@@ -335,6 +331,7 @@ fn apply(
                 Cmd::Flush(_) => {}
             }
         }
+        write_ledger = flush_ledger || pending_ledger.len() >= LEDGER_BATCH;
         if !blocks.is_empty() {
             let mut sent = tx.prepare_cached(
                 "INSERT INTO sent (file_id, run_id, rows, keys) VALUES (?1, ?2, ?3, ?4)",
@@ -343,24 +340,18 @@ fn apply(
                 sent.execute(params![b.file_id, run_id, b.rows, b.keys])?;
             }
         }
-        if flush_ledger || pending_ledger.len() >= LEDGER_BATCH {
+        if write_ledger {
             pending_ledger.sort_unstable();
-            let mut ledger = tx.prepare_cached(
-                "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at) VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())",
+            super::ledger::insert_entries(
+                &tx,
+                pending_ledger
+                    .iter()
+                    .map(|(key, file_id, row)| (account, key, *file_id, *row)),
             )?;
-            for (key, file_id, row) in pending_ledger.iter() {
-                ledger.execute(params![
-                    account,
-                    key.day,
-                    key.hash.as_slice(),
-                    file_id,
-                    *row as i64
-                ])?;
-            }
         }
     }
     tx.commit()?;
-    if flush_ledger || pending_ledger.len() >= LEDGER_BATCH {
+    if write_ledger {
         pending_ledger.clear();
     }
     Ok(())
