@@ -94,24 +94,19 @@ fn through_storms(extra: &[&str]) {
     });
     let r = w.run_against(
         &sb,
-        &[
-            "import",
-            "calls.csv",
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
-            "--concurrency",
-            "30",
-            "--max-attempts",
-            "10",
-            "--report",
-            "report.json",
-        ]
-        .iter()
-        .chain(extra)
-        .copied()
-        .collect::<Vec<_>>(),
+        &IMPORT_CALLS
+            .iter()
+            .chain(&[
+                "--concurrency",
+                "30",
+                "--max-attempts",
+                "10",
+                "--report",
+                "report.json",
+            ])
+            .chain(extra)
+            .copied()
+            .collect::<Vec<_>>(),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let stats = sb.sb.stats();
@@ -137,18 +132,8 @@ fn refused_credentials_stop_the_run_with_exit_3() {
     let sb = TestSandbox::start(SandboxConfig::default());
     let mut c = w.cmd_against(&sb);
     c.env("SEALMETRICS_TOKEN", "wrong-token-value");
-    c.args([
-        "import",
-        "calls.csv",
-        "--timezone",
-        "Europe/Madrid",
-        "--rate",
-        "unlimited",
-        "--concurrency",
-        "4",
-        "--report",
-        "report.json",
-    ]);
+    c.args(IMPORT_CALLS)
+        .args(["--concurrency", "4", "--report", "report.json"]);
     let out = c.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
@@ -206,17 +191,10 @@ fn server_refusals_land_in_rejects_with_the_servers_message() {
     let r = w.run_against(
         &sb,
         &[
-            "import",
-            "calls.csv",
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
-            "--rejects",
-            "rejects.csv",
-            "--report",
-            "report.json",
-        ],
+            &IMPORT_CALLS[..],
+            &["--rejects", "rejects.csv", "--report", "report.json"],
+        ]
+        .concat(),
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
     let stats = sb.sb.stats();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestSandbox, Workdir, leads, write_csv};
+use common::{IMPORT_CALLS, TestSandbox, Workdir, leads, write_csv};
 use setclick::sandbox::SandboxConfig;
 
 /// A token that would be easy to spot anywhere.
@@ -38,13 +38,8 @@ fn the_token_never_appears_in_output_logs_reports_rejects_or_the_store() {
         ..SandboxConfig::default()
     });
     for extra in [vec!["-vv"], vec!["-vv", "--log-format", "json"]] {
-        let mut args = vec![
-            "import",
-            "calls.csv",
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
+        let mut args = IMPORT_CALLS.to_vec();
+        args.extend([
             "--max-attempts",
             "2",
             "--report",
@@ -53,7 +48,7 @@ fn the_token_never_appears_in_output_logs_reports_rejects_or_the_store() {
             "rejects.csv",
             "--no-dedupe",
             "--restart",
-        ];
+        ]);
         args.extend(extra);
         let r = w.run_against(&sb, &args);
         assert!(r.code <= 1, "{}", r.stderr);
@@ -96,16 +91,8 @@ fn a_token_file_readable_by_others_is_flagged() {
     let mut c = w.cmd_against(&sb);
     c.env_remove("SEALMETRICS_TOKEN");
     let out = c
-        .args([
-            "import",
-            "calls.csv",
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
-            "--token-file",
-            "token",
-        ])
+        .args(IMPORT_CALLS)
+        .args(["--token-file", "token"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
