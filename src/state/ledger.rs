@@ -92,26 +92,57 @@ pub(super) fn repair_ledger(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// Ledger entries per INSERT statement: one statement per entry spent as long
+/// running the statement as inserting.
+const ENTRIES_PER_INSERT: usize = 64;
+
 /// Add ledger entries (account number, key, file, row), sorted, ignoring those
-/// already there.
+/// already there. The entry's time is read once for all of them.
 pub(super) fn insert_entries<'a>(
     conn: &Connection,
     entries: impl IntoIterator<Item = (i64, &'a LedgerKey, i64, u64)>,
 ) -> rusqlite::Result<()> {
-    let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())",
-    )?;
-    for (account, key, file_id, row) in entries {
-        insert.execute(params![
-            account,
-            key.day,
-            key.hash.as_slice(),
-            file_id,
-            row as i64
-        ])?;
+    let sql = |n: usize| {
+        let values: Vec<String> = (0..n)
+            .map(|i| {
+                let p = 2 + 5 * i;
+                format!("(?{p}, ?{}, ?{}, ?{}, ?{}, ?1)", p + 1, p + 2, p + 3, p + 4)
+            })
+            .collect();
+        format!(
+            "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at) VALUES {}",
+            values.join(", ")
+        )
+    };
+    let sent_at: i64 = conn.query_row("SELECT unixepoch()", [], |r| r.get(0))?;
+    let mut many = conn.prepare_cached(&sql(ENTRIES_PER_INSERT))?;
+    let mut one = conn.prepare_cached(&sql(1))?;
+    let mut entries = entries.into_iter();
+    let mut chunk = Vec::with_capacity(ENTRIES_PER_INSERT);
+    loop {
+        chunk.clear();
+        chunk.extend(entries.by_ref().take(ENTRIES_PER_INSERT));
+        let stmt = if chunk.len() == ENTRIES_PER_INSERT {
+            &mut many
+        } else {
+            &mut one
+        };
+        for part in chunk.chunks(stmt.parameter_count() / 5) {
+            stmt.raw_bind_parameter(1, sent_at)?;
+            for (i, (account, key, file_id, row)) in part.iter().enumerate() {
+                let p = 2 + 5 * i;
+                stmt.raw_bind_parameter(p, account)?;
+                stmt.raw_bind_parameter(p + 1, key.day)?;
+                stmt.raw_bind_parameter(p + 2, key.hash.as_slice())?;
+                stmt.raw_bind_parameter(p + 3, file_id)?;
+                stmt.raw_bind_parameter(p + 4, *row as i64)?;
+            }
+            stmt.raw_execute()?;
+        }
+        if chunk.len() < ENTRIES_PER_INSERT {
+            return Ok(());
+        }
     }
-    Ok(())
 }
 
 /// The ledger's number for an account; `create` adds it when missing.

@@ -389,6 +389,11 @@ impl Store {
     /// Start the group-committing writer thread.
     pub fn writer(&self, account: &str) -> Result<Writer, StateError> {
         let conn = connect(&self.db_path())?;
+        // The writer only writes the file, run and account numbers this store gave
+        // it; checking both references of each ledger entry took a third of the
+        // time of inserting it.
+        conn.pragma_update(None, "foreign_keys", "OFF")
+            .map_err(|e| self.err(e))?;
         let account = account_id(&conn, account, true)
             .map_err(|e| self.err(e))?
             .ok_or_else(|| self.err("the account was not recorded"))?;

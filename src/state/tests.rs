@@ -369,3 +369,51 @@ fn a_lead_is_found_under_its_own_day_only() {
     drop(h);
     w.close().unwrap();
 }
+
+#[test]
+fn ledger_entries_are_inserted_whole_in_chunks_and_kept_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let a = s.file("abc", "acc", "one", "a.csv", false, false).unwrap();
+    let b = s.file("def", "acc", "one", "b.csv", false, false).unwrap();
+    let account = ledger::account_id(&s.conn, "acc", true).unwrap().unwrap();
+    // Three full statements and a remainder; then again, overlapping, from another file.
+    let keys: Vec<LedgerKey> = (0..200u128).map(|i| k(1000 + i)).collect();
+    let entries = |file_id: i64, range: std::ops::Range<usize>| {
+        ledger::insert_entries(
+            &s.conn,
+            keys[range.clone()]
+                .iter()
+                .zip(range)
+                .map(|(key, row)| (account, key, file_id, row as u64)),
+        )
+        .unwrap()
+    };
+    entries(a.file_id, 0..197);
+    entries(b.file_id, 150..200);
+    let count = |file_id: i64| -> i64 {
+        s.conn
+            .query_row(
+                "SELECT count(*) FROM ledger WHERE file_id = ?1",
+                [file_id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!((count(a.file_id), count(b.file_id)), (197, 3));
+    let ledger = s.ledger("acc").unwrap();
+    for (row, key) in keys.iter().enumerate() {
+        assert!(ledger.contains(*key).unwrap(), "entry {row} missing");
+        let (file_id, at): (i64, i64) = s
+            .conn
+            .query_row(
+                "SELECT file_id, row FROM ledger WHERE hash = ?1",
+                [key.hash.as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let first = if row < 197 { a.file_id } else { b.file_id };
+        assert_eq!((file_id, at), (first, row as i64));
+    }
+    assert!(!ledger.contains(k(999)).unwrap());
+}
