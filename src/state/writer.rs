@@ -1,11 +1,12 @@
-//! The store's only writer: a thread that takes row outcomes from a channel and
+//! The store's only writer: a thread that takes row outcomes from a queue and
 //! commits them in batches (group commit), acknowledging "in flight" marks only
 //! once they are durable, so that a row is recorded before its request leaves.
 
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use crossbeam_channel::{Sender, bounded};
 use rusqlite::{Connection, params};
 
 use super::{LedgerKey, StateError};
@@ -106,7 +107,7 @@ enum Cmd {
     Flush(Sender<bool>),
 }
 
-/// Most commands folded into one transaction.
+/// Outcomes that make the writer commit without waiting for a mark.
 const BATCH: usize = 4096;
 
 /// Longest an outcome waits for its commit when no in-flight mark comes to take
@@ -120,20 +121,144 @@ pub struct Writer {
 }
 
 /// Sends work to the writer thread.
-#[derive(Clone)]
 pub struct WriterHandle {
-    tx: Sender<Cmd>,
+    queue: Arc<Queue>,
+}
+
+/// Work for the writer. Outcomes come in far more often than commits go out: they
+/// are queued without waking the writer (except the first after a commit, which
+/// starts the delay), so that the senders do not pay for a wake-up per answer and
+/// the writer does not spin for each.
+struct Queue {
+    state: Mutex<Pending>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Pending {
+    cmds: Vec<Cmd>,
+    /// Outcomes in `cmds`, and when the first of them came.
+    outcomes: usize,
+    since: Option<Instant>,
+    /// Commands other than outcomes in `cmds`: they are committed at once.
+    urgent: usize,
+    handles: usize,
+    /// The writer has stopped: nothing more will be committed.
+    stopped: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queue a command; false if the writer has stopped.
+    fn push(&self, cmd: Cmd) -> bool {
+        let mut p = self.lock();
+        if p.stopped {
+            return false;
+        }
+        let wake = match &cmd {
+            Cmd::Outcomes(o) => {
+                p.outcomes += o.len();
+                p.since.get_or_insert_with(Instant::now);
+                p.outcomes == o.len() || p.outcomes >= BATCH
+            }
+            _ => {
+                p.urgent += 1;
+                true
+            }
+        };
+        p.cmds.push(cmd);
+        drop(p);
+        if wake {
+            self.wake.notify_one();
+        }
+        true
+    }
+
+    /// Wait until something is due, and take it; `None` once every handle is gone
+    /// and all is taken.
+    fn take(&self) -> Option<Vec<Cmd>> {
+        let mut p = self.lock();
+        loop {
+            let closed = p.handles == 0;
+            let waited = p.since.map(|t| t.elapsed());
+            if closed || p.urgent > 0 || p.outcomes >= BATCH {
+                break;
+            }
+            p = match waited {
+                Some(w) if w >= COMMIT_DELAY => break,
+                Some(w) => {
+                    self.wake
+                        .wait_timeout(p, COMMIT_DELAY - w)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => self.wake.wait(p).unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+        if p.handles == 0 && p.cmds.is_empty() {
+            return None;
+        }
+        p.outcomes = 0;
+        p.urgent = 0;
+        p.since = None;
+        Some(std::mem::take(&mut p.cmds))
+    }
+}
+
+impl Clone for WriterHandle {
+    fn clone(&self) -> WriterHandle {
+        self.queue.lock().handles += 1;
+        WriterHandle {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl Drop for WriterHandle {
+    fn drop(&mut self) {
+        let mut p = self.queue.lock();
+        p.handles -= 1;
+        if p.handles == 0 {
+            drop(p);
+            self.queue.wake.notify_one();
+        }
+    }
+}
+
+/// Marks the queue stopped when the writer thread ends, even by a panic, and drops
+/// what is queued: waiting marks and flushes get "failed" instead of waiting forever.
+struct StopOnExit(Arc<Queue>);
+
+impl Drop for StopOnExit {
+    fn drop(&mut self) {
+        let mut p = self.0.lock();
+        p.stopped = true;
+        p.cmds.clear();
+    }
 }
 
 impl Writer {
     pub(super) fn start(conn: Connection, run_id: i64, account: i64) -> Result<Writer, StateError> {
-        let (tx, rx) = unbounded::<Cmd>();
+        let queue = Arc::new(Queue {
+            state: Mutex::new(Pending {
+                handles: 1,
+                ..Pending::default()
+            }),
+            wake: Condvar::new(),
+        });
+        let stop = StopOnExit(queue.clone());
         let thread = std::thread::Builder::new()
             .name("state-writer".into())
-            .spawn(move || write_loop(conn, run_id, account, rx))
+            .spawn(move || {
+                let stop = stop;
+                write_loop(conn, run_id, account, &stop.0)
+            })
             .map_err(|e| StateError::Unusable(format!("cannot start the state writer: {e}")))?;
         Ok(Writer {
-            handle: WriterHandle { tx },
+            handle: WriterHandle { queue },
             thread,
         })
     }
@@ -156,28 +281,28 @@ impl WriterHandle {
     /// Mark rows in flight and wait until that is committed. False: the store failed.
     pub fn mark_inflight(&self, file_id: i64, rows: Vec<u64>) -> bool {
         let (ack, done) = bounded(1);
-        self.tx.send(Cmd::Inflight(file_id, rows, ack)).is_ok() && done.recv().unwrap_or(false)
+        self.queue.push(Cmd::Inflight(file_id, rows, ack)) && done.recv().unwrap_or(false)
     }
 
     pub fn outcome(&self, o: RowOutcome) {
         self.outcomes(vec![o]);
     }
 
-    /// Several outcomes in one message (the writer wakes once for them).
+    /// Several outcomes at once.
     pub fn outcomes(&self, o: Vec<RowOutcome>) {
         if !o.is_empty() {
-            let _ = self.tx.send(Cmd::Outcomes(o));
+            self.queue.push(Cmd::Outcomes(o));
         }
     }
 
     pub fn finished(&self, file_id: i64, rows: u64) {
-        let _ = self.tx.send(Cmd::Finished(file_id, rows));
+        self.queue.push(Cmd::Finished(file_id, rows));
     }
 
     /// Wait until all sent so far is committed. False: the store failed.
     pub fn flush(&self) -> bool {
         let (ack, done) = bounded(1);
-        self.tx.send(Cmd::Flush(ack)).is_ok() && done.recv().unwrap_or(false)
+        self.queue.push(Cmd::Flush(ack)) && done.recv().unwrap_or(false)
     }
 }
 
@@ -194,51 +319,17 @@ fn write_loop(
     mut conn: Connection,
     run_id: i64,
     account: i64,
-    rx: Receiver<Cmd>,
+    queue: &Queue,
 ) -> Result<(), String> {
     let mut failed: Option<String> = None;
     // Reserved whole: growing it by doubling would hold two copies at once. Pages
     // not written to yet take no memory.
     let mut ledger: Vec<(LedgerKey, i64, u64)> = Vec::with_capacity(LEDGER_BATCH);
-    // Commands not yet committed, how many outcomes they hold, and since when the
-    // oldest has waited.
-    let mut cmds: Vec<Cmd> = Vec::new();
-    let mut outcomes = 0usize;
-    let mut since: Option<Instant> = None;
     loop {
-        let next = match since {
-            Some(t) => rx
-                .recv_deadline(t + COMMIT_DELAY)
-                .map_err(|e| e.is_disconnected()),
-            None => rx.recv().map_err(|_| true),
-        };
-        let closed = match next {
-            Ok(first) => {
-                let mut next = Some(first);
-                while let Some(c) = next {
-                    if let Cmd::Outcomes(o) = &c {
-                        outcomes += o.len();
-                    }
-                    cmds.push(c);
-                    next = (cmds.len() < BATCH && outcomes < BATCH)
-                        .then(|| rx.try_recv().ok())
-                        .flatten();
-                }
-                false
-            }
-            Err(closed) => closed,
-        };
-        // Outcomes alone wait for the next in-flight mark (which needs a commit
-        // anyway), for COMMIT_DELAY, or until there are many.
-        let urgent = cmds.iter().any(|c| !matches!(c, Cmd::Outcomes(_)));
-        let due = closed
-            || urgent
-            || outcomes >= BATCH
-            || since.is_some_and(|t| t.elapsed() >= COMMIT_DELAY);
-        if !due {
-            since.get_or_insert_with(Instant::now);
-            continue;
-        }
+        let cmds = queue.take();
+        let closed = cmds.is_none();
+        let cmds = cmds.unwrap_or_default();
+        // The last commit (all handles dropped) writes the ledger's remaining entries.
         let flush = closed
             || cmds
                 .iter()
@@ -253,18 +344,15 @@ fn write_loop(
                 }
             }
         };
-        for c in cmds.drain(..) {
+        for c in cmds {
             if let Cmd::Inflight(_, _, ack) | Cmd::Flush(ack) = c {
                 let _ = ack.send(ok);
             }
         }
-        outcomes = 0;
-        since = None;
         if closed {
             break;
         }
     }
-    // The last commit (all handles dropped) wrote the ledger's remaining entries.
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
