@@ -145,11 +145,16 @@ fn crash_and_resume_with(
         std::thread::sleep(Duration::from_millis(2));
     }
     let _ = child.wait();
-    let before = arrivals(&sb);
+    resume_and_check(&w, &sb, &data, max_uncertain);
+}
 
-    let r = w.run_against(&sb, &[&IMPORT[..], &["--rate", "unlimited"]].concat());
+/// Run the import again after a failed first run: it succeeds, every lead has
+/// arrived, and every lead that arrived twice was reported uncertain.
+fn resume_and_check(w: &Workdir, sb: &TestSandbox, data: &[common::Lead], max_uncertain: usize) {
+    let before = arrivals(sb);
+    let r = w.run_against(sb, &[&IMPORT[..], &["--rate", "unlimited"]].concat());
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let rep = report(&w, "report.json");
+    let rep = report(w, "report.json");
     let uncertain: Vec<u64> = rep["files"][0]["uncertain_rows"]
         .as_array()
         .map(|a| a.iter().map(|v| v.as_u64().unwrap()).collect())
@@ -159,7 +164,7 @@ fn crash_and_resume_with(
         "uncertain rows bounded: {}",
         uncertain.len()
     );
-    let after = arrivals(&sb);
+    let after = arrivals(sb);
     for (i, lead) in data.iter().enumerate() {
         let email = lead.expected_email();
         let times = after.get(&email).copied().unwrap_or(0);
@@ -175,6 +180,51 @@ fn crash_and_resume_with(
     // Leads the first run finished are not sent again.
     let resent: usize = before.iter().filter(|(e, _)| after[*e] > 1).count();
     assert!(resent <= uncertain.len());
+}
+
+/// The store stops taking writes mid-run (another process holds its write lock
+/// past the 10 s busy timeout): the import stops sending, exits 2 naming the
+/// store, counts what it did not send as pending; the next run loses nothing.
+#[cfg(unix)]
+#[test]
+fn a_store_that_fails_mid_run_stops_the_import_and_loses_nothing() {
+    let w = Workdir::new();
+    let data = leads(300, 45, 0);
+    write_csv(&w.path("calls.csv"), &data, b',');
+    let sb = TestSandbox::start(SandboxConfig {
+        latency: Duration::from_millis(20),
+        ..SandboxConfig::default()
+    });
+    let mut c = w.cmd_against(&sb);
+    let child = c
+        .args(IMPORT)
+        .args(["--rate", "unlimited", "--concurrency", "4", "-q"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while sb.sb.stats().requests < 40 {
+        assert!(start.elapsed() < Duration::from_secs(20), "no requests");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let db = rusqlite::Connection::open(w.path(".setclick/state.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // Past the busy timeout; then let go, so that the run's end is recorded.
+    std::thread::sleep(Duration::from_secs(11));
+    drop(db);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("state store"), "{stderr}");
+    let rep = report(&w, "report.json");
+    let t = &rep["totals"];
+    let sent = sb.sb.stats().accepted;
+    let read = t["rows"].as_u64().unwrap();
+    assert!(read < 300, "the run went on reading: {t}");
+    assert_eq!(t["sent"].as_u64().unwrap(), sent);
+    assert_eq!(t["pending"].as_u64().unwrap() + sent, read, "{t}");
+    // Answers that came while the store was locked were never recorded.
+    resume_and_check(&w, &sb, &data, 4 + 32 + 16 + 32);
 }
 
 #[cfg(unix)]

@@ -5,6 +5,12 @@
 //! not had their outcome recorded yet, so that a busy event loop cannot fall
 //! behind without bound (with a store, those leads are what a crash leaves
 //! uncertain).
+//!
+//! With a store, a batch is first marked in flight by the store's writer thread:
+//! the pipeline thread [`reserve`](LeadQueue::reserve)s its room and goes on, and
+//! the writer [`deliver`](LeadQueue::deliver)s the batch once the mark is
+//! committed, so the senders do not wait for the pipeline thread to wake up in
+//! between.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,6 +41,12 @@ struct State {
     unrecorded: usize,
     /// Taken by senders since the start.
     taken: u64,
+    /// Reserved for batches being marked in flight, not delivered yet.
+    reserved: usize,
+    /// Leads of reserved batches that never reached the queue, and whether a mark
+    /// failed.
+    lost: u64,
+    mark_failed: bool,
 }
 
 impl LeadQueue {
@@ -49,6 +61,9 @@ impl LeadQueue {
                 stopped: false,
                 unrecorded: 0,
                 taken: 0,
+                reserved: 0,
+                lost: 0,
+                mark_failed: false,
             }),
             filled: Notify::new(),
             drained: Condvar::new(),
@@ -60,7 +75,7 @@ impl LeadQueue {
     /// No room for another batch yet.
     fn full(&self, s: &State) -> bool {
         let low = self.low_water();
-        s.items.len() > low || s.unrecorded > self.in_flight + 2 * low
+        s.items.len() + s.reserved > low || s.unrecorded > self.in_flight + 2 * low
     }
 
     /// Leads taken by senders so far.
@@ -92,14 +107,62 @@ impl LeadQueue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Wait (blocking) until the queue is down to its low-water mark; false when
-    /// the run stopped.
-    pub fn wait_room(&self) -> bool {
+    /// Wait (blocking) until the queue is down to its low-water mark, then reserve
+    /// room for a batch of `n` that [`deliver`](Self::deliver) or
+    /// [`cancel`](Self::cancel) will settle; false when the run stopped.
+    pub fn reserve(&self, n: usize) -> bool {
         let mut s = self.lock();
         while !s.stopped && self.full(&s) {
             s = self.drained.wait(s).unwrap_or_else(|p| p.into_inner());
         }
+        if !s.stopped {
+            s.reserved += n;
+        }
         !s.stopped
+    }
+
+    /// Queue a reserved batch (never waits). Gives it back when the run stopped,
+    /// counted as lost.
+    pub fn deliver(&self, batch: Vec<Lead>) -> Result<(), Vec<Lead>> {
+        let mut s = self.lock();
+        s.reserved = s.reserved.saturating_sub(batch.len());
+        let result = if s.stopped {
+            s.lost += batch.len() as u64;
+            Err(batch)
+        } else {
+            s.items.extend(batch);
+            Ok(())
+        };
+        drop(s);
+        self.filled.notify_waiters();
+        self.drained.notify_all();
+        result
+    }
+
+    /// A reserved batch of `n` will not come: its mark failed.
+    pub fn cancel(&self, n: usize) {
+        let mut s = self.lock();
+        s.reserved = s.reserved.saturating_sub(n);
+        s.lost += n as u64;
+        s.mark_failed = true;
+        drop(s);
+        self.filled.notify_waiters();
+        self.drained.notify_all();
+    }
+
+    /// Whether a mark failed so far.
+    pub fn mark_failed(&self) -> bool {
+        self.lock().mark_failed
+    }
+
+    /// Wait (blocking) until every reserved batch is delivered or cancelled;
+    /// returns how many of their leads never reached the queue.
+    pub fn settle(&self) -> u64 {
+        let mut s = self.lock();
+        while s.reserved > 0 {
+            s = self.drained.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        s.lost
     }
 
     /// Queue a batch, waiting for room (blocking; call from the pipeline thread).
@@ -135,7 +198,8 @@ impl LeadQueue {
         left
     }
 
-    /// The next lead; `None` once closed and empty, or stopped.
+    /// The next lead; `None` once closed, empty and with nothing reserved, or
+    /// stopped.
     pub async fn pop(&self) -> Option<Lead> {
         loop {
             let notified = self.filled.notified();
@@ -147,12 +211,12 @@ impl LeadQueue {
                 if let Some(lead) = s.items.pop_front() {
                     s.unrecorded += 1;
                     s.taken += 1;
-                    if s.items.len() == self.low_water() {
+                    if s.items.len() + s.reserved == self.low_water() {
                         self.drained.notify_all();
                     }
                     return Some(lead);
                 }
-                if s.closed {
+                if s.closed && s.reserved == 0 {
                     return None;
                 }
             }
@@ -235,5 +299,49 @@ mod tests {
         q.recorded(1);
         blocked.join().unwrap().unwrap();
         assert_eq!(q.pop().await.map(|l| l.row), Some(6));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_closed_queue_waits_for_batches_still_being_marked() {
+        let q = Arc::new(LeadQueue::new(2, 4));
+        assert!(q.reserve(2));
+        q.close();
+        let popper = {
+            let q = Arc::clone(&q);
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(l) = q.pop().await {
+                    got.push(l.row);
+                }
+                got
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!popper.is_finished(), "a reserved batch is still coming");
+        q.deliver(vec![lead(1), lead(2)]).unwrap();
+        assert_eq!(popper.await.unwrap(), [1, 2]);
+        assert_eq!(q.settle(), 0);
+        assert!(!q.mark_failed());
+    }
+
+    #[test]
+    fn reserved_room_counts_until_delivered_and_failures_are_counted_lost() {
+        // Low water 2: a reserved batch of 3 fills the queue until it is delivered.
+        let q = Arc::new(LeadQueue::new(2, 8));
+        assert!(q.reserve(3));
+        let blocked = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || q.reserve(1))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!blocked.is_finished(), "three reserved: no room");
+        q.cancel(3);
+        assert!(blocked.join().unwrap());
+        assert!(q.mark_failed());
+        // The run stops before the second batch is delivered: it comes back.
+        assert!(q.stop().is_empty());
+        assert_eq!(q.deliver(vec![lead(9)]).unwrap_err().len(), 1);
+        assert!(!q.reserve(1), "stopped");
+        assert_eq!(q.settle(), 4);
     }
 }

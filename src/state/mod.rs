@@ -19,7 +19,7 @@ use xxhash_rust::xxh3::Xxh3;
 pub use ledger::{Ledger, LedgerKey};
 use ledger::{account_id, repair_ledger};
 pub use status::FileStatus;
-pub use writer::{RowOutcome, RowState, Writer, WriterHandle};
+pub use writer::{MarkDone, RowOutcome, RowState, Writer, WriterHandle};
 
 pub const STATE_ENV: &str = "SETCLICK_STATE_DIR";
 pub const DB_FILE: &str = "state.db";

@@ -417,3 +417,34 @@ fn ledger_entries_are_inserted_whole_in_chunks_and_kept_first() {
     }
     assert!(!ledger.contains(k(999)).unwrap());
 }
+
+#[test]
+fn a_mark_whose_answer_is_dropped_is_answered_failed() {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let answer = |tx: crossbeam_channel::Sender<bool>| {
+        MarkDone::new(move |ok| {
+            tx.send(ok).unwrap();
+            Vec::new()
+        })
+    };
+    drop(answer(tx.clone()));
+    assert_eq!(rx.try_recv(), Ok(false));
+    // A mark the store cannot commit is answered failed, and so is every later one.
+    let dir = tempfile::tempdir().unwrap();
+    let (s, id, w, h) = with_writer(dir.path());
+    h.mark_inflight_then(id, vec![1], answer(tx.clone()));
+    assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)), Ok(true));
+    s.conn.execute_batch("DROP TABLE inflight").unwrap();
+    h.mark_inflight_then(id, vec![2], answer(tx.clone()));
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(5)),
+        Ok(false)
+    );
+    h.mark_inflight_then(id, vec![3], answer(tx));
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(5)),
+        Ok(false)
+    );
+    drop(h);
+    assert!(w.close().is_err());
+}

@@ -98,8 +98,8 @@ pub struct RowOutcome {
 }
 
 enum Cmd {
-    /// Mark rows in flight; the sender answers once committed.
-    Inflight(i64, Vec<u64>, Sender<bool>),
+    /// Mark rows in flight; answered once committed.
+    Inflight(i64, Vec<u64>, MarkDone),
     Outcomes(Vec<RowOutcome>),
     /// The file was read to the end with this many data rows.
     Finished(i64, u64),
@@ -113,6 +113,30 @@ const BATCH: usize = 4096;
 /// Longest an outcome waits for its commit when no in-flight mark comes to take
 /// it along. After a crash, the rows answered in this window are `uncertain`.
 pub(super) const COMMIT_DELAY: Duration = Duration::from_millis(100);
+
+/// What to do once an in-flight mark is committed (`true`) or has failed
+/// (`false`); runs on the writer thread, and may give back outcomes to record
+/// (of rows that will not be sent after all). Dropped unanswered, it is answered
+/// `false`, so that nobody waits for a writer that is gone.
+pub struct MarkDone(Option<Box<dyn FnOnce(bool) -> Vec<RowOutcome> + Send>>);
+
+impl MarkDone {
+    pub fn new(f: impl FnOnce(bool) -> Vec<RowOutcome> + Send + 'static) -> MarkDone {
+        MarkDone(Some(Box::new(f)))
+    }
+
+    fn answer(mut self, ok: bool) -> Vec<RowOutcome> {
+        self.0.take().map(|f| f(ok)).unwrap_or_default()
+    }
+}
+
+impl Drop for MarkDone {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f(false);
+        }
+    }
+}
 
 /// The writer thread; [`Writer::handle`] gives cheap clones to send it work.
 pub struct Writer {
@@ -152,10 +176,13 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queue a command; false if the writer has stopped.
+    /// Queue a command; false if the writer has stopped (the command is dropped,
+    /// outside the lock: a mark's answer may take it).
     fn push(&self, cmd: Cmd) -> bool {
         let mut p = self.lock();
         if p.stopped {
+            drop(p);
+            drop(cmd);
             return false;
         }
         let wake = match &cmd {
@@ -236,7 +263,9 @@ impl Drop for StopOnExit {
     fn drop(&mut self) {
         let mut p = self.0.lock();
         p.stopped = true;
-        p.cmds.clear();
+        let cmds = std::mem::take(&mut p.cmds);
+        drop(p);
+        drop(cmds);
     }
 }
 
@@ -279,9 +308,24 @@ impl Writer {
 
 impl WriterHandle {
     /// Mark rows in flight and wait until that is committed. False: the store failed.
+    #[cfg(test)]
     pub fn mark_inflight(&self, file_id: i64, rows: Vec<u64>) -> bool {
         let (ack, done) = bounded(1);
-        self.queue.push(Cmd::Inflight(file_id, rows, ack)) && done.recv().unwrap_or(false)
+        self.mark_inflight_then(
+            file_id,
+            rows,
+            MarkDone::new(move |ok| {
+                let _ = ack.send(ok);
+                Vec::new()
+            }),
+        );
+        done.recv().unwrap_or(false)
+    }
+
+    /// Mark rows in flight without waiting: `done` runs on the writer thread once
+    /// that is committed or has failed.
+    pub fn mark_inflight_then(&self, file_id: i64, rows: Vec<u64>, done: MarkDone) {
+        self.queue.push(Cmd::Inflight(file_id, rows, done));
     }
 
     pub fn outcome(&self, o: RowOutcome) {
@@ -344,10 +388,18 @@ fn write_loop(
                 }
             }
         };
+        let mut given_back = Vec::new();
         for c in cmds {
-            if let Cmd::Inflight(_, _, ack) | Cmd::Flush(ack) = c {
-                let _ = ack.send(ok);
+            match c {
+                Cmd::Inflight(_, _, done) => given_back.extend(done.answer(ok)),
+                Cmd::Flush(ack) => {
+                    let _ = ack.send(ok);
+                }
+                _ => {}
             }
+        }
+        if !given_back.is_empty() {
+            queue.push(Cmd::Outcomes(given_back));
         }
         if closed {
             break;

@@ -12,7 +12,7 @@ use crate::normalize::Rejected;
 use crate::pipeline::{Consumer, FileInfo};
 use crate::progress::Progress;
 use crate::report::RejectsWriter;
-use crate::state::{Ledger, LedgerKey, Prior, RowOutcome, RowState, WriterHandle};
+use crate::state::{Ledger, LedgerKey, MarkDone, Prior, RowOutcome, RowState, WriterHandle};
 use crate::tally::{Checked, FileTally, Seen};
 
 /// Leads handed to the senders at once, and without a store also the queue length
@@ -21,7 +21,7 @@ const BATCH: usize = 256;
 
 /// With a store each batch is first marked in flight (one commit), and what a
 /// crash leaves uncertain is what was marked but not answered: the batch, the
-/// queue (down to half a batch), `--concurrency`, and answers not yet committed
+/// queue (down to its low-water mark), `--concurrency`, and answers not yet committed
 /// (they go with the next batch's commit). So a batch is sized to about
 /// `MARK_WINDOW` of sending: from `MIN_MARK` leads (slow or rate-limited runs) up
 /// to `MAX_MARK` (unlimited runs against a fast server, where batches of 32 meant
@@ -136,8 +136,9 @@ impl Feed {
 }
 
 impl Feed {
-    /// Mark the batch in flight (durably), then queue it. Back-pressure: this waits
-    /// while the senders are busy. A closed queue means the run stopped.
+    /// Queue the batch; with a store, have it marked in flight (durably) first.
+    /// Back-pressure: this waits while the senders are busy. A closed queue means
+    /// the run stopped.
     fn flush(&mut self) -> ControlFlow<()> {
         let candidates = std::mem::take(&mut self.batch);
         if candidates.is_empty() {
@@ -153,40 +154,59 @@ impl Feed {
         if batch.is_empty() {
             return ControlFlow::Continue(());
         }
-        // Marked only once the queue has room, so that what is marked and not yet
-        // taken by a sender is at most this batch and the queue's low-water mark;
-        // the senders work through the queue meanwhile.
-        self.queue.wait_room();
-        if let Some(st) = &self.state
-            && !st
-                .writer
-                .mark_inflight(st.file_id, batch.iter().map(|l| l.row).collect())
-        {
-            let mut b = books(&self.books);
-            b.store_error
-                .get_or_insert_with(|| "the state store could not record leads in flight".into());
-            b.tally.report.counts.pending += batch.len() as u64;
+        let Some(st) = &self.state else {
+            return match self.queue.push(batch) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(unsent) => {
+                    books(&self.books).tally.report.counts.pending += unsent.len() as u64;
+                    ControlFlow::Break(())
+                }
+            };
+        };
+        // Room is reserved only once the queue has room, so that what is marked
+        // and not yet taken by a sender is at most this batch and the queue's
+        // low-water mark. The writer queues the batch as soon as its mark is
+        // committed, while this thread goes on to the next one.
+        if self.queue.mark_failed() || !self.queue.reserve(batch.len()) {
+            books(&self.books).tally.report.counts.pending += batch.len() as u64;
             return ControlFlow::Break(());
         }
-        match self.queue.push(batch) {
-            Ok(()) => {
-                if self.state.is_some() {
-                    self.resize();
+        let (queue, file_id, n) = (Arc::clone(&self.queue), st.file_id, batch.len());
+        let rows = batch.iter().map(|l| l.row).collect();
+        st.writer.mark_inflight_then(
+            file_id,
+            rows,
+            MarkDone::new(move |ok| {
+                if !ok {
+                    queue.cancel(n);
+                    return Vec::new();
                 }
-                ControlFlow::Continue(())
-            }
-            Err(unsent) => {
-                if let Some(st) = &self.state {
-                    st.writer.outcomes(
-                        unsent
-                            .iter()
-                            .map(|l| RowOutcome::unsent(st.file_id, l.row))
-                            .collect(),
-                    );
+                match queue.deliver(batch) {
+                    Ok(()) => Vec::new(),
+                    // The run stopped meanwhile: known not sent.
+                    Err(unsent) => unsent
+                        .iter()
+                        .map(|l| RowOutcome::unsent(file_id, l.row))
+                        .collect(),
                 }
-                books(&self.books).tally.report.counts.pending += unsent.len() as u64;
-                ControlFlow::Break(())
-            }
+            }),
+        );
+        self.resize();
+        ControlFlow::Continue(())
+    }
+
+    /// Wait until the batches being marked have reached the senders or failed;
+    /// count those that did not as pending. Call once the pipeline is done.
+    pub fn settle(&mut self) {
+        if self.state.is_none() {
+            return;
+        }
+        let lost = self.queue.settle();
+        let mut b = books(&self.books);
+        b.tally.report.counts.pending += lost;
+        if self.queue.mark_failed() {
+            b.store_error
+                .get_or_insert_with(|| "the state store could not record leads in flight".into());
         }
     }
 

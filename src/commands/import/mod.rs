@@ -237,6 +237,7 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
                     &prepare,
                     &mut feed,
                 );
+                feed.settle();
                 feed.queue.close();
                 result
             })
