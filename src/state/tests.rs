@@ -448,3 +448,50 @@ fn a_mark_whose_answer_is_dropped_is_answered_failed() {
     drop(h);
     assert!(w.close().is_err());
 }
+
+#[test]
+fn ledger_batches_are_written_in_slices_and_the_rest_at_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(dir.path());
+    let id = s
+        .file("abc", "acc", "one", "a.csv", false, false)
+        .unwrap()
+        .file_id;
+    let account = ledger::account_id(&s.conn, "acc", true).unwrap().unwrap();
+    let mut conn = connect(&s.db_path()).unwrap();
+    let count = |c: &Connection| -> i64 {
+        c.query_row("SELECT count(*) FROM ledger", [], |r| r.get(0))
+            .unwrap()
+    };
+    // Batches of 10 in slices of 4; entries come in reverse order.
+    let mut work = writer::LedgerWork::new(account, 10, 4);
+    work.pending
+        .extend((0..9u64).rev().map(|i| (k(500 + i as u128), id, i)));
+    work.step(&mut conn).unwrap();
+    assert!(!work.busy() && count(&conn) == 0, "fewer than a batch wait");
+    work.pending
+        .extend((9..12u64).rev().map(|i| (k(500 + i as u128), id, i)));
+    let mut written = Vec::new();
+    loop {
+        work.step(&mut conn).unwrap();
+        let (n, last): (i64, i64) = conn
+            .query_row("SELECT count(*), max(row) FROM ledger", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        written.push((n, last));
+        if !work.busy() {
+            break;
+        }
+        // New entries wait for the next batch.
+        work.pending.push((k(600 + written.len() as u128), id, 100));
+    }
+    // Sorted: the lowest keys (rows 0..3) went first.
+    assert_eq!(written, [(4, 3), (8, 7), (12, 11)]);
+    work.flush(&mut conn).unwrap();
+    assert_eq!(count(&conn), 14);
+    let ledger = s.ledger("acc").unwrap();
+    for fp in (500..512).chain([601, 602]) {
+        assert!(ledger.contains(k(fp)).unwrap(), "{fp}");
+    }
+}

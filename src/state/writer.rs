@@ -204,14 +204,14 @@ impl Queue {
         true
     }
 
-    /// Wait until something is due, and take it; `None` once every handle is gone
-    /// and all is taken.
-    fn take(&self) -> Option<Vec<Cmd>> {
+    /// Wait until something is due, and take it (with `wait` false, take what
+    /// there is now); `None` once every handle is gone and all is taken.
+    fn take(&self, wait: bool) -> Option<Vec<Cmd>> {
         let mut p = self.lock();
         loop {
             let closed = p.handles == 0;
             let waited = p.since.map(|t| t.elapsed());
-            if closed || p.urgent > 0 || p.outcomes >= BATCH {
+            if !wait || closed || p.urgent > 0 || p.outcomes >= BATCH {
                 break;
             }
             p = match waited {
@@ -354,10 +354,99 @@ impl WriterHandle {
 /// and at every flush, so that each write touches each page of the ledger it
 /// changes once (one commit per lead would rewrite a page per lead; sorted batches
 /// of 8192 rewrote most of a million-lead ledger each time). They wait here, 40
-/// bytes each, so 5 MiB at most. The row's `sent` block, with its key, is
-/// committed at once; a crash before the ledger write is repaired when the store
-/// is next opened (see `Store::open`).
+/// bytes each, so 5 MiB at most (and those that come while a batch is written). The
+/// row's `sent` block, with its key, is committed at once; a crash before the
+/// ledger write is repaired when the store is next opened (see `Store::open`).
 const LEDGER_BATCH: usize = 131_072;
+
+/// A sorted batch is written this many entries to a commit (a millisecond or two),
+/// with in-flight marks committed in between: written whole, a batch held the next
+/// mark back for tens of milliseconds and the senders ran dry.
+const LEDGER_SLICE: usize = 4096;
+
+/// A ledger entry: key, file, row.
+pub(super) type Entry = (LedgerKey, i64, u64);
+
+/// Sent leads waiting for the ledger, and the sorted batch being written.
+pub(super) struct LedgerWork {
+    account: i64,
+    /// Entries per batch and per slice: `LEDGER_BATCH` and `LEDGER_SLICE`.
+    batch: usize,
+    slice: usize,
+    pub(super) pending: Vec<Entry>,
+    writing: Vec<Entry>,
+    /// Entries of `writing` already written.
+    written: usize,
+}
+
+impl LedgerWork {
+    pub(super) fn new(account: i64, batch: usize, slice: usize) -> LedgerWork {
+        LedgerWork {
+            account,
+            batch,
+            slice,
+            // Reserved whole: growing it by doubling would hold two copies at once.
+            // Pages not written to yet take no memory.
+            pending: Vec::with_capacity(batch),
+            writing: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// A batch is being written.
+    pub(super) fn busy(&self) -> bool {
+        self.written < self.writing.len()
+    }
+
+    fn insert(&self, conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
+        let tx = conn.transaction()?;
+        super::ledger::insert_entries(
+            &tx,
+            entries
+                .iter()
+                .map(|(key, file_id, row)| (self.account, key, *file_id, *row)),
+        )?;
+        tx.commit()
+    }
+
+    /// Write the next slice of the batch, starting a batch once enough are pending.
+    pub(super) fn step(&mut self, conn: &mut Connection) -> rusqlite::Result<()> {
+        if !self.busy() {
+            if self.pending.len() < self.batch {
+                return Ok(());
+            }
+            self.writing.clear();
+            std::mem::swap(&mut self.writing, &mut self.pending);
+            self.writing.sort_unstable();
+            self.written = 0;
+        }
+        let end = (self.written + self.slice).min(self.writing.len());
+        self.insert(conn, &self.writing[self.written..end])?;
+        self.written = end;
+        if !self.busy() {
+            // Done: what came meanwhile (a few thousand entries) moves into the
+            // batch's buffer, which is reserved whole, and collecting goes on there.
+            self.writing.clear();
+            self.writing.append(&mut self.pending);
+            std::mem::swap(&mut self.writing, &mut self.pending);
+            self.written = 0;
+        }
+        Ok(())
+    }
+
+    /// Write everything now, in one commit.
+    pub(super) fn flush(&mut self, conn: &mut Connection) -> rusqlite::Result<()> {
+        let mut all = std::mem::take(&mut self.writing);
+        all.drain(..self.written);
+        all.append(&mut self.pending);
+        all.sort_unstable();
+        self.insert(conn, &all)?;
+        all.clear();
+        self.writing = all;
+        self.written = 0;
+        Ok(())
+    }
+}
 
 fn write_loop(
     mut conn: Connection,
@@ -366,11 +455,16 @@ fn write_loop(
     queue: &Queue,
 ) -> Result<(), String> {
     let mut failed: Option<String> = None;
-    // Reserved whole: growing it by doubling would hold two copies at once. Pages
-    // not written to yet take no memory.
-    let mut ledger: Vec<(LedgerKey, i64, u64)> = Vec::with_capacity(LEDGER_BATCH);
+    let mut ledger = LedgerWork::new(account, LEDGER_BATCH, LEDGER_SLICE);
+    // The first error stops all writing; marks and flushes are answered "failed".
+    let fail = |failed: &mut Option<String>, e: rusqlite::Error| {
+        tracing::error!("state store: {e}");
+        failed.get_or_insert(e.to_string());
+    };
     loop {
-        let cmds = queue.take();
+        // While a ledger batch is written, a slice at a time, whatever came in
+        // meanwhile is committed between slices.
+        let cmds = queue.take(!ledger.busy());
         let closed = cmds.is_none();
         let cmds = cmds.unwrap_or_default();
         // The last commit (all handles dropped) writes the ledger's remaining entries.
@@ -378,28 +472,34 @@ fn write_loop(
             || cmds
                 .iter()
                 .any(|c| matches!(c, Cmd::Flush(_) | Cmd::Finished(..)));
-        let ok = failed.is_none() && {
-            match apply(&mut conn, run_id, account, &cmds, &mut ledger, flush) {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!("state store: {e}");
-                    failed = Some(e.to_string());
-                    false
-                }
-            }
-        };
+        let mut ok = failed.is_none();
+        if ok && !cmds.is_empty() {
+            ok = apply(&mut conn, run_id, &cmds, &mut ledger.pending)
+                .map_err(|e| fail(&mut failed, e))
+                .is_ok();
+        }
         let mut given_back = Vec::new();
+        let mut flushes = Vec::new();
         for c in cmds {
             match c {
                 Cmd::Inflight(_, _, done) => given_back.extend(done.answer(ok)),
-                Cmd::Flush(ack) => {
-                    let _ = ack.send(ok);
-                }
+                Cmd::Flush(ack) => flushes.push(ack),
                 _ => {}
             }
         }
         if !given_back.is_empty() {
             queue.push(Cmd::Outcomes(given_back));
+        }
+        if ok {
+            let written = if flush {
+                ledger.flush(&mut conn)
+            } else {
+                ledger.step(&mut conn)
+            };
+            ok = written.map_err(|e| fail(&mut failed, e)).is_ok();
+        }
+        for ack in flushes {
+            let _ = ack.send(ok);
         }
         if closed {
             break;
@@ -411,16 +511,14 @@ fn write_loop(
     }
 }
 
+/// Commit the commands; sent leads' ledger entries go to `pending_ledger`.
 fn apply(
     conn: &mut Connection,
     run_id: i64,
-    account: i64,
     cmds: &[Cmd],
-    pending_ledger: &mut Vec<(LedgerKey, i64, u64)>,
-    flush_ledger: bool,
+    pending_ledger: &mut Vec<Entry>,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    let write_ledger;
     {
         let mut upsert = tx.prepare_cached(
             "INSERT INTO rows (file_id, row, state, status, message, hash, run_id, updated_at)
@@ -471,7 +569,6 @@ fn apply(
                 Cmd::Flush(_) => {}
             }
         }
-        write_ledger = flush_ledger || pending_ledger.len() >= LEDGER_BATCH;
         if !blocks.is_empty() {
             let mut sent = tx.prepare_cached(
                 "INSERT INTO sent (file_id, run_id, rows, keys) VALUES (?1, ?2, ?3, ?4)",
@@ -480,19 +577,6 @@ fn apply(
                 sent.execute(params![b.file_id, run_id, b.rows, b.keys])?;
             }
         }
-        if write_ledger {
-            pending_ledger.sort_unstable();
-            super::ledger::insert_entries(
-                &tx,
-                pending_ledger
-                    .iter()
-                    .map(|(key, file_id, row)| (account, key, *file_id, *row)),
-            )?;
-        }
     }
-    tx.commit()?;
-    if write_ledger {
-        pending_ledger.clear();
-    }
-    Ok(())
+    tx.commit()
 }
