@@ -76,6 +76,9 @@ enum Done<T> {
 pub trait Consumer<T> {
     /// The file's shape, once, before the first outcome.
     fn start(&mut self, info: &FileInfo);
+    /// A batch of outcomes about to be passed to [`outcome`](Self::outcome) one by
+    /// one: a chance to look ahead (warm caches).
+    fn look_ahead(&mut self, _batch: &[T]) {}
     /// Every row's prepared outcome, in file order; `Break` stops the run.
     fn outcome(&mut self, item: T) -> ControlFlow<()>;
     /// After the last outcome of a file read to its end.
@@ -235,6 +238,7 @@ fn drive<'scope, 'env, T: Send>(
             match done {
                 Done::Failed(_, e) => return Err(unreadable(e)),
                 Done::Outcomes(_, outcomes) => {
+                    consumer.look_ahead(&outcomes);
                     counters
                         .rows
                         .fetch_add(outcomes.len() as u64, std::sync::atomic::Ordering::Relaxed);

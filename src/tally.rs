@@ -25,6 +25,19 @@ impl Seen {
         Seen(dedupe.then(|| Box::new(SeenSet::new(Limits::DEFAULT))))
     }
 
+    /// Bring what looking these fingerprints up will touch into the cache (see
+    /// [`SeenSet::warm`]).
+    pub fn warm<P>(&self, batch: &[Checked<P>], fps: &mut Vec<u128>) {
+        if let Some(s) = &self.0 {
+            fps.clear();
+            fps.extend(batch.iter().filter_map(|c| match c {
+                Checked::Valid(v) => Some(v.fingerprint),
+                Checked::Rejected(_) => None,
+            }));
+            s.warm(fps);
+        }
+    }
+
     /// True the first time a fingerprint is seen (always, without dedupe).
     pub fn first(&mut self, fingerprint: u128) -> bool {
         self.0.as_mut().is_none_or(|s| s.insert(fingerprint))

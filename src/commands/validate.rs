@@ -32,6 +32,8 @@ struct Check<'a> {
     /// again (rather than freed here, one by one, away from the thread that made
     /// them).
     spent: Lines,
+    /// A batch's fingerprints, to warm the duplicate check with.
+    fps: Vec<u128>,
 }
 
 /// Line buffers handed back in bundles.
@@ -82,6 +84,10 @@ impl Consumer<Checked<Option<String>>> for Check<'_> {
             self.write_error.get_or_insert(e);
         }
         self.progress.start_file(&self.name, info);
+    }
+
+    fn look_ahead(&mut self, batch: &[Checked<Option<String>>]) {
+        self.seen.warm(batch, &mut self.fps);
     }
 
     fn outcome(&mut self, checked: Checked<Option<String>>) -> ControlFlow<()> {
@@ -162,6 +168,7 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
                 done: Vec::new(),
                 back,
             },
+            fps: Vec::new(),
         };
         // Emit lines are rendered on the normalizing threads.
         let account = args.account_id.as_deref();

@@ -99,6 +99,8 @@ pub(super) struct Feed {
     batch_size: usize,
     /// When the batch size was last set, and how many leads the senders had taken.
     measured: Option<(Instant, u64)>,
+    /// A batch's fingerprints, to warm the duplicate check with.
+    fps: Vec<u128>,
 }
 
 impl Feed {
@@ -116,6 +118,7 @@ impl Feed {
             state,
             batch: Vec::new(),
             measured: None,
+            fps: Vec::new(),
         }
     }
 
@@ -271,6 +274,10 @@ impl Feed {
 }
 
 impl Consumer<Checked<Lead>> for Feed {
+    fn look_ahead(&mut self, batch: &[Checked<Lead>]) {
+        books(&self.books).seen.warm(batch, &mut self.fps);
+    }
+
     fn start(&mut self, info: &FileInfo) {
         let mut b = books(&self.books);
         let Books {
