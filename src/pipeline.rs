@@ -24,6 +24,9 @@ const BATCH_ROWS: usize = 1024;
 /// the memory held in flight stays bounded whatever the shape.
 const BATCH_CELLS: usize = 256 * 1024;
 
+/// Batch text buffers larger than this are freed rather than used again.
+const MAX_RECYCLED_TEXT: usize = 2 << 20;
+
 /// What the consumer learns before the first outcome.
 #[derive(Debug, Clone)]
 pub struct FileInfo {
@@ -68,7 +71,8 @@ enum Data {
 }
 
 enum Done<T> {
-    Outcomes(u64, Vec<T>),
+    /// A batch's prepared outcomes and the text their preparation wrote.
+    Outcomes(u64, Vec<T>, String),
     Failed(u64, SourceError),
 }
 
@@ -76,11 +80,10 @@ enum Done<T> {
 pub trait Consumer<T> {
     /// The file's shape, once, before the first outcome.
     fn start(&mut self, info: &FileInfo);
-    /// A batch of outcomes about to be passed to [`outcome`](Self::outcome) one by
-    /// one: a chance to look ahead (warm caches).
-    fn look_ahead(&mut self, _batch: &[T]) {}
-    /// Every row's prepared outcome, in file order; `Break` stops the run.
-    fn outcome(&mut self, item: T) -> ControlFlow<()>;
+    /// The prepared outcomes of a batch of rows, in file order, and the text that
+    /// preparing them wrote (each item's after the previous one's); every row comes
+    /// in one batch. `Break` stops the run.
+    fn batch(&mut self, items: Vec<T>, text: &str) -> ControlFlow<()>;
     /// After the last outcome of a file read to its end.
     fn finish(&mut self) -> ControlFlow<()> {
         ControlFlow::Continue(())
@@ -88,8 +91,10 @@ pub trait Consumer<T> {
 }
 
 /// Work done on the normalizing threads after a row is normalized (fingerprints,
-/// rendering), so that the in-order consumer does as little as possible.
-pub type Prepare<'a, T> = &'a (dyn Fn(Outcome) -> T + Sync);
+/// rendering), so that the in-order consumer does as little as possible. Text it
+/// appends to the `String` (one per batch, such as emitted lines) reaches the
+/// consumer with the batch: one buffer for a batch's lines, not one for each.
+pub type Prepare<'a, T> = &'a (dyn Fn(Outcome, &mut String) -> T + Sync);
 
 /// What the consumer keeps of a valid lead's original cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +125,8 @@ pub fn run_file<T: Send>(
         .clamp(1, 4);
     let (spent_tx, spent_rx) = bounded::<Vec<Vec<Cell>>>(workers * 2);
     let spent_tx = (cells == Cells::Recycle).then_some(spent_tx);
+    // Batch text buffers go back to the normalizing threads to be written again.
+    let texts = bounded::<String>(workers * 2);
 
     thread::scope(|scope| {
         let reader = thread::Builder::new()
@@ -130,7 +137,8 @@ pub fn run_file<T: Send>(
             .map_err(|e| FileError::Unreadable(format!("cannot start the reader: {e}")))?;
 
         let result = drive(
-            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, spent_tx, prepare, consumer,
+            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, spent_tx, texts, prepare,
+            consumer,
         );
         drop(ctl_rx);
         match reader.join() {
@@ -152,6 +160,7 @@ fn drive<'scope, 'env, T: Send>(
     go_tx: Sender<Option<Vec<usize>>>,
     data_rx: Receiver<Data>,
     spent_tx: Option<Sender<Vec<Vec<Cell>>>>,
+    (text_tx, text_rx): (Sender<String>, Receiver<String>),
     prepare: Prepare<'env, T>,
     consumer: &mut dyn Consumer<T>,
 ) -> Result<bool, FileError> {
@@ -216,9 +225,12 @@ fn drive<'scope, 'env, T: Send>(
         let tx = done_tx.clone();
         let n = Arc::clone(&normalizer);
         let spent = spent_tx.clone();
+        let texts = text_rx.clone();
         thread::Builder::new()
             .name(format!("normalize-{i}"))
-            .spawn_scoped(scope, move || normalize_batches(&n, prepare, rx, tx, spent))
+            .spawn_scoped(scope, move || {
+                normalize_batches(&n, prepare, rx, tx, spent, &texts)
+            })
             .map_err(|e| FileError::Unreadable(format!("cannot start a worker: {e}")))?;
     }
     drop(done_tx);
@@ -230,22 +242,24 @@ fn drive<'scope, 'env, T: Send>(
     let mut parked: BTreeMap<u64, Done<T>> = BTreeMap::new();
     for done in done_rx.iter() {
         let seq = match &done {
-            Done::Outcomes(s, _) | Done::Failed(s, _) => *s,
+            Done::Outcomes(s, ..) | Done::Failed(s, _) => *s,
         };
         parked.insert(seq, done);
         while let Some(done) = parked.remove(&next) {
             next += 1;
             match done {
                 Done::Failed(_, e) => return Err(unreadable(e)),
-                Done::Outcomes(_, outcomes) => {
-                    consumer.look_ahead(&outcomes);
+                Done::Outcomes(_, outcomes, text) => {
                     counters
                         .rows
                         .fetch_add(outcomes.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    for o in outcomes {
-                        if consumer.outcome(o).is_break() {
-                            return Ok(true);
-                        }
+                    if consumer.batch(outcomes, &text).is_break() {
+                        return Ok(true);
+                    }
+                    // A full channel: the threads have enough; this one is freed here,
+                    // as is one grown large by a huge row.
+                    if text.capacity() <= MAX_RECYCLED_TEXT {
+                        let _ = text_tx.try_send(text);
                     }
                 }
             }
@@ -260,11 +274,14 @@ fn normalize_batches<T>(
     rx: Receiver<Data>,
     tx: Sender<Done<T>>,
     spent_tx: Option<Sender<Vec<Vec<Cell>>>>,
+    texts: &Receiver<String>,
 ) {
     for msg in rx.iter() {
         let done = match msg {
             Data::Rows(seq, rows) => {
                 let mut spent = Vec::new();
+                let mut text = texts.try_recv().unwrap_or_default();
+                text.clear();
                 let outcomes = rows
                     .into_iter()
                     .map(|r| {
@@ -272,14 +289,14 @@ fn normalize_batches<T>(
                         if let (Some(_), Outcome::Valid(lead)) = (&spent_tx, &mut o) {
                             spent.push(std::mem::take(&mut lead.cells));
                         }
-                        prepare(o)
+                        prepare(o, &mut text)
                     })
                     .collect();
                 if let Some(s) = &spent_tx {
                     // A full channel: the reader has enough; these are freed here.
                     let _ = s.try_send(spent);
                 }
-                Done::Outcomes(seq, outcomes)
+                Done::Outcomes(seq, outcomes, text)
             }
             Data::Failed(seq, e) => Done::Failed(seq, e),
         };

@@ -217,9 +217,9 @@ impl EmitWriter {
         })
     }
 
-    /// A rendered line, newline included.
-    pub fn write_line(&mut self, line: &str) -> io::Result<()> {
-        self.out.write_all(line.as_bytes())
+    /// Rendered lines, newlines included.
+    pub fn write_bytes(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.out.write_all(lines)
     }
 
     pub fn finish(mut self) -> io::Result<()> {

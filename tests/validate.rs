@@ -403,6 +403,59 @@ fn directory_input_takes_supported_files_in_name_order_and_dedupes_across_files(
     assert_eq!(json_lines(&w.read("out.jsonl")).len(), 25);
 }
 
+/// Lines are emitted a batch at a time, skipping duplicates: wherever a duplicate
+/// falls (first or last in a batch, several in a row, next to rejected rows), the
+/// emitted rows are exactly the first occurrences of the valid leads, in order.
+#[test]
+fn duplicates_anywhere_in_a_batch_are_left_out_of_emit() {
+    let w = Workdir::new();
+    let mut data = leads(5000, 7, 50);
+    // Pairs of repeats, a run of repeats across a batch boundary, repeats right
+    // after bad rows, and a repeat as the very last row.
+    for i in (1001..1200).step_by(2) {
+        data[i] = data[i - 1].clone();
+    }
+    for i in 2040..2060 {
+        data[i] = data[5].clone();
+    }
+    for i in (150..4000).step_by(50) {
+        data[i] = data[i - 10].clone();
+    }
+    data[4999] = data[0].clone();
+    write_csv(&w.path("calls.csv"), &data, b',');
+    let r = w.run(&[
+        "validate",
+        "calls.csv",
+        "--timezone",
+        "Europe/Madrid",
+        "--emit",
+        "out.jsonl",
+        "--report",
+        "report.json",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let mut first = std::collections::HashSet::new();
+    let mut expected = Vec::new();
+    let mut duplicates = 0;
+    for (i, lead) in data.iter().enumerate() {
+        if lead.bad.is_some() {
+            continue;
+        }
+        if first.insert(format!("{lead:?}")) {
+            expected.push(i as u64 + 1);
+        } else {
+            duplicates += 1;
+        }
+    }
+    let emitted: Vec<u64> = json_lines(&w.read("out.jsonl"))
+        .iter()
+        .map(|l| l["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(emitted, expected);
+    assert_eq!(report(&w)["totals"]["duplicates"], duplicates);
+    assert!(duplicates > 150, "{duplicates}");
+}
+
 #[test]
 fn help_explains_flags_and_exit_codes() {
     let w = Workdir::new();

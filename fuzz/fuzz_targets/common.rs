@@ -11,7 +11,7 @@ struct Discard;
 
 impl Consumer<()> for Discard {
     fn start(&mut self, _: &FileInfo) {}
-    fn outcome(&mut self, _: ()) -> ControlFlow<()> {
+    fn batch(&mut self, _: Vec<()>, _: &str) -> ControlFlow<()> {
         ControlFlow::Continue(())
     }
 }
@@ -38,7 +38,7 @@ pub fn run(data: &[u8], extension: &str, args: &[&str]) {
     let Ok(cfg) = setclick::config::input_config(&v.input, jiff::Timestamp::now()) else {
         return;
     };
-    let prepare = |_: Outcome| ();
+    let prepare = |_: Outcome, _: &mut String| ();
     let _ = run_file(
         &Input::Path(path),
         &cfg,

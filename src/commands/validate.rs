@@ -1,12 +1,10 @@
 //! `setclick validate`: the dry run. Reads and checks every row, writes the
 //! normalized leads (`--emit`), rejects and report; sends nothing.
 
-use std::cell::RefCell;
 use std::io;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
 use jiff::Timestamp;
 
 use crate::cli::ValidateArgs;
@@ -28,57 +26,53 @@ struct Check<'a> {
     progress: &'a mut Progress,
     counters: &'a Counters,
     write_error: Option<io::Error>,
-    /// Emitted lines, going back to the normalizing threads to be written into
-    /// again (rather than freed here, one by one, away from the thread that made
-    /// them).
-    spent: Lines,
     /// A batch's fingerprints, to warm the duplicate check with.
     fps: Vec<u128>,
 }
 
-/// Line buffers handed back in bundles.
-struct Lines {
-    done: Vec<String>,
-    back: Sender<Vec<String>>,
-}
+impl Check<'_> {
+    /// Count one row; true if it is a new lead (its line is emitted).
+    fn row(&mut self, checked: &Checked<usize>) -> io::Result<bool> {
+        let new = match checked {
+            Checked::Valid(v) => self.tally.valid(v, self.seen),
+            Checked::Rejected(r) => {
+                self.tally.rejected(r, true, self.rejects.as_deref_mut())?;
+                false
+            }
+        };
+        if self.tally.report.counts.rows.is_multiple_of(4096) {
+            self.progress.tick(self.counters, "");
+        }
+        Ok(new)
+    }
 
-/// Lines in a bundle.
-const LINES: usize = 256;
-
-impl Lines {
-    fn put(&mut self, line: String) {
-        self.done.push(line);
-        if self.done.len() >= LINES {
-            // The normalizing threads have enough: these are freed here.
-            let _ = self.back.try_send(std::mem::take(&mut self.done));
+    /// Count a batch's rows and emit the lines of its new leads: runs of lines
+    /// written at once, straight from the batch's text, skipping duplicates.
+    fn rows(&mut self, items: &[Checked<usize>], text: &str) -> io::Result<()> {
+        let text = text.as_bytes();
+        // The run of lines not yet written, and where the next line starts.
+        let (mut run, mut at) = (0, 0);
+        for checked in items {
+            let len = match checked {
+                Checked::Valid(v) => v.payload,
+                Checked::Rejected(_) => 0,
+            };
+            if !self.row(checked)? && len > 0 {
+                if let Some(e) = self.emit.as_mut() {
+                    e.write_bytes(&text[run..at])?;
+                }
+                run = at + len;
+            }
+            at += len;
+        }
+        match self.emit.as_mut() {
+            Some(e) => e.write_bytes(&text[run..at]),
+            None => Ok(()),
         }
     }
 }
 
-thread_local! {
-    /// A normalizing thread's line buffers to write into.
-    static SPARE_LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
-
-/// An empty line buffer: a spare one when there is one.
-fn spare_line(bundles: &Receiver<Vec<String>>) -> String {
-    SPARE_LINES.with_borrow_mut(|spare| {
-        if spare.is_empty()
-            && let Ok(bundle) = bundles.try_recv()
-        {
-            *spare = bundle;
-        }
-        match spare.pop() {
-            Some(mut line) => {
-                line.clear();
-                line
-            }
-            None => String::with_capacity(384),
-        }
-    })
-}
-
-impl Consumer<Checked<Option<String>>> for Check<'_> {
+impl Consumer<Checked<usize>> for Check<'_> {
     fn start(&mut self, info: &FileInfo) {
         if let Err(e) = self.tally.start(info, self.rejects.as_deref_mut()) {
             self.write_error.get_or_insert(e);
@@ -86,29 +80,9 @@ impl Consumer<Checked<Option<String>>> for Check<'_> {
         self.progress.start_file(&self.name, info);
     }
 
-    fn look_ahead(&mut self, batch: &[Checked<Option<String>>]) {
-        self.seen.warm(batch, &mut self.fps);
-    }
-
-    fn outcome(&mut self, checked: Checked<Option<String>>) -> ControlFlow<()> {
-        let written = match checked {
-            Checked::Valid(mut v) => {
-                let new = self.tally.valid(&v, self.seen);
-                let written = match (new, self.emit.as_mut(), &v.payload) {
-                    (true, Some(e), Some(line)) => e.write_line(line),
-                    _ => Ok(()),
-                };
-                if let Some(line) = v.payload.take() {
-                    self.spent.put(line);
-                }
-                written
-            }
-            Checked::Rejected(r) => self.tally.rejected(&r, true, self.rejects.as_deref_mut()),
-        };
-        if self.tally.report.counts.rows.is_multiple_of(4096) {
-            self.progress.tick(self.counters, "");
-        }
-        match written {
+    fn batch(&mut self, items: Vec<Checked<usize>>, text: &str) -> ControlFlow<()> {
+        self.seen.warm(&items, &mut self.fps);
+        match self.rows(&items, text) {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
                 self.write_error = Some(e);
@@ -154,7 +128,6 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
         let name = input.display();
         let file_started = Instant::now();
         let counters = Counters::default();
-        let (back, bundles) = crossbeam_channel::bounded::<Vec<String>>(2);
         let mut consumer = Check {
             tally: FileTally::new(&name, inputs.len() > 1),
             name: name.clone(),
@@ -164,23 +137,21 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
             progress: &mut progress,
             counters: &counters,
             write_error: None,
-            spent: Lines {
-                done: Vec::new(),
-                back,
-            },
             fps: Vec::new(),
         };
-        // Emit lines are rendered on the normalizing threads.
+        // Emit lines are rendered on the normalizing threads, into the batch's text;
+        // a lead carries its line's length.
         let account = args.account_id.as_deref();
         let render = args.emit.is_some();
-        let prepare = |o: Outcome| {
+        let prepare = |o: Outcome, text: &mut String| {
             check(o, |lead| {
-                render.then(|| {
-                    let mut line = spare_line(&bundles);
-                    lead.write_json(account, &mut line);
-                    line.push('\n');
-                    line
-                })
+                if !render {
+                    return 0;
+                }
+                let start = text.len();
+                lead.write_json(account, text);
+                text.push('\n');
+                text.len() - start
             })
         };
         let result = pipeline::run_file(

@@ -271,28 +271,8 @@ impl Feed {
         }
         true
     }
-}
 
-impl Consumer<Checked<Lead>> for Feed {
-    fn look_ahead(&mut self, batch: &[Checked<Lead>]) {
-        books(&self.books).seen.warm(batch, &mut self.fps);
-    }
-
-    fn start(&mut self, info: &FileInfo) {
-        let mut b = books(&self.books);
-        let Books {
-            tally,
-            rejects,
-            progress,
-            write_error,
-            ..
-        } = &mut *b;
-        if let Err(e) = tally.start(info, rejects.as_mut()) {
-            write_error.get_or_insert(e);
-        }
-        progress.start_file(&self.name, info);
-    }
-
+    /// One row, in file order.
     fn outcome(&mut self, checked: Checked<Lead>) -> ControlFlow<()> {
         match checked {
             Checked::Valid(v) => {
@@ -326,6 +306,31 @@ impl Consumer<Checked<Lead>> for Feed {
             }
         }
         ControlFlow::Continue(())
+    }
+}
+
+impl Consumer<Checked<Lead>> for Feed {
+    fn batch(&mut self, items: Vec<Checked<Lead>>, _text: &str) -> ControlFlow<()> {
+        books(&self.books).seen.warm(&items, &mut self.fps);
+        for checked in items {
+            self.outcome(checked)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn start(&mut self, info: &FileInfo) {
+        let mut b = books(&self.books);
+        let Books {
+            tally,
+            rejects,
+            progress,
+            write_error,
+            ..
+        } = &mut *b;
+        if let Err(e) = tally.start(info, rejects.as_mut()) {
+            write_error.get_or_insert(e);
+        }
+        progress.start_file(&self.name, info);
     }
 
     fn finish(&mut self) -> ControlFlow<()> {

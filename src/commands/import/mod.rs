@@ -223,7 +223,7 @@ async fn import(args: ImportArgs, plan: Plan, ui: Ui) -> Result<Exit, Failure> {
             );
             tokio::task::spawn_blocking(move || {
                 // Request bodies are built here, on the normalizing threads.
-                let prepare = |o| {
+                let prepare = |o, _: &mut String| {
                     check(o, |mut lead: Lead| {
                         lead.body = Some(client.form(&lead).into());
                         lead
