@@ -276,11 +276,16 @@ fn normalize_batches<T>(
     spent_tx: Option<Sender<Vec<Vec<Cell>>>>,
     texts: &Receiver<String>,
 ) {
+    let mut last_text = 0;
     for msg in rx.iter() {
         let done = match msg {
             Data::Rows(seq, rows) => {
                 let mut spent = Vec::new();
-                let mut text = texts.try_recv().unwrap_or_default();
+                // A new buffer is made the size of the last batch's text, rather
+                // than grown by doubling (each step frees a large block).
+                let mut text = texts
+                    .try_recv()
+                    .unwrap_or_else(|_| String::with_capacity(last_text + last_text / 4));
                 text.clear();
                 let outcomes = rows
                     .into_iter()
@@ -296,6 +301,7 @@ fn normalize_batches<T>(
                     // A full channel: the reader has enough; these are freed here.
                     let _ = s.try_send(spent);
                 }
+                last_text = text.len();
                 Done::Outcomes(seq, outcomes, text)
             }
             Data::Failed(seq, e) => Done::Failed(seq, e),
