@@ -312,8 +312,15 @@ impl<R: Read> RecordReader for CsvRecords<R> {
         let mut cells = self.spare.pop().unwrap_or_default();
         cells.truncate(n);
         let mut bad = None;
+        // The record's bytes checked as UTF-8 at once (one call, not one per field);
+        // a field is then valid if it starts and ends on character boundaries.
+        let whole = std::str::from_utf8(self.record.as_slice()).ok();
         for (i, field) in self.record.iter().enumerate() {
-            let cell = match std::str::from_utf8(field) {
+            let text = match (whole, self.record.range(i)) {
+                (Some(w), Some(r)) => w.get(r).ok_or(()),
+                _ => std::str::from_utf8(field).map_err(|_| ()),
+            };
+            let cell = match text {
                 Ok("") => Cell::Empty,
                 // A spare cell's text buffer is reused.
                 Ok(text) => match cells.get_mut(i) {
@@ -425,6 +432,25 @@ mod tests {
         let r = next(vec![text(long), text(long)]);
         assert_eq!(r.cells[1..], [text("y"), text("z"), text("w")]);
         assert!(r.defect.is_some(), "invalid UTF-8 is still reported");
+    }
+
+    #[test]
+    fn a_character_split_by_a_delimiter_is_invalid_in_both_fields() {
+        // Together the bytes would read "aéb", valid UTF-8; each field alone is not.
+        let data = b"a\xc3,\xa9b,ok\ncaf\xc3\xa9,x,y\n";
+        let mut recs = CsvRecords {
+            reader: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(LineTracker::new(Box::new(&data[..]) as Box<dyn Read>)),
+            record: csv::ByteRecord::new(),
+            spare: Vec::new(),
+        };
+        let r = recs.next_record().unwrap().unwrap();
+        assert_eq!(r.defect.map(|d| d.column), Some(Some(0)));
+        assert_eq!(r.cells[2], Cell::Text(CompactString::new("ok")));
+        let r = recs.next_record().unwrap().unwrap();
+        assert!(r.defect.is_none());
+        assert_eq!(r.cells[0], Cell::Text(CompactString::new("café")));
     }
 
     fn lines_of(data: &[u8], trickle: bool) -> Vec<u64> {
