@@ -38,15 +38,14 @@ pub fn low_water(with_store: bool) -> usize {
 
 /// The size of the next batch and the queue's low-water mark after `n` leads took
 /// `elapsed` to go through. The low-water mark is about half a window of sending,
-/// at most a batch: what the senders have to work on while the pipeline thread
-/// wakes up and the next batch's mark is committed (on a busy machine either can
-/// take milliseconds).
+/// at most half a batch: what the senders have to work on while the next batch's
+/// mark is committed.
 fn mark_size(n: usize, elapsed: Duration) -> (usize, usize) {
     let per_window = n as f64 * MARK_WINDOW.as_secs_f64() / elapsed.as_secs_f64().max(1e-6);
     let batch = (per_window as usize).clamp(MIN_MARK, MAX_MARK);
     (
         batch,
-        ((per_window / 2.0) as usize).clamp(MIN_MARK / 2, batch),
+        ((per_window / 2.0) as usize).clamp(MIN_MARK / 2, batch / 2),
     )
 }
 
@@ -357,15 +356,15 @@ mod tests {
             mark_size(32, Duration::from_secs(1)),
             (MIN_MARK, MIN_MARK / 2)
         );
-        // 200 leads/ms: 2000 in the window, capped; the queue refills at a batch.
+        // 200 leads/ms: 2000 in the window, capped; the queue refills at half a batch.
         assert_eq!(
             mark_size(512, Duration::from_micros(2560)),
-            (MAX_MARK, MAX_MARK)
+            (MAX_MARK, MAX_MARK / 2)
         );
-        // 90 leads/ms: capped, refilled at 5 ms of sending.
-        assert_eq!(mark_size(900, Duration::from_millis(10)), (MAX_MARK, 450));
-        // 10 leads/ms: 100, refilled at 50.
+        // 10 leads/ms: 100, refilled at 50 (5 ms of sending).
         assert_eq!(mark_size(100, Duration::from_millis(10)), (100, 50));
-        assert_eq!(mark_size(100, Duration::ZERO), (MAX_MARK, MAX_MARK));
+        // 2 leads/ms: the smallest batch, 32; refilled at 16.
+        assert_eq!(mark_size(20, Duration::from_millis(10)), (MIN_MARK, 16));
+        assert_eq!(mark_size(100, Duration::ZERO), (MAX_MARK, MAX_MARK / 2));
     }
 }
