@@ -33,6 +33,28 @@ const IMPORT: [&str; 6] = [
     "report.json",
 ];
 
+/// A sandbox answering after `latency`, and an import of calls.csv against it
+/// started as a child process with `args` added.
+fn spawn_import(
+    w: &Workdir,
+    latency: Duration,
+    args: &[&str],
+    stderr: Stdio,
+) -> (TestSandbox, std::process::Child) {
+    let sb = TestSandbox::start(SandboxConfig {
+        latency,
+        ..SandboxConfig::default()
+    });
+    let child = w
+        .cmd_against(&sb)
+        .args(IMPORT)
+        .args(args)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    (sb, child)
+}
+
 #[cfg(unix)]
 fn signal(child: &std::process::Child, sig: i32) {
     // SAFETY: signalling our own child process.
@@ -45,17 +67,12 @@ fn an_interrupted_import_resumes_where_it_stopped_and_sends_nothing_twice() {
     let w = Workdir::new();
     let data = leads(120, 31, 0);
     write_csv(&w.path("calls.csv"), &data, b',');
-    let sb = TestSandbox::start(SandboxConfig {
-        latency: Duration::from_millis(20),
-        ..SandboxConfig::default()
-    });
-    let mut c = w.cmd_against(&sb);
-    let child = c
-        .args(IMPORT)
-        .args(["--rate", "40/s", "-q"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (sb, child) = spawn_import(
+        &w,
+        Duration::from_millis(20),
+        &["--rate", "40/s", "-q"],
+        Stdio::null(),
+    );
     std::thread::sleep(Duration::from_millis(1200));
     signal(&child, libc::SIGTERM);
     let out = child.wait_with_output().unwrap();
@@ -121,17 +138,12 @@ fn crash_and_resume_with(
     let w = Workdir::new();
     let data = leads(n, seed, 0);
     write_csv(&w.path("calls.csv"), &data, b',');
-    let sb = TestSandbox::start(SandboxConfig {
+    let (sb, mut child) = spawn_import(
+        &w,
         latency,
-        ..SandboxConfig::default()
-    });
-    let mut c = w.cmd_against(&sb);
-    let mut child = c
-        .args(IMPORT)
-        .args(["--rate", "unlimited", "--concurrency", "4", "-q"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        &["--rate", "unlimited", "--concurrency", "4", "-q"],
+        Stdio::null(),
+    );
     let start = Instant::now();
     loop {
         let s = sb.sb.stats();
@@ -191,17 +203,12 @@ fn a_store_that_fails_mid_run_stops_the_import_and_loses_nothing() {
     let w = Workdir::new();
     let data = leads(300, 45, 0);
     write_csv(&w.path("calls.csv"), &data, b',');
-    let sb = TestSandbox::start(SandboxConfig {
-        latency: Duration::from_millis(20),
-        ..SandboxConfig::default()
-    });
-    let mut c = w.cmd_against(&sb);
-    let child = c
-        .args(IMPORT)
-        .args(["--rate", "unlimited", "--concurrency", "4", "-q"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (sb, child) = spawn_import(
+        &w,
+        Duration::from_millis(20),
+        &["--rate", "unlimited", "--concurrency", "4", "-q"],
+        Stdio::piped(),
+    );
     let start = Instant::now();
     while sb.sb.stats().requests < 40 {
         assert!(start.elapsed() < Duration::from_secs(20), "no requests");
@@ -329,17 +336,12 @@ fn overlapping_nightly_exports_send_only_new_leads() {
 fn a_second_import_on_the_same_state_dir_exits_2_naming_the_first() {
     let w = Workdir::new();
     write_csv(&w.path("calls.csv"), &leads(40, 33, 0), b',');
-    let sb = TestSandbox::start(SandboxConfig {
-        latency: Duration::from_millis(200),
-        ..SandboxConfig::default()
-    });
-    let mut c = w.cmd_against(&sb);
-    let mut first = c
-        .args(IMPORT)
-        .args(["--rate", "unlimited", "-q"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (sb, mut first) = spawn_import(
+        &w,
+        Duration::from_millis(200),
+        &["--rate", "unlimited", "-q"],
+        Stdio::null(),
+    );
     let start = Instant::now();
     while sb.sb.stats().requests == 0 && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(5));

@@ -238,12 +238,18 @@ fn sent_rows_are_committed_as_one_block_and_outrank_earlier_outcomes() {
 }
 
 /// A store holding file "abc" of account "acc", and a writer.
-fn with_writer(dir: &Path) -> (Store, i64, Writer, WriterHandle) {
+/// A store with one file, a.csv of account "acc"; its number.
+fn with_file(dir: &Path) -> (Store, i64) {
     let mut s = store(dir);
     let id = s
         .file("abc", "acc", "one", "a.csv", false, false)
         .unwrap()
         .file_id;
+    (s, id)
+}
+
+fn with_writer(dir: &Path) -> (Store, i64, Writer, WriterHandle) {
+    let (s, id) = with_file(dir);
     let w = s.writer("acc").unwrap();
     let h = w.handle();
     (s, id, w, h)
@@ -277,11 +283,7 @@ fn outcomes_without_a_mark_after_them_are_committed_within_the_delay() {
 fn a_dead_runs_sent_blocks_reach_the_ledger_when_the_store_reopens() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut s = store(dir.path());
-        let id = s
-            .file("abc", "acc", "one", "a.csv", false, false)
-            .unwrap()
-            .file_id;
+        let (s, id) = with_file(dir.path());
         // As if the process died after committing the block but before the ledger batch.
         let mut rows = Vec::new();
         let mut keys = Vec::new();
@@ -452,11 +454,7 @@ fn a_mark_whose_answer_is_dropped_is_answered_failed() {
 #[test]
 fn ledger_batches_are_written_in_slices_and_the_rest_at_a_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = store(dir.path());
-    let id = s
-        .file("abc", "acc", "one", "a.csv", false, false)
-        .unwrap()
-        .file_id;
+    let (s, id) = with_file(dir.path());
     let account = ledger::account_id(&s.conn, "acc", true).unwrap().unwrap();
     let mut conn = connect(&s.db_path()).unwrap();
     let count = |c: &Connection| -> i64 {
