@@ -2,12 +2,13 @@
 //!
 //! Recent fingerprints live in a hash table of fixed capacity. When it is full they
 //! are sorted and written to a temporary file as a run, with every 256th key kept
-//! in memory (fences) and every key added to a Bloom filter of fixed size. A new
-//! fingerprint is looked up in the table, then, only if the filter says it may have
-//! been spilled, in the runs: one 4 KB read per run. More than `max_runs` runs are
-//! merged into one. Memory stays the same whatever the number of leads (the filter
-//! only grows less selective past ~10 million spilled leads, which costs reads,
-//! never a wrong answer).
+//! in memory (fences) and every key added to a Bloom filter, sized for twice the
+//! keys spilled so far (rebuilt from the runs when it grows) up to a largest size.
+//! A new fingerprint is looked up in the table, then, only if the filter says it
+//! may have been spilled, in the runs: one 4 KB read per run. More than `max_runs`
+//! runs are merged into one. Memory is bounded whatever the number of leads (the
+//! filter only grows less selective past its largest size, ~10 million spilled
+//! leads, which costs reads, never a wrong answer).
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -41,17 +42,29 @@ pub struct Limits {
     pub table: usize,
     /// Runs on disk before they are merged into one.
     pub max_runs: usize,
-    /// Bloom filter size, in 64-byte blocks.
+    /// Largest Bloom filter size, in 64-byte blocks.
     pub bloom_blocks: usize,
 }
 
 impl Limits {
-    /// About 8.5 MiB of table and 16 MiB of filter.
+    /// About 8.5 MiB of table and up to 16 MiB of filter (its size follows the
+    /// leads spilled: 4 MiB at a million leads, 16 past about three million).
     pub const DEFAULT: Limits = Limits {
         table: (1 << 19) / 8 * 7,
         max_runs: 8,
         bloom_blocks: 1 << 18,
     };
+}
+
+/// Bloom filter bits per spilled key (at least; the filter is sized for twice the
+/// keys spilled so far): under 1% false positives, each costing a 4 KB read per run.
+const BLOOM_BITS_PER_KEY: usize = 12;
+
+/// 64-byte blocks for `keys` keys, a power of two.
+fn bloom_blocks_for(keys: usize) -> usize {
+    (keys * BLOOM_BITS_PER_KEY)
+        .div_ceil(512)
+        .next_power_of_two()
 }
 
 /// Keys per fence: one 4 KB read per run per lookup.
@@ -69,7 +82,7 @@ pub struct SeenSet {
 struct Spill {
     file: File,
     runs: Vec<Run>,
-    bloom: Vec<u64>,
+    bloom: Bloom,
 }
 
 struct Run {
@@ -142,7 +155,7 @@ impl SeenSet {
             self.spill = Some(Spill {
                 file: tempfile::tempfile()?,
                 runs: Vec::new(),
-                bloom: vec![0; self.limits.bloom_blocks.max(1) * 8],
+                bloom: Bloom::new(0),
             });
         }
         let Some(spill) = self.spill.as_mut() else {
@@ -151,8 +164,23 @@ impl SeenSet {
         let mut keys: Vec<u128> = self.table.iter().copied().collect();
         keys.sort_unstable();
         spill.append_run(&keys)?;
-        for &k in &keys {
-            spill.add(k);
+        // The filter grows with what is spilled, up to its largest size, rebuilt
+        // from the runs when it does.
+        let spilled = spill.end() as usize;
+        let blocks = bloom_blocks_for(2 * spilled).min(self.limits.bloom_blocks.max(1));
+        if blocks > spill.bloom.blocks() {
+            let mut bloom = Bloom::new(blocks);
+            for run in &spill.runs {
+                let mut reader = RunReader::new(&spill.file, run);
+                while let Some(k) = reader.next()? {
+                    bloom.add(k);
+                }
+            }
+            spill.bloom = bloom;
+        } else {
+            for &k in &keys {
+                spill.bloom.add(k);
+            }
         }
         self.table.clear();
         if spill.runs.len() > self.limits.max_runs {
@@ -162,13 +190,23 @@ impl SeenSet {
     }
 }
 
-impl Spill {
+/// A blocked Bloom filter: each key sets six bits in one 64-byte block.
+struct Bloom(Vec<u64>);
+
+impl Bloom {
+    fn new(blocks: usize) -> Bloom {
+        Bloom(vec![0; blocks * 8])
+    }
+
+    fn blocks(&self) -> usize {
+        self.0.len() / 8
+    }
+
     /// Block and bit positions: the high 64 bits choose a 512-bit block, six 9-bit
     /// slices of the low 64 the bits in it, so the two are independent.
     fn bits(&self, fp: u128) -> (usize, [u16; 6]) {
         let (high, low) = ((fp >> 64) as u64, fp as u64);
-        let blocks = self.bloom.len() / 8;
-        let block = ((u128::from(high) * blocks as u128) >> 64) as usize;
+        let block = ((u128::from(high) * self.blocks() as u128) >> 64) as usize;
         let mut bits = [0u16; 6];
         for (i, b) in bits.iter_mut().enumerate() {
             *b = ((low >> (i * 9)) & 511) as u16;
@@ -179,14 +217,20 @@ impl Spill {
     fn add(&mut self, fp: u128) {
         let (block, bits) = self.bits(fp);
         for b in bits {
-            self.bloom[block * 8 + usize::from(b >> 6)] |= 1 << (b & 63);
+            self.0[block * 8 + usize::from(b >> 6)] |= 1 << (b & 63);
         }
     }
 
     fn may_contain(&self, fp: u128) -> bool {
         let (block, bits) = self.bits(fp);
         bits.iter()
-            .all(|&b| self.bloom[block * 8 + usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+            .all(|&b| self.0[block * 8 + usize::from(b >> 6)] & (1 << (b & 63)) != 0)
+    }
+}
+
+impl Spill {
+    fn may_contain(&self, fp: u128) -> bool {
+        self.bloom.may_contain(fp)
     }
 
     fn end(&self) -> u64 {
@@ -400,7 +444,18 @@ mod tests {
         assert_eq!(set.table.len(), 0);
         for i in 0..200_000 {
             assert!(set.insert(fp(i)), "{i} is new");
+            if i == 1 << 14 {
+                // One table spilled: a filter for twice its keys, not the largest.
+                let blocks = set.spill.as_ref().unwrap().bloom.blocks();
+                assert_eq!(blocks, bloom_blocks_for(2 << 14));
+                assert!(blocks < limits.bloom_blocks);
+            }
         }
+        assert_eq!(
+            set.spill.as_ref().unwrap().bloom.blocks(),
+            limits.bloom_blocks,
+            "grown to its largest"
+        );
         assert!(set.table.capacity() < 1 << 15);
         let spill = set.spill.as_ref().unwrap();
         assert!(spill.runs.len() <= limits.max_runs + 1);
