@@ -24,6 +24,11 @@ const BATCH_ROWS: usize = 1024;
 /// the memory held in flight stays bounded whatever the shape.
 const BATCH_CELLS: usize = 256 * 1024;
 
+/// Batches read and not yet consumed, at most: the in-order thread puts batches
+/// back in order, and without a bound a descheduled normalizing thread let the
+/// others run ahead while their batches piled up (peak RSS spikes).
+const IN_FLIGHT: usize = 16;
+
 /// Batch text buffers larger than this are freed rather than used again.
 const MAX_RECYCLED_TEXT: usize = 2 << 20;
 
@@ -68,6 +73,23 @@ enum Control {
 enum Data {
     Rows(u64, Vec<Row>),
     Failed(u64, SourceError),
+}
+
+/// The reader's side of the data channel: a batch of rows waits for one of
+/// `IN_FLIGHT` credits, given back as the in-order thread consumes batches.
+struct DataTx {
+    data: Sender<Data>,
+    credits: Receiver<()>,
+}
+
+impl DataTx {
+    /// Err when the other side is gone.
+    fn send(&self, d: Data) -> Result<(), ()> {
+        if matches!(d, Data::Rows(..)) {
+            self.credits.recv().map_err(|_| ())?;
+        }
+        self.data.send(d).map_err(|_| ())
+    }
 }
 
 enum Done<T> {
@@ -120,6 +142,14 @@ pub fn run_file<T: Send>(
     let (ctl_tx, ctl_rx) = bounded::<Result<Control, SourceError>>(2);
     let (go_tx, go_rx) = bounded::<Option<Vec<usize>>>(1);
     let (data_tx, data_rx) = bounded::<Data>(8);
+    let (credit_tx, credit_rx) = bounded::<()>(IN_FLIGHT);
+    for _ in 0..IN_FLIGHT {
+        let _ = credit_tx.send(());
+    }
+    let data_tx = DataTx {
+        data: data_tx,
+        credits: credit_rx,
+    };
     let workers = thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(1, 4);
@@ -137,8 +167,8 @@ pub fn run_file<T: Send>(
             .map_err(|e| FileError::Unreadable(format!("cannot start the reader: {e}")))?;
 
         let result = drive(
-            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, spent_tx, texts, prepare,
-            consumer,
+            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, credit_tx, spent_tx, texts,
+            prepare, consumer,
         );
         drop(ctl_rx);
         match reader.join() {
@@ -159,6 +189,7 @@ fn drive<'scope, 'env, T: Send>(
     ctl_rx: &Receiver<Result<Control, SourceError>>,
     go_tx: Sender<Option<Vec<usize>>>,
     data_rx: Receiver<Data>,
+    credits: Sender<()>,
     spent_tx: Option<Sender<Vec<Vec<Cell>>>>,
     (text_tx, text_rx): (Sender<String>, Receiver<String>),
     prepare: Prepare<'env, T>,
@@ -250,6 +281,7 @@ fn drive<'scope, 'env, T: Send>(
             match done {
                 Done::Failed(_, e) => return Err(unreadable(e)),
                 Done::Outcomes(_, outcomes, text) => {
+                    let _ = credits.try_send(());
                     counters
                         .rows
                         .fetch_add(outcomes.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -320,7 +352,7 @@ fn read_file(
     counters: &Counters,
     ctl: Sender<Result<Control, SourceError>>,
     go: Receiver<Option<Vec<usize>>>,
-    data: Sender<Data>,
+    data: DataTx,
     spent: Receiver<Vec<Vec<Cell>>>,
 ) {
     let explicit = &cfg.normalize.explicit;
