@@ -122,6 +122,27 @@ fn parquet_with_row_groups_categoricals_nulls_and_zoned_timestamps() {
     assert!(rejects.contains("row "), "{rejects}");
 }
 
+/// A row group larger than a read slice (32k rows), read in slices and turned into
+/// cells a chunk at a time: every row, in order, with its fields.
+#[test]
+fn parquet_row_groups_larger_than_a_slice_keep_every_row_in_order() {
+    let w = Workdir::new();
+    let data = leads(70_000, 9, 0);
+    write_parquet(&w.path("big.parquet"), &data, 70_000);
+    let r = w.run(&[
+        "validate",
+        "big.parquet",
+        "--map",
+        "click_time=click_ts",
+        "--emit",
+        "out.jsonl",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let emitted = json_lines(&w.read("out.jsonl"));
+    assert_eq!(emitted.len(), 70_000);
+    assert_emitted(&emitted, &data);
+}
+
 #[test]
 fn tsv_gzip_and_stdin_give_the_same_leads() {
     let w = Workdir::new();
