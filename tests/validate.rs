@@ -94,24 +94,30 @@ fn xlsx_with_title_rows_date_cells_and_text_dates() {
     );
 }
 
+/// `validate` a file written by `write_parquet`, emitting out.jsonl. Zoned timestamps
+/// are instants: no --timezone needed.
+fn validate_parquet(w: &Workdir, name: &str, extra: &[&str]) -> common::Run {
+    let args = [
+        "validate",
+        name,
+        "--map",
+        "click_time=click_ts",
+        "--emit",
+        "out.jsonl",
+    ];
+    w.run(&[&args[..], extra].concat())
+}
+
 #[test]
 fn parquet_with_row_groups_categoricals_nulls_and_zoned_timestamps() {
     let w = Workdir::new();
     let data = leads(250, 3, 11);
     write_parquet(&w.path("backfill.parquet"), &data, 64);
-    // Zoned timestamps are instants: no --timezone needed.
-    let r = w.run(&[
-        "validate",
+    let r = validate_parquet(
+        &w,
         "backfill.parquet",
-        "--map",
-        "click_time=click_ts",
-        "--emit",
-        "out.jsonl",
-        "--rejects",
-        "rejects.csv",
-        "--report",
-        "report.json",
-    ]);
+        &["--rejects", "rejects.csv", "--report", "report.json"],
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_emitted(&json_lines(&w.read("out.jsonl")), &data);
     let rejects = w.read("rejects.csv");
@@ -129,14 +135,7 @@ fn parquet_row_groups_larger_than_a_slice_keep_every_row_in_order() {
     let w = Workdir::new();
     let data = leads(70_000, 9, 0);
     write_parquet(&w.path("big.parquet"), &data, 70_000);
-    let r = w.run(&[
-        "validate",
-        "big.parquet",
-        "--map",
-        "click_time=click_ts",
-        "--emit",
-        "out.jsonl",
-    ]);
+    let r = validate_parquet(&w, "big.parquet", &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let emitted = json_lines(&w.read("out.jsonl"));
     assert_eq!(emitted.len(), 70_000);

@@ -1,5 +1,6 @@
 //! The ledger of sent leads: keys (account number, click day, fingerprint),
-//! look-ups, and the repair of what a dead run had not yet written to it.
+//! look-ups, the writer's sorted batches, and the repair of what a dead run had not
+//! yet written to it.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -243,5 +244,103 @@ impl Ledger {
         drop(stmt);
         tx.finish().map_err(err)?;
         Ok(out)
+    }
+}
+
+/// Ledger entries are written sorted (by day, then fingerprint), this many at a time
+/// and at every flush, so that each write touches each page of the ledger it
+/// changes once (one commit per lead would rewrite a page per lead; sorted batches
+/// of 8192 rewrote most of a million-lead ledger each time). They wait here, 40
+/// bytes each, so 5 MiB at most (and those that come while a batch is written). The
+/// row's `sent` block, with its key, is committed at once; a crash before the
+/// ledger write is repaired when the store is next opened (see `Store::open`).
+pub(super) const LEDGER_BATCH: usize = 131_072;
+
+/// A sorted batch is written this many entries to a commit (a millisecond or two),
+/// with in-flight marks committed in between: written whole, a batch held the next
+/// mark back for tens of milliseconds and the senders ran dry.
+pub(super) const LEDGER_SLICE: usize = 4096;
+
+/// A ledger entry: key, file, row.
+pub(super) type Entry = (LedgerKey, i64, u64);
+
+/// Sent leads waiting for the ledger, and the sorted batch being written.
+pub(super) struct LedgerWork {
+    account: i64,
+    /// Entries per batch and per slice: `LEDGER_BATCH` and `LEDGER_SLICE`.
+    batch: usize,
+    slice: usize,
+    pub(super) pending: Vec<Entry>,
+    writing: Vec<Entry>,
+    /// Entries of `writing` already written.
+    written: usize,
+}
+
+impl LedgerWork {
+    pub(super) fn new(account: i64, batch: usize, slice: usize) -> LedgerWork {
+        LedgerWork {
+            account,
+            batch,
+            slice,
+            // Reserved whole: growing it by doubling would hold two copies at once.
+            // Pages not written to yet take no memory.
+            pending: Vec::with_capacity(batch),
+            writing: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// A batch is being written.
+    pub(super) fn busy(&self) -> bool {
+        self.written < self.writing.len()
+    }
+
+    fn insert(&self, conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
+        let tx = conn.transaction()?;
+        insert_entries(
+            &tx,
+            entries
+                .iter()
+                .map(|(key, file_id, row)| (self.account, key, *file_id, *row)),
+        )?;
+        tx.commit()
+    }
+
+    /// Write the next slice of the batch, starting a batch once enough are pending.
+    pub(super) fn step(&mut self, conn: &mut Connection) -> rusqlite::Result<()> {
+        if !self.busy() {
+            if self.pending.len() < self.batch {
+                return Ok(());
+            }
+            self.writing.clear();
+            std::mem::swap(&mut self.writing, &mut self.pending);
+            self.writing.sort_unstable();
+            self.written = 0;
+        }
+        let end = (self.written + self.slice).min(self.writing.len());
+        self.insert(conn, &self.writing[self.written..end])?;
+        self.written = end;
+        if !self.busy() {
+            // Done: what came meanwhile (a few thousand entries) moves into the
+            // batch's buffer, which is reserved whole, and collecting goes on there.
+            self.writing.clear();
+            self.writing.append(&mut self.pending);
+            std::mem::swap(&mut self.writing, &mut self.pending);
+            self.written = 0;
+        }
+        Ok(())
+    }
+
+    /// Write everything now, in one commit.
+    pub(super) fn flush(&mut self, conn: &mut Connection) -> rusqlite::Result<()> {
+        let mut all = std::mem::take(&mut self.writing);
+        all.drain(..self.written);
+        all.append(&mut self.pending);
+        all.sort_unstable();
+        self.insert(conn, &all)?;
+        all.clear();
+        self.writing = all;
+        self.written = 0;
+        Ok(())
     }
 }

@@ -462,7 +462,7 @@ fn ledger_batches_are_written_in_slices_and_the_rest_at_a_flush() {
             .unwrap()
     };
     // Batches of 10 in slices of 4; entries come in reverse order.
-    let mut work = writer::LedgerWork::new(account, 10, 4);
+    let mut work = ledger::LedgerWork::new(account, 10, 4);
     work.pending
         .extend((0..9u64).rev().map(|i| (k(500 + i as u128), id, i)));
     work.step(&mut conn).unwrap();
