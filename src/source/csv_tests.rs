@@ -2,6 +2,18 @@
 
 use super::*;
 
+/// Records of `inner`, headerless; `flexible` allows rows of any length.
+fn records<'a>(inner: Box<dyn Read + 'a>, flexible: bool) -> CsvRecords<Box<dyn Read + 'a>> {
+    CsvRecords {
+        reader: csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(flexible)
+            .from_reader(LineTracker::new(inner)),
+        record: csv::ByteRecord::new(),
+        spare: Vec::new(),
+    }
+}
+
 #[test]
 fn sniffs_each_candidate() {
     assert_eq!(sniff_delimiter(b"a,b,c\n1,2,3\n"), b',');
@@ -34,14 +46,7 @@ impl Read for Trickle<'_> {
 #[test]
 fn recycled_cells_are_overwritten_exactly() {
     let data = b"a,b,c,d\n1,,3\nthe quick brown fox jumps over,x,,\n\xff,y,z,w\n";
-    let mut recs = CsvRecords {
-        reader: csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(LineTracker::new(Box::new(&data[..]) as Box<dyn Read>)),
-        record: csv::ByteRecord::new(),
-        spare: Vec::new(),
-    };
+    let mut recs = records(Box::new(&data[..]), true);
     let text = |s: &str| Cell::Text(CompactString::new(s));
     let mut next = |spare: Vec<Cell>| {
         recs.recycle(vec![spare]);
@@ -78,13 +83,7 @@ fn recycled_cells_are_overwritten_exactly() {
 fn a_character_split_by_a_delimiter_is_invalid_in_both_fields() {
     // Together the bytes would read "aéb", valid UTF-8; each field alone is not.
     let data = b"a\xc3,\xa9b,ok\ncaf\xc3\xa9,x,y\n";
-    let mut recs = CsvRecords {
-        reader: csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(LineTracker::new(Box::new(&data[..]) as Box<dyn Read>)),
-        record: csv::ByteRecord::new(),
-        spare: Vec::new(),
-    };
+    let mut recs = records(Box::new(&data[..]), false);
     let r = recs.next_record().unwrap().unwrap();
     assert_eq!(r.defect.map(|d| d.column), Some(Some(0)));
     assert_eq!(r.cells[2], Cell::Text(CompactString::new("ok")));
@@ -99,14 +98,7 @@ fn lines_of(data: &[u8], trickle: bool) -> Vec<u64> {
     } else {
         Box::new(data)
     };
-    let mut recs = CsvRecords {
-        reader: csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(LineTracker::new(inner)),
-        record: csv::ByteRecord::new(),
-        spare: Vec::new(),
-    };
+    let mut recs = records(inner, true);
     let mut out = Vec::new();
     while let Some(r) = recs.next_record().unwrap() {
         out.push(r.pos);

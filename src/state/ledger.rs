@@ -296,6 +296,9 @@ impl LedgerWork {
     }
 
     fn insert(&self, conn: &mut Connection, entries: &[Entry]) -> rusqlite::Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let tx = conn.transaction()?;
         insert_entries(
             &tx,

@@ -36,17 +36,12 @@ pub fn low_water(with_store: bool) -> usize {
     if with_store { MIN_MARK / 2 } else { BATCH }
 }
 
-/// The size of the next batch and the queue's low-water mark after `n` leads took
-/// `elapsed` to go through. The low-water mark is about half a window of sending,
-/// at most half a batch: what the senders have to work on while the next batch's
-/// mark is committed.
-fn mark_size(n: usize, elapsed: Duration) -> (usize, usize) {
+/// The size of the next batch after `n` leads took `elapsed` to go through. The
+/// queue's low-water mark is half of it: what the senders have to work on while
+/// the next batch's mark is committed.
+fn mark_size(n: usize, elapsed: Duration) -> usize {
     let per_window = n as f64 * MARK_WINDOW.as_secs_f64() / elapsed.as_secs_f64().max(1e-6);
-    let batch = (per_window as usize).clamp(MIN_MARK, MAX_MARK);
-    (
-        batch,
-        ((per_window / 2.0) as usize).clamp(MIN_MARK / 2, batch / 2),
-    )
+    (per_window as usize).clamp(MIN_MARK, MAX_MARK)
 }
 
 /// Per-file books shared by the pipeline thread and the event loop.
@@ -127,9 +122,8 @@ impl Feed {
         match self.measured {
             Some((then, _)) if now - then < MARK_WINDOW => {}
             Some((then, before)) => {
-                let low_water;
-                (self.batch_size, low_water) = mark_size((taken - before) as usize, now - then);
-                self.queue.set_low_water(low_water);
+                self.batch_size = mark_size((taken - before) as usize, now - then);
+                self.queue.set_low_water(self.batch_size / 2);
                 self.measured = Some((now, taken));
             }
             None => self.measured = Some((now, taken)),
@@ -351,20 +345,22 @@ mod tests {
 
     #[test]
     fn marked_batches_cover_about_ten_milliseconds_of_sending() {
+        // The batch size, and the low-water mark the feed sets from it.
+        let sizes = |n, elapsed| {
+            let batch = mark_size(n, elapsed);
+            (batch, batch / 2)
+        };
         // 32 leads in 1 s (a rate-limited run): the smallest batch and low-water mark.
-        assert_eq!(
-            mark_size(32, Duration::from_secs(1)),
-            (MIN_MARK, MIN_MARK / 2)
-        );
+        assert_eq!(sizes(32, Duration::from_secs(1)), (MIN_MARK, MIN_MARK / 2));
         // 200 leads/ms: 2000 in the window, capped; the queue refills at half a batch.
         assert_eq!(
-            mark_size(512, Duration::from_micros(2560)),
+            sizes(512, Duration::from_micros(2560)),
             (MAX_MARK, MAX_MARK / 2)
         );
         // 10 leads/ms: 100, refilled at 50 (5 ms of sending).
-        assert_eq!(mark_size(100, Duration::from_millis(10)), (100, 50));
+        assert_eq!(sizes(100, Duration::from_millis(10)), (100, 50));
         // 2 leads/ms: the smallest batch, 32; refilled at 16.
-        assert_eq!(mark_size(20, Duration::from_millis(10)), (MIN_MARK, 16));
-        assert_eq!(mark_size(100, Duration::ZERO), (MAX_MARK, MAX_MARK / 2));
+        assert_eq!(sizes(20, Duration::from_millis(10)), (MIN_MARK, 16));
+        assert_eq!(sizes(100, Duration::ZERO), (MAX_MARK, MAX_MARK / 2));
     }
 }

@@ -70,7 +70,7 @@ pub(super) fn record(
         write_error,
         ..
     } = b;
-    let (mut writer, file_id) = match state {
+    let (mut outcomes, file_id) = match state {
         Some((w, id)) => (Some(w), id),
         None => (None, 0),
     };
@@ -86,7 +86,7 @@ pub(super) fn record(
     match event.fate {
         Fate::Sent => {
             c.sent += 1;
-            if let Some(w) = writer.as_mut() {
+            if let Some(w) = outcomes.as_mut() {
                 w.push(outcome(
                     RowState::Sent,
                     None,
@@ -99,7 +99,7 @@ pub(super) fn record(
         }
         Fate::Failed(message) => {
             c.failed += 1;
-            if let Some(w) = writer.as_mut() {
+            if let Some(w) = outcomes.as_mut() {
                 w.push(outcome(RowState::Failed, Some(message.clone()), None));
             }
             if let Some(w) = rejects.as_mut()
@@ -114,7 +114,7 @@ pub(super) fn record(
         }
         Fate::Rejected(message) => {
             c.valid -= 1;
-            if let Some(w) = writer.as_mut() {
+            if let Some(w) = outcomes.as_mut() {
                 w.push(outcome(RowState::Rejected, Some(message.clone()), None));
             }
             if let Err(e) = tally.rejected(
@@ -127,7 +127,7 @@ pub(super) fn record(
         }
         Fate::Unsent => {
             c.pending += 1;
-            if let Some(w) = writer.as_mut() {
+            if let Some(w) = outcomes.as_mut() {
                 w.push(RowOutcome::unsent(file_id, event.lead.row));
             }
         }
