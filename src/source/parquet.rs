@@ -6,7 +6,9 @@ use std::fs::File;
 
 use jiff::Timestamp;
 use jiff::civil;
+use polars::io::parquet::read::FileMetadata;
 use polars::prelude::*;
+use std::sync::Arc;
 
 use super::{Cell, Input, Locator, Opened, Record, RecordReader, SourceError};
 
@@ -43,12 +45,17 @@ pub(super) fn with_reader<T>(
     })?;
     let mut slices = VecDeque::new();
     let mut offset = 0usize;
-    for rg in &metadata.row_groups {
+    for (group, rg) in metadata.row_groups.iter().enumerate() {
         let n = rg.num_rows();
         let mut start = 0;
         while start < n {
             let len = SLICE_ROWS.min(n - start);
-            slices.push_back((offset + start, len));
+            slices.push_back(Slice {
+                group,
+                first: offset,
+                start,
+                len,
+            });
             start += len;
         }
         offset += n;
@@ -57,6 +64,7 @@ pub(super) fn with_reader<T>(
         file,
         names,
         metadata,
+        group: None,
         projection: None,
         slices,
         frame: None,
@@ -87,17 +95,51 @@ fn guard<T>(f: impl FnOnce() -> PolarsResult<T>) -> Result<T, SourceError> {
 struct ParquetRecords {
     file: File,
     names: Vec<String>,
-    metadata: std::sync::Arc<polars::io::parquet::read::FileMetadata>,
+    metadata: Arc<FileMetadata>,
+    /// The file's metadata cut down to the row group being read, and its index.
+    group: Option<(usize, Arc<FileMetadata>)>,
     projection: Option<Vec<usize>>,
-    slices: VecDeque<(usize, usize)>,
+    slices: VecDeque<Slice>,
     /// The decoded slice, its first row's offset in the file, and the next of its
     /// rows to turn into cells.
     frame: Option<(DataFrame, usize, usize)>,
     batch: VecDeque<Record>,
 }
 
+/// Rows `start..start + len` of row group `group`, whose first row is the file's
+/// `first`.
+struct Slice {
+    group: usize,
+    first: usize,
+    start: usize,
+    len: usize,
+}
+
 impl ParquetRecords {
-    fn read_slice(&mut self, offset: usize, len: usize) -> Result<(), SourceError> {
+    /// Metadata that holds row group `group` alone. polars, asked for a slice of the
+    /// whole file, visits every row group (an empty range in all but one), reading
+    /// page headers all over the file for each slice: at 10M rows, 77 row groups
+    /// for each of 306 slices.
+    fn group_metadata(&mut self, group: usize) -> Arc<FileMetadata> {
+        if let Some((g, m)) = &self.group
+            && *g == group
+        {
+            return m.clone();
+        }
+        let rg = self.metadata.row_groups[group].clone();
+        let one = Arc::new(FileMetadata {
+            num_rows: rg.num_rows(),
+            max_row_group_height: rg.num_rows(),
+            row_groups: vec![rg],
+            ..FileMetadata::clone(&self.metadata)
+        });
+        self.group = Some((group, one.clone()));
+        one
+    }
+
+    fn read_slice(&mut self, slice: Slice) -> Result<(), SourceError> {
+        let offset = slice.first + slice.start;
+        let len = slice.len;
         let projection = self.projection.clone().unwrap_or_default();
         if projection.is_empty() {
             // Nothing mapped is read: rows still count.
@@ -110,16 +152,25 @@ impl ParquetRecords {
             }
             return Ok(());
         }
-        let file = self.file.try_clone()?;
-        let metadata = self.metadata.clone();
+        // polars, given the file, maps all of it for every read and unmaps it on a
+        // background thread, which on busy cores falls behind: the pages of dozens
+        // of earlier reads stayed resident (up to 66 MiB at 10M rows). Mapped here
+        // and unmapped when this read is done, only this slice's pages are.
+        //
+        // SAFETY: the map is read-only and lives only for this read. Were another
+        // process to truncate the file meanwhile, reading past its new end would
+        // fault: the same exposure polars' own reader has, as it maps the file too.
+        let map = unsafe { memmap2::Mmap::map(&self.file)? };
+        let metadata = self.group_metadata(slice.group);
         let df = guard(|| {
-            let mut reader = ParquetReader::new(file)
+            let mut reader = ParquetReader::new(std::io::Cursor::new(&map[..]))
                 .with_projection(Some(projection.clone()))
-                .with_slice(Some((offset, len)))
+                .with_slice(Some((slice.start, len)))
                 .read_parallel(ParallelStrategy::None);
             reader.set_metadata(metadata);
             reader.finish()
         })?;
+        drop(map);
         self.frame = Some((df, offset, 0));
         Ok(())
     }
@@ -187,10 +238,10 @@ impl RecordReader for ParquetRecords {
             if self.next_chunk()? {
                 continue;
             }
-            let Some((offset, len)) = self.slices.pop_front() else {
+            let Some(slice) = self.slices.pop_front() else {
                 return Ok(None);
             };
-            self.read_slice(offset, len)?;
+            self.read_slice(slice)?;
         }
     }
 
