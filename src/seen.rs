@@ -2,13 +2,12 @@
 //!
 //! Recent fingerprints live in a hash table of fixed capacity. When it is full they
 //! are sorted and written to a temporary file as a run, with every 256th key kept
-//! in memory (fences) and every key added to a Bloom filter, sized for twice the
-//! keys spilled so far (rebuilt from the runs when it grows) up to a largest size.
-//! A new fingerprint is looked up in the table, then, only if the filter says it
-//! may have been spilled, in the runs: one 4 KB read per run. More than `max_runs`
-//! runs are merged into one. Memory is bounded whatever the number of leads (the
-//! filter only grows less selective past its largest size, ~10 million spilled
-//! leads, which costs reads, never a wrong answer).
+//! in memory (fences) and every key added to a Bloom filter of fixed size. A new
+//! fingerprint is looked up in the table, then, only if the filter says it may have
+//! been spilled, in the runs: one 4 KB read per run. More than `max_runs` runs are
+//! merged into one. Memory is the same whatever the number of leads past the first
+//! spill (the filter only grows less selective past ~10 million spilled leads,
+//! which costs reads, never a wrong answer).
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -42,13 +41,15 @@ pub struct Limits {
     pub table: usize,
     /// Runs on disk before they are merged into one.
     pub max_runs: usize,
-    /// Largest Bloom filter size, in 64-byte blocks.
+    /// Bloom filter size, in 64-byte blocks, allocated at the first spill.
     pub bloom_blocks: usize,
 }
 
 impl Limits {
-    /// About 8.5 MiB of table and up to 16 MiB of filter (its size follows the
-    /// leads spilled: 4 MiB at a million leads, 16 past about three million).
+    /// About 8.5 MiB of table and, once it has spilled, 16 MiB of filter: 12 bits
+    /// for each of 11 million leads, under 1% false positives. A filter sized for
+    /// the leads spilled so far, grown as they were, took less memory at a million
+    /// leads (4 MiB) but did not stay the same at ten million.
     pub const DEFAULT: Limits = Limits {
         table: (1 << 19) / 8 * 7,
         max_runs: 8,
@@ -56,16 +57,9 @@ impl Limits {
     };
 }
 
-/// Bloom filter bits per spilled key (at least; the filter is sized for twice the
-/// keys spilled so far): under 1% false positives, each costing a 4 KB read per run.
-const BLOOM_BITS_PER_KEY: usize = 12;
-
-/// 64-byte blocks for `keys` keys, a power of two.
-fn bloom_blocks_for(keys: usize) -> usize {
-    (keys * BLOOM_BITS_PER_KEY)
-        .div_ceil(512)
-        .next_power_of_two()
-}
+/// A spill sorts the table's keys in parts, by their top three bits.
+const SPILL_PARTS: usize = 8;
+const SPILL_PART_SHIFT: u32 = 125;
 
 /// Keys per fence: one 4 KB read per run per lookup.
 const FENCE: usize = 256;
@@ -155,33 +149,32 @@ impl SeenSet {
             self.spill = Some(Spill {
                 file: tempfile::tempfile()?,
                 runs: Vec::new(),
-                bloom: Bloom::new(0),
+                bloom: Bloom::new(self.limits.bloom_blocks.max(1)),
             });
         }
         let Some(spill) = self.spill.as_mut() else {
             return Ok(());
         };
-        let mut keys: Vec<u128> = self.table.iter().copied().collect();
-        keys.sort_unstable();
-        spill.append_run(&keys)?;
-        // The filter grows with what is spilled, up to its largest size, rebuilt
-        // from the runs when it does.
-        let spilled = spill.end() as usize;
-        let blocks = bloom_blocks_for(2 * spilled).min(self.limits.bloom_blocks.max(1));
-        if blocks > spill.bloom.blocks() {
-            let mut bloom = Bloom::new(blocks);
-            for run in &spill.runs {
-                let mut reader = RunReader::new(&spill.file, run);
-                while let Some(k) = reader.next()? {
-                    bloom.add(k);
-                }
-            }
-            spill.bloom = bloom;
-        } else {
-            for &k in &keys {
+        // The keys are sorted and written a part at a time, by their top bits, so
+        // that a spill holds an eighth of the table's keys twice, not all of them:
+        // a spill's 7 MiB copy had been the run's peak. The table is cleared only
+        // once the whole run is written, so an error loses nothing.
+        let mut run = Run {
+            start: spill.end(),
+            len: 0,
+            fences: Vec::new(),
+        };
+        let mut part = Vec::with_capacity(self.table.len() / SPILL_PARTS * 9 / 8);
+        for p in 0..SPILL_PARTS as u128 {
+            part.clear();
+            part.extend(self.table.iter().filter(|&&k| k >> SPILL_PART_SHIFT == p));
+            part.sort_unstable();
+            spill.write_sorted(&mut run, &part)?;
+            for &k in &part {
                 spill.bloom.add(k);
             }
         }
+        spill.runs.push(run);
         self.table.clear();
         if spill.runs.len() > self.limits.max_runs {
             spill.merge()?;
@@ -237,22 +230,20 @@ impl Spill {
         self.runs.last().map_or(0, |r| r.start + r.len)
     }
 
-    /// Write sorted keys after the last run.
-    fn append_run(&mut self, keys: &[u128]) -> io::Result<()> {
-        let start = self.end();
+    /// Write sorted keys, all larger than its last, at the end of `run`.
+    fn write_sorted(&self, run: &mut Run, keys: &[u128]) -> io::Result<()> {
         let mut buf = Vec::with_capacity(4096 * KEY);
-        for (i, chunk) in keys.chunks(4096).enumerate() {
+        for chunk in keys.chunks(4096) {
             buf.clear();
-            for k in chunk {
+            for (i, k) in chunk.iter().enumerate() {
                 buf.extend_from_slice(&k.to_le_bytes());
+                if (run.len + i as u64).is_multiple_of(FENCE as u64) {
+                    run.fences.push(*k);
+                }
             }
-            write_at(&self.file, &buf, (start + i as u64 * 4096) * KEY as u64)?;
+            write_at(&self.file, &buf, (run.start + run.len) * KEY as u64)?;
+            run.len += chunk.len() as u64;
         }
-        self.runs.push(Run {
-            start,
-            len: keys.len() as u64,
-            fences: keys.iter().step_by(FENCE).copied().collect(),
-        });
         Ok(())
     }
 
@@ -444,18 +435,7 @@ mod tests {
         assert_eq!(set.table.len(), 0);
         for i in 0..200_000 {
             assert!(set.insert(fp(i)), "{i} is new");
-            if i == 1 << 14 {
-                // One table spilled: a filter for twice its keys, not the largest.
-                let blocks = set.spill.as_ref().unwrap().bloom.blocks();
-                assert_eq!(blocks, bloom_blocks_for(2 << 14));
-                assert!(blocks < limits.bloom_blocks);
-            }
         }
-        assert_eq!(
-            set.spill.as_ref().unwrap().bloom.blocks(),
-            limits.bloom_blocks,
-            "grown to its largest"
-        );
         assert!(set.table.capacity() < 1 << 15);
         let spill = set.spill.as_ref().unwrap();
         assert!(spill.runs.len() <= limits.max_runs + 1);
