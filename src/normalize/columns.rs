@@ -400,6 +400,8 @@ pub fn resolve(header: &[String], explicit: &[(Field, String)]) -> Result<Column
             list(header)
         )));
     }
+    // In key order, the url_parameters of most rows need no sorting.
+    map.params.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(map)
 }
 

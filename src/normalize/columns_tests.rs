@@ -46,12 +46,13 @@ fn aliases_map_automatically() {
     let m = resolve(&header, &[]).unwrap();
     assert_eq!(m.click_time, Some(0));
     assert_eq!(m.email, Some(1));
+    // In key order.
     assert_eq!(
         m.params,
         vec![
-            ("utm_source".into(), 2),
+            ("gclid".into(), 4),
             ("utm_campaign".into(), 3),
-            ("gclid".into(), 4)
+            ("utm_source".into(), 2),
         ]
     );
     assert_eq!(m.current_url, Some(5));

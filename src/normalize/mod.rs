@@ -366,8 +366,9 @@ impl Normalizer {
                 field: "url_parameters".into(),
                 column: m
                     .params
-                    .first()
+                    .iter()
                     .map(|p| p.1)
+                    .min()
                     .or(m.url_parameters)
                     .or(m.current_url),
                 reason: "no UTM parameter or click id in this row".into(),

@@ -47,7 +47,9 @@ impl<'a> Pairs<'a> {
 
     /// `{"a":"1","b":"2"}` with keys sorted.
     pub fn to_json(&mut self) -> String {
-        self.0.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if !self.0.is_sorted_by(|a, b| a.0 <= b.0) {
+            self.0.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
         let mut out = String::with_capacity(
             16 + self
                 .0
@@ -154,20 +156,34 @@ pub fn add_json_object(pairs: &mut Pairs<'_>, text: &str) -> Result<(), String> 
 
 /// utm_* and click ids from the query string of a URL, percent-decoded.
 pub fn add_url_query<'a>(pairs: &mut Pairs<'a>, url: &'a str) {
-    let Some((_, query)) = url.split_once('?') else {
+    let Some((_, query)) = split_at_byte(url, b'?') else {
         return;
     };
-    let query = query.split_once('#').map_or(query, |(q, _)| q);
+    let query = split_at_byte(query, b'#').map_or(query, |(q, _)| q);
     // As `form_urlencoded::parse`, but a pair's value is decoded only when its key
     // is one we keep (most query parameters are not), and nothing is decoded that
     // has nothing to decode: this runs for every row with a URL.
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    let mut rest = Some(query);
+    while let Some(r) = rest {
+        let (pair, after) = split_at_byte(r, b'&').map_or((r, None), |(p, a)| (p, Some(a)));
+        rest = after;
+        if pair.is_empty() {
+            continue;
+        }
+        let (k, v) = split_at_byte(pair, b'=').unwrap_or((pair, ""));
         let key = lowered(form_decoded(k));
         if is_param_key(&key) {
             pairs.add(key, form_decoded(v));
         }
     }
+}
+
+/// `s` split around the first `b`, an ASCII byte (so both sides are `str`s): as
+/// `split_once`, whose `char` search checks each match with a `memcmp` call.
+fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    debug_assert!(b.is_ascii());
+    let i = memchr::memchr(b, s.as_bytes())?;
+    Some((&s[..i], &s[i + 1..]))
 }
 
 /// One `application/x-www-form-urlencoded` name or value decoded: `+` is a space,
@@ -194,7 +210,9 @@ pub fn normalize_email<'a>(raw: impl Into<Cow<'a, str>>) -> Result<Cow<'a, str>,
         ));
     }
     let bad = || format!("'{email}' is not an email address");
-    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+    // Split at ASCII bytes, not chars: a `char` pattern checks each match with a
+    // `memcmp` call, and this runs for every row.
+    let (local, domain) = split_at_byte(&email, b'@').ok_or_else(bad)?;
     let ok_char = |c: char| {
         !c.is_whitespace()
             && !c.is_control()
@@ -206,11 +224,13 @@ pub fn normalize_email<'a>(raw: impl Into<Cow<'a, str>>) -> Result<Cow<'a, str>,
     if local.is_empty() || local.len() > 64 || !local.chars().all(ok_char) {
         return Err(bad());
     }
-    let tld = domain.rsplit('.').next().unwrap_or("");
-    if !domain.contains('.')
+    let dot = memchr::memrchr(b'.', domain.as_bytes());
+    let tld = dot.map_or(domain, |i| &domain[i + 1..]);
+    if dot.is_none()
         || domain
-            .split('.')
-            .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+            .as_bytes()
+            .split(|&b| b == b'.')
+            .any(|l| l.is_empty() || l.starts_with(b"-") || l.ends_with(b"-"))
         || !domain
             .chars()
             .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
