@@ -9,6 +9,8 @@ use std::time::Instant;
 pub struct Run {
     pub secs: f64,
     pub rss_mib: f64,
+    /// User + system CPU time: steadier than the wall time on a shared machine.
+    pub cpu_secs: f64,
     /// Exit code; -1 when killed by a signal.
     pub code: i32,
 }
@@ -26,6 +28,10 @@ pub fn run(cmd: &mut Command) -> Run {
     Run {
         secs: start.elapsed().as_secs_f64(),
         rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        cpu_secs: [usage.ru_utime, usage.ru_stime]
+            .iter()
+            .map(|t| t.tv_sec as f64 + t.tv_usec as f64 / 1e6)
+            .sum(),
         code: if libc::WIFEXITED(status) {
             libc::WEXITSTATUS(status)
         } else {
