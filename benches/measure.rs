@@ -10,6 +10,7 @@ pub struct Run {
     pub secs: f64,
     pub rss_mib: f64,
     /// User + system CPU time: steadier than the wall time on a shared machine.
+    #[allow(dead_code, reason = "read by the e2e bench, not by the import one")]
     pub cpu_secs: f64,
     /// Exit code; -1 when killed by a signal.
     pub code: i32,
