@@ -63,6 +63,10 @@ pub(super) fn with_reader<T>(
     let mut records = ParquetRecords {
         file,
         names,
+        template: FileMetadata {
+            row_groups: Vec::new(),
+            ..FileMetadata::clone(&metadata)
+        },
         metadata,
         group: None,
         projection: None,
@@ -96,6 +100,9 @@ struct ParquetRecords {
     file: File,
     names: Vec<String>,
     metadata: Arc<FileMetadata>,
+    /// The file's metadata without its row groups (cloning those for each group
+    /// would take time in the square of their number).
+    template: FileMetadata,
     /// The file's metadata cut down to the row group being read, and its index.
     group: Option<(usize, Arc<FileMetadata>)>,
     projection: Option<Vec<usize>>,
@@ -131,7 +138,7 @@ impl ParquetRecords {
             num_rows: rg.num_rows(),
             max_row_group_height: rg.num_rows(),
             row_groups: vec![rg],
-            ..FileMetadata::clone(&self.metadata)
+            ..self.template.clone()
         });
         self.group = Some((group, one.clone()));
         one
