@@ -5,12 +5,13 @@ pub mod params;
 pub mod time;
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use crate::lead::Lead;
 use crate::source::{Cell, Row};
 use columns::{ColumnMap, Field, MappingError};
 use params::Pairs;
-use time::{DstAdjust, OrderVerdict, TimeError, TimeRules, When};
+use time::{DayOffsets, DstAdjust, OrderVerdict, TimeError, TimeRules, When};
 
 /// Earliest accepted click: 2000-01-01T00:00:00Z.
 pub const MIN_CLICK_MS: i64 = 946_684_800_000;
@@ -68,6 +69,8 @@ pub struct Normalizer {
     constants: Vec<(String, String)>,
     microconversion: bool,
     max_ms: i64,
+    /// The zone's offset for each whole day, built on the first naive time.
+    days: OnceLock<Option<DayOffsets>>,
 }
 
 impl Normalizer {
@@ -80,6 +83,7 @@ impl Normalizer {
             constants: opts.constants.clone(),
             microconversion: opts.microconversion,
             max_ms: opts.max_ms,
+            days: OnceLock::new(),
         })
     }
 
@@ -227,7 +231,21 @@ impl Normalizer {
             Err(TimeError::Missing) => return fail("missing".into()),
             Err(e) => return fail(e.to_string()),
         };
-        match self.rules.resolve(when, raw) {
+        // Most naive times fall on days with one offset throughout: resolved with a
+        // lookup, the others (and instants) as the time rules say.
+        let fast = match when {
+            When::Naive(dt) => self
+                .days
+                .get_or_init(|| self.rules.zone.as_ref().map(DayOffsets::new))
+                .as_ref()
+                .and_then(|d| d.millis(dt)),
+            When::Instant(_) => None,
+        };
+        let resolved = match fast {
+            Some(ms) => Ok((ms, DstAdjust::None)),
+            None => self.rules.resolve(when, raw),
+        };
+        match resolved {
             Ok((ms, _)) if ms < MIN_CLICK_MS => fail(format!("'{}' is before 2000-01-01", raw())),
             Ok((ms, _)) if ms > self.max_ms => {
                 fail(format!("'{}' is more than 1 hour in the future", raw()))

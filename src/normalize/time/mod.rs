@@ -10,8 +10,10 @@ use jiff::{Timestamp, fmt::strtime};
 
 use crate::source::Cell;
 
+mod days;
 mod text;
 
+pub use days::DayOffsets;
 use text::parse_common;
 pub use text::{OrderVerdict, infer_order, slash_fields};
 
