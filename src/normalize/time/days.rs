@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 const FIRST: (i16, i8, i8) = (2000, 1, 1);
 /// Days in the table: to about 2040, well past the clicks a file can hold.
 const DAYS: usize = 40 * 366;
-/// A day with a transition (or at the table's end): resolved the slow way.
+/// A day near a transition: resolved the slow way.
 const NONE: i32 = i32::MIN;
 
 #[derive(Debug, Clone)]
@@ -21,7 +21,8 @@ pub struct DayOffsets {
 }
 
 impl DayOffsets {
-    /// About 15,000 days, each checked with the zone's own rules: a few milliseconds.
+    /// About 15,000 days, each checked with the zone's own rules: about half a
+    /// millisecond in a release build.
     pub fn new(tz: &TimeZone) -> DayOffsets {
         let (y, m, d) = FIRST;
         let mut day = Date::constant(y, m, d);
@@ -40,7 +41,7 @@ impl DayOffsets {
     }
 
     /// Unix milliseconds of `dt`, when its day has one offset throughout; `None`
-    /// for days with a transition (gaps and folds) and days outside the table.
+    /// for days near a transition (gaps and folds) and days outside the table.
     pub fn millis(&self, dt: DateTime) -> Option<i64> {
         let day = epoch_day(dt.year().into(), dt.month().into(), dt.day().into());
         let index = usize::try_from(day - self.first).ok()?;
@@ -57,7 +58,11 @@ impl DayOffsets {
     }
 }
 
-/// The offset of `day` when it is the same from its first instant to its last.
+/// The offset of `day` when every wall-clock time in it has that offset and no
+/// other: no transition within two days of it. A transition's gap or fold spans
+/// the wall-clock times between its two offsets, which can fall on the day before
+/// or after its instant's (clocks set back at 00:30 repeat the previous day's last
+/// half hour), and offsets are within a day of UTC, so two days is enough.
 fn whole_day_offset(tz: &TimeZone, day: Date) -> Option<i32> {
     let midnight = day.to_datetime(Time::midnight());
     let AmbiguousOffset::Unambiguous { offset } = tz.to_ambiguous_timestamp(midnight).offset()
@@ -65,9 +70,14 @@ fn whole_day_offset(tz: &TimeZone, day: Date) -> Option<i32> {
         return None;
     };
     let start: Timestamp = offset.to_timestamp(midnight).ok()?;
-    let end = start.checked_add(SignedDuration::from_hours(24)).ok()?;
-    match tz.following(start).next() {
-        Some(t) if t.timestamp() <= end => None,
+    let margin = SignedDuration::from_hours(48);
+    let from = start.checked_sub(margin).ok()?;
+    let to = start
+        .checked_add(SignedDuration::from_hours(24))
+        .and_then(|end| end.checked_add(margin))
+        .ok()?;
+    match tz.following(from).next() {
+        Some(t) if t.timestamp() <= to => None,
         _ => Some(offset.seconds()),
     }
 }
@@ -89,9 +99,11 @@ mod tests {
     use super::*;
 
     /// Zones with the awkward cases: transitions at midnight (Sao Paulo), half-hour
-    /// DST (Lord Howe), odd offsets (Kathmandu, St Johns), a skipped day (Apia,
-    /// 2011-12-30), offset changes without DST (Moscow), none at all (UTC).
-    const ZONES: [&str; 9] = [
+    /// DST (Lord Howe), two-hour DST (Troll), odd offsets (Kathmandu, St Johns), a
+    /// skipped day (Apia, 2011-12-30), offset changes without DST (Moscow), none at
+    /// all (UTC).
+    const ZONES: [&str; 10] = [
+        "Antarctica/Troll",
         "Europe/Madrid",
         "America/New_York",
         "America/Sao_Paulo",
@@ -103,11 +115,12 @@ mod tests {
         "UTC",
     ];
 
-    fn slow(tz: &TimeZone, dt: DateTime) -> i64 {
-        tz.to_ambiguous_timestamp(dt)
-            .compatible()
-            .unwrap()
-            .as_millisecond()
+    /// jiff's answer, and whether it found the time unambiguous (the table's
+    /// answers must be: a gap or fold is reported).
+    fn slow(tz: &TimeZone, dt: DateTime) -> (i64, bool) {
+        let amb = tz.to_ambiguous_timestamp(dt);
+        let unambiguous = matches!(amb.offset(), AmbiguousOffset::Unambiguous { .. });
+        (amb.compatible().unwrap().as_millisecond(), unambiguous)
     }
 
     #[test]
@@ -128,13 +141,16 @@ mod tests {
     #[test]
     fn transition_days_are_left_to_the_zone() {
         let madrid = DayOffsets::new(&TimeZone::get("Europe/Madrid").unwrap());
-        // Spring forward and fall back in 2024; the days around them are whole.
+        // Spring forward and fall back in 2024, and the days two days around them
+        // (left to the zone too); days further away are in the table.
         for (y, m, d, whole) in [
-            (2024, 3, 30, true),
+            (2024, 3, 28, true),
+            (2024, 3, 29, false),
             (2024, 3, 31, false),
-            (2024, 4, 1, true),
+            (2024, 4, 2, false),
+            (2024, 4, 3, true),
             (2024, 10, 27, false),
-            (2024, 10, 28, true),
+            (2024, 11, 1, true),
         ] {
             let dt = DateTime::constant(y, m, d, 12, 0, 0, 0);
             assert_eq!(madrid.millis(dt).is_some(), whole, "{dt}");
@@ -176,7 +192,7 @@ mod tests {
             ms in 0i32..1000,
         ) {
             let (tz, days) = &TABLES[zone];
-            // A wall-clock time taken from an instant, and its neighbours.
+            // A wall-clock time anywhere from 2000 to 2040.
             let dt = jiff::tz::Offset::UTC
                 .to_datetime(Timestamp::from_second(seconds).unwrap())
                 .with()
@@ -184,7 +200,7 @@ mod tests {
                 .build()
                 .unwrap();
             if let Some(fast) = days.millis(dt) {
-                proptest::prop_assert_eq!(fast, slow(tz, dt), "{} in {}", dt, ZONES[zone]);
+                proptest::prop_assert_eq!((fast, true), slow(tz, dt), "{} in {}", dt, ZONES[zone]);
             }
         }
     }
@@ -196,13 +212,13 @@ mod tests {
             let mut fast = 0;
             while dt.year() < 2025 {
                 if let Some(ms) = days.millis(dt) {
-                    assert_eq!(ms, slow(tz, dt), "{dt} in {name}");
+                    assert_eq!((ms, true), slow(tz, dt), "{dt} in {name}");
                     fast += 1;
                 }
                 dt = dt.checked_add(SignedDuration::from_mins(61)).unwrap();
             }
-            // All but the transition days.
-            assert!(fast > 170_000, "{name}: {fast}");
+            // All but the days near transitions (of 172,000 times).
+            assert!(fast > 160_000, "{name}: {fast}");
         }
     }
 }
