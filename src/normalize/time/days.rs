@@ -21,8 +21,8 @@ pub struct DayOffsets {
 }
 
 impl DayOffsets {
-    /// About 15,000 days, each checked with the zone's own rules: about half a
-    /// millisecond in a release build.
+    /// About 15,000 days, each checked with the zone's own rules: about a
+    /// millisecond in a release build, once a file.
     pub fn new(tz: &TimeZone) -> DayOffsets {
         let (y, m, d) = FIRST;
         let mut day = Date::constant(y, m, d);
