@@ -2,10 +2,10 @@
 //!
 //! Recent fingerprints live in a hash table of fixed capacity, in eight shards by
 //! their top bits. When a shard is full, all are sorted and written, shard after
-//! shard, to a temporary file as a run, with every 256th key kept
-//! in memory (fences) and every key added to a Bloom filter of fixed size. A new
-//! fingerprint is looked up in the table, then, only if the filter says it may have
-//! been spilled, in the runs: one 4 KB read per run. More than `max_runs` runs are
+//! shard, to a temporary file as a run, with every 256th key kept in memory
+//! (fences) and every key added to a Bloom filter of fixed size. A new fingerprint
+//! is looked up in the table, then, only if the filter says it may have been
+//! spilled, in the runs: one 4 KB read per run. More than `max_runs` runs are
 //! merged into one. Memory is the same whatever the number of leads past the first
 //! spill (the filter only grows less selective past ~11 million spilled leads,
 //! which costs reads, never a wrong answer).

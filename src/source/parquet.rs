@@ -159,25 +159,16 @@ impl ParquetRecords {
             }
             return Ok(());
         }
-        // polars, given the file, maps all of it for every read and unmaps it on a
-        // background thread, which on busy cores falls behind: the pages of dozens
-        // of earlier reads stayed resident (up to 66 MiB at 10M rows). Mapped here
-        // and unmapped when this read is done, only this slice's pages are.
-        //
-        // SAFETY: the map is read-only and lives only for this read. Were another
-        // process to truncate the file meanwhile, reading past its new end would
-        // fault: the same exposure polars' own reader has, as it maps the file too.
-        let map = unsafe { memmap2::Mmap::map(&self.file)? };
+        let file = self.file.try_clone()?;
         let metadata = self.group_metadata(slice.group);
         let df = guard(|| {
-            let mut reader = ParquetReader::new(std::io::Cursor::new(&map[..]))
+            let mut reader = ParquetReader::new(file)
                 .with_projection(Some(projection.clone()))
                 .with_slice(Some((slice.start, len)))
                 .read_parallel(ParallelStrategy::None);
             reader.set_metadata(metadata);
             reader.finish()
         })?;
-        drop(map);
         self.frame = Some((df, offset, 0));
         Ok(())
     }
