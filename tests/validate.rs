@@ -130,18 +130,29 @@ fn parquet_with_row_groups_categoricals_nulls_and_zoned_timestamps() {
     assert!(rejects.contains("row "), "{rejects}");
 }
 
-/// A row group larger than a read slice (32k rows), read in slices and turned into
-/// cells a chunk at a time: every row, in order, with its fields.
+/// Row groups larger than a read slice (32k rows), read in slices (each against its
+/// own row group) and turned into cells a chunk at a time: every row, in order,
+/// with its fields, and rejected rows located by their row in the file.
 #[test]
 fn parquet_row_groups_larger_than_a_slice_keep_every_row_in_order() {
     let w = Workdir::new();
-    let data = leads(70_000, 9, 0);
-    write_parquet(&w.path("big.parquet"), &data, 70_000);
-    let r = validate_parquet(&w, "big.parquet", &[]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Bad rows 25,000 (in the first group) and 50,000 (in the second, whose rows
+    // start at 35,001). polars writes 70,000 / 35,000 groups of balanced sizes.
+    let data = leads(70_000, 9, 25_000);
+    write_parquet(&w.path("big.parquet"), &data, 35_000);
+    let r = validate_parquet(&w, "big.parquet", &["--rejects", "rejects.csv"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
     let emitted = json_lines(&w.read("out.jsonl"));
-    assert_eq!(emitted.len(), 70_000);
+    assert_eq!(emitted.len(), 69_998);
     assert_emitted(&emitted, &data);
+    let rejects = w.read("rejects.csv");
+    let rows: Vec<&str> = rejects.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{rejects}");
+    assert!(rows[0].starts_with("25000,row 25000,email,"), "{rejects}");
+    assert!(
+        rows[1].starts_with("50000,row 50000,click_time,"),
+        "{rejects}"
+    );
 }
 
 #[test]
