@@ -49,27 +49,28 @@ impl Lead {
         // hasher (XXH3 is defined so), without its buffering, a third of the cost.
         INPUT.with_borrow_mut(|input| {
             input.clear();
-            input.extend_from_slice(&self.click_time.to_le_bytes());
-            for part in self.fingerprint_parts() {
-                match part {
-                    Some(s) => {
-                        input.extend_from_slice(&(s.len() as u64 + 1).to_le_bytes());
-                        input.extend_from_slice(s.as_bytes());
-                    }
-                    None => input.extend_from_slice(&0u64.to_le_bytes()),
-                }
-            }
+            self.fingerprint_input(|bytes| input.extend_from_slice(bytes));
             xxh3_128(input)
         })
     }
 
-    fn fingerprint_parts(&self) -> [Option<&str>; 4] {
-        [
+    /// The fingerprint's input, in pieces, in order.
+    fn fingerprint_input(&self, mut put: impl FnMut(&[u8])) {
+        put(&self.click_time.to_le_bytes());
+        for part in [
             Some(self.url_parameters.as_str()),
             Some(self.settings.as_str()),
             self.referrer.as_deref(),
             self.current_url.as_deref(),
-        ]
+        ] {
+            match part {
+                Some(s) => {
+                    put(&(s.len() as u64 + 1).to_le_bytes());
+                    put(s.as_bytes());
+                }
+                None => put(&0u64.to_le_bytes()),
+            }
+        }
     }
 
     /// One line of `--emit` output (JSON, no newline).
@@ -145,20 +146,12 @@ mod tests {
         assert_ne!(a.fingerprint(), c.fingerprint());
     }
 
-    /// The fingerprint as first defined, with a streaming hasher: stores' ledgers
-    /// hold fingerprints computed so.
+    /// The fingerprint as first computed, with a streaming hasher fed the pieces:
+    /// stores' ledgers hold fingerprints computed so (the known value below pins
+    /// the pieces themselves).
     fn streamed_fingerprint(lead: &Lead) -> u128 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(&lead.click_time.to_le_bytes());
-        for part in lead.fingerprint_parts() {
-            match part {
-                Some(s) => {
-                    h.update(&(s.len() as u64 + 1).to_le_bytes());
-                    h.update(s.as_bytes());
-                }
-                None => h.update(&0u64.to_le_bytes()),
-            }
-        }
+        lead.fingerprint_input(|bytes| h.update(bytes));
         h.digest128()
     }
 

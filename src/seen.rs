@@ -114,13 +114,13 @@ impl SeenSet {
     /// tight loop, the cache misses overlap, where one insert at a time, amid other
     /// work, waits for each. Returns how many were found (so that the loop is not
     /// optimized away).
-    pub fn warm(&self, fps: &[u128]) -> usize {
+    pub fn warm(&self, fps: impl Iterator<Item = u128> + Clone) -> usize {
         let mut found = 0;
-        for fp in fps {
-            found += usize::from(self.table[shard(*fp)].contains(fp));
+        for fp in fps.clone() {
+            found += usize::from(self.table[shard(fp)].contains(&fp));
         }
         if let Some(s) = &self.spill {
-            for &fp in fps {
+            for fp in fps {
                 found += usize::from(s.may_contain(fp));
             }
         }
@@ -447,7 +447,7 @@ mod tests {
         let fp = |i: u64| xxhash_rust::xxh3::xxh3_128(&i.to_le_bytes());
         // Warming looks up without inserting.
         let first: Vec<u128> = (0..100).map(fp).collect();
-        assert_eq!(set.warm(&first), 0);
+        assert_eq!(set.warm(first.iter().copied()), 0);
         assert!(set.table.iter().all(Table::is_empty));
         for i in 0..200_000 {
             assert!(set.insert(fp(i)), "{i} is new");
@@ -462,7 +462,7 @@ mod tests {
         // The latest keys are in the table; the first ones were spilled, so the
         // filter says they may be there.
         let latest: Vec<u128> = (199_990..200_000).map(fp).collect();
-        assert!(set.warm(&latest) >= 10);
-        assert!(set.warm(&first) >= 100);
+        assert!(set.warm(latest.iter().copied()) >= 10);
+        assert!(set.warm(first.iter().copied()) >= 100);
     }
 }

@@ -27,14 +27,12 @@ impl Seen {
 
     /// Bring what looking these fingerprints up will touch into the cache (see
     /// [`SeenSet::warm`]).
-    pub fn warm<P>(&self, batch: &[Checked<P>], fps: &mut Vec<u128>) {
+    pub fn warm<P>(&self, batch: &[Checked<P>]) {
         if let Some(s) = &self.0 {
-            fps.clear();
-            fps.extend(batch.iter().filter_map(|c| match c {
+            s.warm(batch.iter().filter_map(|c| match c {
                 Checked::Valid(v) => Some(v.fingerprint),
                 Checked::Rejected(_) => None,
             }));
-            s.warm(fps);
         }
     }
 

@@ -26,8 +26,6 @@ struct Check<'a> {
     progress: &'a mut Progress,
     counters: &'a Counters,
     write_error: Option<io::Error>,
-    /// A batch's fingerprints, to warm the duplicate check with.
-    fps: Vec<u128>,
 }
 
 impl Check<'_> {
@@ -81,7 +79,7 @@ impl Consumer<Checked<usize>> for Check<'_> {
     }
 
     fn batch(&mut self, items: Vec<Checked<usize>>, text: &str) -> ControlFlow<()> {
-        self.seen.warm(&items, &mut self.fps);
+        self.seen.warm(&items);
         match self.rows(&items, text) {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
@@ -137,7 +135,6 @@ pub fn run(args: ValidateArgs, ui: &Ui) -> Result<Exit, Failure> {
             progress: &mut progress,
             counters: &counters,
             write_error: None,
-            fps: Vec::new(),
         };
         // Emit lines are rendered on the normalizing threads, into the batch's text;
         // a lead carries its line's length.

@@ -107,14 +107,21 @@ impl LeadQueue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Wait (blocking) until the queue is down to its low-water mark, then reserve
-    /// room for a batch of `n` that [`deliver`](Self::deliver) or
-    /// [`cancel`](Self::cancel) will settle; false when the run stopped.
-    pub fn reserve(&self, n: usize) -> bool {
+    /// The state once the queue is down to its low-water mark or the run stopped
+    /// (waits, blocking).
+    fn room(&self) -> MutexGuard<'_, State> {
         let mut s = self.lock();
         while !s.stopped && self.full(&s) {
             s = self.drained.wait(s).unwrap_or_else(|p| p.into_inner());
         }
+        s
+    }
+
+    /// Wait (blocking) until the queue is down to its low-water mark, then reserve
+    /// room for a batch of `n` that [`deliver`](Self::deliver) or
+    /// [`cancel`](Self::cancel) will settle; false when the run stopped.
+    pub fn reserve(&self, n: usize) -> bool {
+        let mut s = self.room();
         if !s.stopped {
             s.reserved += n;
         }
@@ -124,30 +131,36 @@ impl LeadQueue {
     /// Queue a reserved batch (never waits). Gives it back when the run stopped,
     /// counted as lost.
     pub fn deliver(&self, batch: Vec<Lead>) -> Result<(), Vec<Lead>> {
-        let mut s = self.lock();
-        s.reserved = s.reserved.saturating_sub(batch.len());
-        let result = if s.stopped {
-            s.lost += batch.len() as u64;
-            Err(batch)
-        } else {
-            s.items.extend(batch);
-            Ok(())
-        };
-        drop(s);
-        self.filled.notify_waiters();
-        self.drained.notify_all();
-        result
+        self.unreserve(batch.len(), |s| {
+            if s.stopped {
+                s.lost += batch.len() as u64;
+                Err(batch)
+            } else {
+                s.items.extend(batch);
+                Ok(())
+            }
+        })
     }
 
     /// A reserved batch of `n` will not come: its mark failed.
     pub fn cancel(&self, n: usize) {
+        self.unreserve(n, |s| {
+            s.lost += n as u64;
+            s.mark_failed = true;
+        });
+    }
+
+    /// Settle a reserved batch of `n` with `f`, then wake the senders (a batch may
+    /// have come, or a closed queue may now be done) and the pipeline thread (room
+    /// was freed; `settle` may be waiting).
+    fn unreserve<R>(&self, n: usize, f: impl FnOnce(&mut State) -> R) -> R {
         let mut s = self.lock();
         s.reserved = s.reserved.saturating_sub(n);
-        s.lost += n as u64;
-        s.mark_failed = true;
+        let result = f(&mut s);
         drop(s);
         self.filled.notify_waiters();
         self.drained.notify_all();
+        result
     }
 
     /// Whether a mark failed so far.
@@ -168,10 +181,7 @@ impl LeadQueue {
     /// Queue a batch, waiting for room (blocking; call from the pipeline thread).
     /// Gives the batch back when the run stopped.
     pub fn push(&self, batch: Vec<Lead>) -> Result<(), Vec<Lead>> {
-        let mut s = self.lock();
-        while !s.stopped && self.full(&s) {
-            s = self.drained.wait(s).unwrap_or_else(|p| p.into_inner());
-        }
+        let mut s = self.room();
         if s.stopped {
             return Err(batch);
         }

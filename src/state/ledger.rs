@@ -2,6 +2,8 @@
 //! look-ups, the writer's sorted batches, and the repair of what a dead run had not
 //! yet written to it.
 
+use std::sync::LazyLock;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StateError, row_numbers};
@@ -103,21 +105,12 @@ pub(super) fn insert_entries<'a>(
     conn: &Connection,
     entries: impl IntoIterator<Item = (i64, &'a LedgerKey, i64, u64)>,
 ) -> rusqlite::Result<()> {
-    let sql = |n: usize| {
-        let values: Vec<String> = (0..n)
-            .map(|i| {
-                let p = 2 + 5 * i;
-                format!("(?{p}, ?{}, ?{}, ?{}, ?{}, ?1)", p + 1, p + 2, p + 3, p + 4)
-            })
-            .collect();
-        format!(
-            "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at) VALUES {}",
-            values.join(", ")
-        )
-    };
+    // The statements' text, made once (the statements are cached per connection).
+    static MANY: LazyLock<String> = LazyLock::new(|| insert_sql(ENTRIES_PER_INSERT));
+    static ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
     let sent_at: i64 = conn.query_row("SELECT unixepoch()", [], |r| r.get(0))?;
-    let mut many = conn.prepare_cached(&sql(ENTRIES_PER_INSERT))?;
-    let mut one = conn.prepare_cached(&sql(1))?;
+    let mut many = conn.prepare_cached(&MANY)?;
+    let mut one = conn.prepare_cached(&ONE)?;
     let mut entries = entries.into_iter();
     let mut chunk = Vec::with_capacity(ENTRIES_PER_INSERT);
     loop {
@@ -144,6 +137,20 @@ pub(super) fn insert_entries<'a>(
             return Ok(());
         }
     }
+}
+
+/// An INSERT of `n` ledger entries: `?1` the time, then five parameters an entry.
+fn insert_sql(n: usize) -> String {
+    let values: Vec<String> = (0..n)
+        .map(|i| {
+            let p = 2 + 5 * i;
+            format!("(?{p}, ?{}, ?{}, ?{}, ?{}, ?1)", p + 1, p + 2, p + 3, p + 4)
+        })
+        .collect();
+    format!(
+        "INSERT OR IGNORE INTO ledger (account_id, day, hash, file_id, row, sent_at) VALUES {}",
+        values.join(", ")
+    )
 }
 
 /// The ledger's number for an account; `create` adds it when missing.

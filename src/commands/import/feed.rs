@@ -93,8 +93,6 @@ pub(super) struct Feed {
     batch_size: usize,
     /// When the batch size was last set, and how many leads the senders had taken.
     measured: Option<(Instant, u64)>,
-    /// A batch's fingerprints, to warm the duplicate check with.
-    fps: Vec<u128>,
 }
 
 impl Feed {
@@ -112,7 +110,6 @@ impl Feed {
             state,
             batch: Vec::new(),
             measured: None,
-            fps: Vec::new(),
         }
     }
 
@@ -304,7 +301,7 @@ impl Feed {
 
 impl Consumer<Checked<Lead>> for Feed {
     fn batch(&mut self, items: Vec<Checked<Lead>>, _text: &str) -> ControlFlow<()> {
-        books(&self.books).seen.warm(&items, &mut self.fps);
+        books(&self.books).seen.warm(&items);
         for checked in items {
             self.outcome(checked)?;
         }
