@@ -2,9 +2,19 @@
 
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::normalize::params::json_str;
-use crate::normalize::time::DstAdjust;
+use crate::json::json_str;
 use crate::source::Cell;
+
+/// How a naive time met its zone (daylight saving), counted in reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DstAdjust {
+    #[default]
+    None,
+    /// The wall-clock time does not exist (spring forward): moved later.
+    Gap,
+    /// The wall-clock time happens twice (fall back): the earlier was taken.
+    Fold,
+}
 
 #[derive(Debug, Clone)]
 pub struct Lead {

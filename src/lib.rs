@@ -1,71 +1,36 @@
 //! setclick: import offline leads into the SealMetrics Set-Click API.
 //!
 //! Data flows one way: `source` (readers) → `normalize` (fields, times, parameters)
-//! → `lead` → `report`. `pipeline` runs that flow for one file across threads;
-//! `commands` wire it to each subcommand. Core modules never import `cli` or
-//! `commands`.
+//! → `lead` → `dispatch` (pacing, retries, the API `api`) → `report`. The
+//! `engine` runs that flow for each file of a run, with the `state` store; `cli`
+//! and `config` turn the command line into the engine's plan; `commands` wire one
+//! subcommand each. ARCHITECTURE.md maps the modules, threads and owners.
 
 pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dispatch;
+pub mod engine;
+pub mod error;
+pub mod json;
 pub mod lead;
 pub mod normalize;
 pub mod panics;
-pub mod pipeline;
-pub mod progress;
 pub mod report;
 pub mod sandbox;
 pub mod seen;
 pub mod source;
 pub mod state;
-pub mod tally;
+pub mod ui;
 
-use cli::{Cli, Command, LogFormat};
+use cli::{Cli, Command};
+use error::{Error, Exit};
+use ui::{LogFormat, Ui};
 
-/// Process exit codes (documented in README and `--help`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(i32)]
-pub enum Exit {
-    /// Every row valid (and sent).
-    Ok = 0,
-    /// Some rows rejected or failed; the rest went through.
-    Partial = 1,
-    /// Usage, configuration or unreadable input; nothing sent.
-    Usage = 2,
-    /// Credentials or scope refused (401/403), or the API unreachable.
-    Auth = 3,
-    /// Interrupted; state saved.
-    Interrupted = 130,
-}
-
-/// A run that could not complete, with the exit code it means.
-#[derive(Debug)]
-pub struct Failure {
-    pub exit: Exit,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn usage(message: impl ToString) -> Failure {
-        Failure {
-            exit: Exit::Usage,
-            message: message.to_string(),
-        }
-    }
-}
-
-/// How to talk to the user.
-#[derive(Debug, Clone, Copy)]
-pub struct Ui {
-    pub quiet: bool,
-    pub verbose: u8,
-}
-
-fn init_logging(cli: &Cli) {
+fn init_logging(ui: &Ui) {
     use tracing_subscriber::EnvFilter;
-    let level = match (cli.quiet, cli.verbose) {
+    let level = match (ui.quiet, ui.verbose) {
         (true, _) => "error",
         (false, 0) => "warn,setclick=warn",
         (false, 1) => "warn,setclick=info",
@@ -75,34 +40,33 @@ fn init_logging(cli: &Cli) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ui.terminal)
         .with_target(false);
-    let _ = match cli.log_format {
+    let _ = match ui.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.without_time().try_init(),
     };
 }
 
-/// Run a parsed command line; returns the process exit code.
-pub fn run(cli: Cli) -> i32 {
+/// Run a parsed command line: the exit code of a command that ran its course, or
+/// the error that stopped it (`main` says it and exits with `error::exit_code`).
+pub fn run(cli: Cli) -> Result<Exit, Error> {
     panics::install_hook();
-    init_logging(&cli);
     let ui = Ui {
         quiet: cli.quiet,
         verbose: cli.verbose,
+        format: match cli.log_format {
+            cli::LogFormat::Text => LogFormat::Text,
+            cli::LogFormat::Json => LogFormat::Json,
+        },
+        ..Ui::default()
     };
-    let result = match cli.command {
-        Command::Validate(args) => commands::validate::run(args, &ui),
-        Command::Import(args) => commands::import::run(args, &ui),
+    init_logging(&ui);
+    match cli.command {
+        Command::Validate(args) => commands::validate::run(args, ui),
+        Command::Import(args) => commands::import::run(args, ui),
         Command::Status(args) => commands::status::run(args),
         Command::Sandbox(args) => commands::sandbox::run(args),
         Command::Login(args) => commands::login::run(args),
-    };
-    match result {
-        Ok(exit) => exit as i32,
-        Err(f) => {
-            eprintln!("error: {}", f.message);
-            f.exit as i32
-        }
     }
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::ops::ControlFlow;
 
 use setclick::normalize::Outcome;
-use setclick::pipeline::{Cells, Consumer, Counters, FileInfo, run_file};
+use setclick::engine::pipeline::{Cells, Consumer, Counters, FileInfo, run_file};
 use setclick::source::Input;
 
 struct Discard;
@@ -41,7 +41,7 @@ pub fn run(data: &[u8], extension: &str, args: &[&str]) {
     let prepare = |_: Outcome, _: &mut String| ();
     let _ = run_file(
         &Input::Path(path),
-        &cfg,
+        &cfg.input_plan(),
         &Counters::default(),
         Cells::Recycle,
         &prepare,

@@ -41,12 +41,20 @@ impl fmt::Display for Secret {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    /// No token or an unusable one: exit 3.
+    /// No token, or one the API (or its own claims) refuses: exit 3.
     #[error("{0}")]
     Refused(String),
-    /// A file problem: exit 2.
+    /// A token file that cannot be read: exit 2.
     #[error("{0}")]
     Usage(String),
+}
+
+impl AuthError {
+    /// The credentials are refused (exit 3), as opposed to a configuration
+    /// problem (exit 2).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, AuthError::Refused(_))
+    }
 }
 
 /// The token from `--token-file` or `SEALMETRICS_TOKEN` (never from a flag value).

@@ -3,22 +3,22 @@
 use std::io::Write;
 use std::time::Duration;
 
-use crate::api::auth::{self, Secret};
+use crate::api::auth::{self, AuthError, Secret};
 use crate::api::{answer, client};
 use crate::cli::LoginArgs;
-use crate::{Exit, Failure};
+use crate::error::{Error, Exit};
 
 pub const PASSWORD_ENV: &str = "SEALMETRICS_PASSWORD";
 
-pub fn run(args: LoginArgs) -> Result<Exit, Failure> {
+pub fn run(args: LoginArgs) -> Result<Exit, Error> {
     let endpoint =
         client::check_endpoint(args.endpoint.as_deref().unwrap_or(client::DEFAULT_ENDPOINT))
-            .map_err(Failure::usage)?;
+            .map_err(Error::Usage)?;
     let url = client::sibling(&endpoint, "/api/auth/login");
     let password = match std::env::var(PASSWORD_ENV) {
         Ok(p) if !p.is_empty() => p,
         _ => rpassword::prompt_password(format!("Password for {}: ", args.email)).map_err(|e| {
-            Failure::usage(format!(
+            Error::usage(format!(
                 "cannot read the password ({e}); set {PASSWORD_ENV}"
             ))
         })?,
@@ -26,7 +26,7 @@ pub fn run(args: LoginArgs) -> Result<Exit, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
     let answer = runtime.block_on(async {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -52,29 +52,27 @@ pub fn run(args: LoginArgs) -> Result<Exit, Failure> {
         let body = resp.bytes().await.map_err(|e| e.to_string())?;
         Ok::<_, String>((status, body))
     });
-    let (status, body) = answer.map_err(|m| Failure {
-        exit: Exit::Auth,
-        message: m,
-    })?;
+    let (status, body) = answer.map_err(AuthError::Refused)?;
     if status != 200 {
-        return Err(Failure {
-            exit: Exit::Auth,
-            message: format!("login refused: {}", answer::server_message(&body, status)),
-        });
+        return Err(AuthError::Refused(format!(
+            "login refused: {}",
+            answer::server_message(&body, status)
+        ))
+        .into());
     }
-    let v: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|_| Failure::usage("the login answer is not JSON"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| Error::usage("the login answer is not JSON"))?;
     let token = v["access_token"]
         .as_str()
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Failure::usage("the login answer has no access_token"))?;
+        .ok_or_else(|| Error::usage("the login answer has no access_token"))?;
     let token = Secret::new(token);
     let expiry =
         auth::parse_expiry(&v["expires_at"]).or_else(|| auth::claims(&token).and_then(|c| c.exp));
     match &args.save {
         Some(path) => {
             save_private(path, token.expose())
-                .map_err(|e| Failure::usage(format!("--save {}: {e}", path.display())))?;
+                .map_err(|e| Error::output(format!("--save {}", path.display()), e))?;
             eprintln!(
                 "token saved to {} (mode 0600); use it with --token-file",
                 path.display()

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use crate::cli::SandboxArgs;
 use crate::dispatch::pacing::Rate;
+use crate::error::{Error, Exit};
 use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::{Exit, Failure};
 
-pub fn run(args: SandboxArgs) -> Result<Exit, Failure> {
+pub fn run(args: SandboxArgs) -> Result<Exit, Error> {
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
-        Failure::usage(format!(
+        Error::usage(format!(
             "--listen {}: expected IP:PORT, e.g. 127.0.0.1:8787",
             args.listen
         ))
@@ -20,7 +20,7 @@ pub fn run(args: SandboxArgs) -> Result<Exit, Failure> {
     }
     let rate_limit = match &args.rate_limit {
         Some(r) => {
-            match Rate::parse(r).map_err(|e| Failure::usage(e.replace("--rate", "--rate-limit")))? {
+            match Rate::parse(r).map_err(|e| Error::usage(e.replace("--rate", "--rate-limit")))? {
                 Rate::Unlimited => None,
                 rate => rate.per_second(),
             }
@@ -32,7 +32,7 @@ pub fn run(args: SandboxArgs) -> Result<Exit, Failure> {
         ("--drop-rate", args.drop_rate),
     ] {
         if !(0.0..=1.0).contains(&p) {
-            return Err(Failure::usage(format!(
+            return Err(Error::usage(format!(
                 "{flag} {p}: give a share between 0 and 1"
             )));
         }
@@ -49,7 +49,7 @@ pub fn run(args: SandboxArgs) -> Result<Exit, Failure> {
         storm_every: match args.storm_every {
             Some(s) if s.is_finite() && s >= 1.0 => Some(Duration::from_secs_f64(s)),
             Some(s) => {
-                return Err(Failure::usage(format!(
+                return Err(Error::usage(format!(
                     "--storm-every {s}: give at least 1 second"
                 )));
             }
@@ -64,11 +64,11 @@ pub fn run(args: SandboxArgs) -> Result<Exit, Failure> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         let sandbox = Sandbox::start(cfg)
             .await
-            .map_err(|e| Failure::usage(format!("cannot listen on {listen}: {e}")))?;
+            .map_err(|e| Error::usage(format!("cannot listen on {listen}: {e}")))?;
         // The first line on stdout, for scripts that wait for it.
         println!("listening on {}", sandbox.base_url());
         let mut flush = tokio::time::interval(Duration::from_secs(1));

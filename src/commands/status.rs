@@ -1,12 +1,12 @@
 //! `setclick status`: what the state store knows about files and their rows.
 
 use crate::cli::StatusArgs;
+use crate::error::{Error, Exit};
 use crate::report::thousands;
 use crate::state::{self, Store};
-use crate::{Exit, Failure};
 
-pub fn run(args: StatusArgs) -> Result<Exit, Failure> {
-    let store = Store::open_read(&args.state_dir).map_err(Failure::usage)?;
+pub fn run(args: StatusArgs) -> Result<Exit, Error> {
+    let store = Store::open_read(&args.state_dir)?;
     let Some(store) = store else {
         if args.json {
             println!("[]");
@@ -25,14 +25,15 @@ pub fn run(args: StatusArgs) -> Result<Exit, Failure> {
         for f in &args.files {
             fps.push(
                 state::fingerprint_file(f)
-                    .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?,
+                    .map_err(|e| Error::usage(format!("{}: {e}", f.display())))?,
             );
         }
         Some(fps)
     };
-    let files = store.status(filter.as_deref()).map_err(Failure::usage)?;
+    let files = store.status(filter.as_deref())?;
     if args.json {
-        let text = serde_json::to_string_pretty(&files).map_err(Failure::usage)?;
+        let text =
+            serde_json::to_string_pretty(&files).map_err(|e| Error::Internal(e.to_string()))?;
         println!("{text}");
         return Ok(Exit::Ok);
     }

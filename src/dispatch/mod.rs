@@ -2,6 +2,7 @@
 //! pacer, send, and retry by the policy. A sender keeps its lead (its concurrency
 //! slot) through backoff, so retries never pile up beyond `--concurrency`.
 
+pub mod fault;
 pub mod pacing;
 pub mod queue;
 pub mod retry;
@@ -9,13 +10,14 @@ pub mod retry;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::api::answer::Answer;
 use crate::api::client::ApiClient;
 use crate::api::conn::Conn;
 use crate::lead::Lead;
+use fault::{FaultKind, RunFault};
 use pacing::Pacer;
 use queue::LeadQueue;
 use retry::{Backoff, Verdict, classify};
@@ -29,14 +31,15 @@ pub struct DispatchConfig {
     pub backoff: Backoff,
 }
 
-/// Why sending stops early: an interrupt (Ctrl-C, SIGTERM) or refused credentials.
+/// Why sending stops early: an interrupt (Ctrl-C, SIGTERM) or a run fault (the
+/// first one wins).
 #[derive(Clone, Default)]
 pub struct Stop(Arc<StopInner>);
 
 #[derive(Default)]
 struct StopInner {
     stopped: AtomicBool,
-    fatal: Mutex<Option<String>>,
+    fault: Mutex<Option<RunFault>>,
     notify: Notify,
 }
 
@@ -46,12 +49,13 @@ impl Stop {
         self.0.notify.notify_waiters();
     }
 
-    pub fn fatal(&self, message: String) {
+    /// Stop every sender for a fault of the endpoint as a whole.
+    pub fn fault(&self, fault: RunFault) {
         self.0
-            .fatal
+            .fault
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert(message);
+            .get_or_insert(fault);
         self.interrupt();
     }
 
@@ -59,9 +63,10 @@ impl Stop {
         self.0.stopped.load(Ordering::SeqCst)
     }
 
-    pub fn fatal_message(&self) -> Option<String> {
+    /// The fault that stopped the run, if one did.
+    pub fn fault_seen(&self) -> Option<RunFault> {
         self.0
-            .fatal
+            .fault
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -106,6 +111,10 @@ impl Event {
     }
 }
 
+/// Where each lead's fate goes (the engine's recorder), called on the sending
+/// threads.
+pub type Sink = Arc<dyn Fn(Event) + Send + Sync>;
+
 /// What every sender shares: the leads to send, the client, the pacing, the
 /// settings, the stop signal, and where each lead's fate goes.
 #[derive(Clone)]
@@ -115,7 +124,7 @@ pub struct Senders {
     pub pacer: Arc<Pacer>,
     pub cfg: DispatchConfig,
     pub stop: Stop,
-    pub events: mpsc::UnboundedSender<Event>,
+    pub sink: Sink,
 }
 
 /// Send every lead from the queue until it closes or `stop` fires.
@@ -157,7 +166,7 @@ pub async fn run(shared: Senders) {
     }
     // Whatever is still queued was never sent.
     for lead in shared.queue.stop() {
-        let _ = shared.events.send(Event {
+        (shared.sink)(Event {
             lead,
             answers: Vec::new(),
             fate: Fate::Unsent,
@@ -198,7 +207,7 @@ async fn sender(s: Senders) {
         };
         let Some(lead) = next else { return };
         let event = send_one(lead, &s.client, &mut conn, &s.pacer, &s.cfg, &s.stop).await;
-        let _ = s.events.send(event);
+        (s.sink)(event);
     }
 }
 
@@ -235,7 +244,10 @@ async fn send_one(
             Verdict::Reject(message) => break Fate::Rejected(message),
             Verdict::Fail(message) => break Fate::Failed(message),
             Verdict::Fatal(message) => {
-                stop.fatal(message);
+                stop.fault(RunFault::new(
+                    FaultKind::Credentials,
+                    format!("the API refused the credentials ({message})"),
+                ));
                 break Fate::Unsent;
             }
             Verdict::Retry {

@@ -128,14 +128,16 @@ impl LeadQueue {
         !s.stopped
     }
 
-    /// Queue a reserved batch (never waits). Gives it back when the run stopped,
-    /// counted as lost.
-    pub fn deliver(&self, batch: Vec<Lead>) -> Result<(), Vec<Lead>> {
+    /// Queue a reserved batch (never waits), calling `before` with it first, under
+    /// the queue's lock: no sender can take one of its leads until `before` is
+    /// done. Gives the batch back when the run stopped, counted as lost.
+    pub fn deliver(&self, batch: Vec<Lead>, before: impl FnOnce(&[Lead])) -> Result<(), Vec<Lead>> {
         self.unreserve(batch.len(), |s| {
             if s.stopped {
                 s.lost += batch.len() as u64;
                 Err(batch)
             } else {
+                before(&batch);
                 s.items.extend(batch);
                 Ok(())
             }
@@ -178,13 +180,15 @@ impl LeadQueue {
         s.lost
     }
 
-    /// Queue a batch, waiting for room (blocking; call from the pipeline thread).
-    /// Gives the batch back when the run stopped.
-    pub fn push(&self, batch: Vec<Lead>) -> Result<(), Vec<Lead>> {
+    /// Queue a batch, waiting for room (blocking; call from the pipeline thread),
+    /// calling `before` with it first, under the queue's lock (see
+    /// [`deliver`](Self::deliver)). Gives the batch back when the run stopped.
+    pub fn push(&self, batch: Vec<Lead>, before: impl FnOnce(&[Lead])) -> Result<(), Vec<Lead>> {
         let mut s = self.room();
         if s.stopped {
             return Err(batch);
         }
+        before(&batch);
         s.items.extend(batch);
         drop(s);
         self.filled.notify_waiters();
@@ -263,7 +267,8 @@ mod tests {
             let q = Arc::clone(&q);
             std::thread::spawn(move || {
                 for b in 0..50u64 {
-                    q.push((0..10).map(|i| lead(b * 10 + i)).collect()).unwrap();
+                    q.push((0..10).map(|i| lead(b * 10 + i)).collect(), |_| {})
+                        .unwrap();
                 }
                 q.close();
             })
@@ -280,10 +285,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stopping_fails_pushes_and_returns_what_was_left() {
         let q = Arc::new(LeadQueue::new(2, 1));
-        q.push(vec![lead(1), lead(2), lead(3)]).unwrap();
+        q.push(vec![lead(1), lead(2), lead(3)], |_| {}).unwrap();
         let blocked = {
             let q = Arc::clone(&q);
-            std::thread::spawn(move || q.push(vec![lead(4)]))
+            std::thread::spawn(move || q.push(vec![lead(4)], |_| {}))
         };
         std::thread::sleep(std::time::Duration::from_millis(50));
         let left: Vec<u64> = q.stop().into_iter().map(|l| l.row).collect();
@@ -296,13 +301,13 @@ mod tests {
     async fn pushes_wait_while_too_many_taken_leads_are_unrecorded() {
         // Low water 2, one in flight: at most 1 + 2 * 2 = 5 taken and unrecorded.
         let q = Arc::new(LeadQueue::new(2, 1));
-        q.push((0..6).map(lead).collect()).unwrap();
+        q.push((0..6).map(lead).collect(), |_| {}).unwrap();
         for _ in 0..6 {
             q.pop().await.unwrap();
         }
         let blocked = {
             let q = Arc::clone(&q);
-            std::thread::spawn(move || q.push(vec![lead(6)]))
+            std::thread::spawn(move || q.push(vec![lead(6)], |_| {}))
         };
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(!blocked.is_finished(), "six taken, none recorded: no room");
@@ -328,7 +333,7 @@ mod tests {
         };
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(!popper.is_finished(), "a reserved batch is still coming");
-        q.deliver(vec![lead(1), lead(2)]).unwrap();
+        q.deliver(vec![lead(1), lead(2)], |_| {}).unwrap();
         assert_eq!(popper.await.unwrap(), [1, 2]);
         assert_eq!(q.settle(), 0);
         assert!(!q.mark_failed());
@@ -350,7 +355,7 @@ mod tests {
         assert!(q.mark_failed());
         // The run stops before the second batch is delivered: it comes back.
         assert!(q.stop().is_empty());
-        assert_eq!(q.deliver(vec![lead(9)]).unwrap_err().len(), 1);
+        assert_eq!(q.deliver(vec![lead(9)], |_| {}).unwrap_err().len(), 1);
         assert!(!q.reserve(1), "stopped");
         assert_eq!(q.settle(), 4);
     }

@@ -8,6 +8,7 @@ use jiff::civil::{self, DateTime};
 use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
 use jiff::{Timestamp, fmt::strtime};
 
+pub use crate::lead::DstAdjust;
 use crate::source::Cell;
 
 mod days;
@@ -62,17 +63,6 @@ pub enum DateOrder {
 pub enum When {
     Instant(Timestamp),
     Naive(DateTime),
-}
-
-/// How a naive time met its zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DstAdjust {
-    #[default]
-    None,
-    /// The wall-clock time does not exist (spring forward): moved later.
-    Gap,
-    /// The wall-clock time happens twice (fall back): the earlier was taken.
-    Fold,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,5 +1,9 @@
-//! Flags and the mapping file, validated into ready-to-use settings. Every problem
-//! here is reported before any file is opened.
+//! Flags and the mapping file, validated into a run's plan. Every problem here is
+//! reported before any file is opened.
+
+mod plan;
+
+pub use plan::{import_plan, validate_plan};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,20 +13,28 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use crate::cli::InputArgs;
+use crate::engine::plan::InputPlan;
 use crate::normalize::columns::Field;
 use crate::normalize::time::{TimeRules, TimeUnit};
 use crate::normalize::{MAX_FUTURE_MS, NormalizeOptions};
 use crate::source::{Format, FrameOptions, Input, ReadOptions};
 
+/// A flag, the mapping file or a file argument is wrong; the message names it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
+
+impl From<ConfigError> for crate::error::Error {
+    fn from(e: ConfigError) -> crate::error::Error {
+        crate::error::Error::Usage(e.0)
+    }
+}
 
 fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
-/// Everything needed to read and normalize input files.
+/// Everything needed to read and normalize input files, and where the reports go.
 #[derive(Debug, Clone)]
 pub struct InputConfig {
     pub read: ReadOptions,
@@ -31,6 +43,18 @@ pub struct InputConfig {
     pub report: Option<PathBuf>,
     pub rejects: Option<PathBuf>,
     pub dedupe: bool,
+}
+
+impl InputConfig {
+    /// How the engine reads and normalizes files under these settings.
+    pub fn input_plan(&self) -> InputPlan {
+        InputPlan {
+            read: self.read.clone(),
+            frame: self.frame.clone(),
+            normalize: self.normalize.clone(),
+            dedupe: self.dedupe,
+        }
+    }
 }
 
 /// `--mapping FILE.toml`: the same options as the flags, plus tables.
@@ -86,8 +110,30 @@ pub fn input_config(args: &InputArgs, now: Timestamp) -> Result<InputConfig, Con
         Some(p) => load_mapping(p)?,
         None => MappingFile::default(),
     };
-    let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+    Ok(InputConfig {
+        read: read_options(args, &file)?,
+        frame: FrameOptions {
+            header_row: args.header_row.or(file.header_row),
+        },
+        normalize: NormalizeOptions {
+            explicit: explicit_map(args, &file)?,
+            rules: time_rules(args, &file)?,
+            constants: constant_settings(args, &file)?,
+            microconversion: args.microconversion || file.microconversion.unwrap_or(false),
+            max_ms: now.as_millisecond().saturating_add(MAX_FUTURE_MS),
+        },
+        report: args.report.clone().or(file.report),
+        rejects: args.rejects.clone().or(file.rejects),
+        dedupe: !(args.no_dedupe || file.no_dedupe.unwrap_or(false)),
+    })
+}
 
+/// A flag's value, or the mapping file's.
+fn pick(flag: &Option<String>, file: &Option<String>) -> Option<String> {
+    flag.clone().or_else(|| file.clone())
+}
+
+fn read_options(args: &InputArgs, file: &MappingFile) -> Result<ReadOptions, ConfigError> {
     let format = match pick(&args.format, &file.format) {
         Some(f) => Some(Format::parse(&f).ok_or_else(|| {
             ConfigError(format!("--format {f}: expected csv, tsv, xlsx or parquet"))
@@ -103,6 +149,16 @@ pub fn input_config(args: &InputArgs, now: Timestamp) -> Result<InputConfig, Con
         )?),
         None => None,
     };
+    Ok(ReadOptions {
+        format,
+        delimiter,
+        encoding,
+        sheet: pick(&args.sheet, &file.sheet),
+        gzip: None,
+    })
+}
+
+fn time_rules(args: &InputArgs, file: &MappingFile) -> Result<TimeRules, ConfigError> {
     let zone = match pick(&args.timezone, &file.timezone) {
         Some(name) => Some(TimeZone::get(&name).map_err(|_| {
             ConfigError(format!(
@@ -112,8 +168,8 @@ pub fn input_config(args: &InputArgs, now: Timestamp) -> Result<InputConfig, Con
         })?),
         None => None,
     };
-    let time_format = pick(&args.time_format, &file.time_format);
-    if let Some(f) = &time_format
+    let format = pick(&args.time_format, &file.time_format);
+    if let Some(f) = &format
         && !f.contains('%')
     {
         return err(format!(
@@ -126,7 +182,16 @@ pub fn input_config(args: &InputArgs, now: Timestamp) -> Result<InputConfig, Con
             .map_err(|e| ConfigError(format!("--time-unit: {e}")))?,
         None => TimeUnit::Auto,
     };
+    Ok(TimeRules {
+        zone,
+        format,
+        unit,
+        order: None,
+    })
+}
 
+/// `--map` flags over the mapping file's `[map]` table; the last word on a field wins.
+fn explicit_map(args: &InputArgs, file: &MappingFile) -> Result<Vec<(Field, String)>, ConfigError> {
     let mut explicit: Vec<(Field, String)> = Vec::new();
     let mut add_map = |flag: &str, field: &str, column: &str| -> Result<(), ConfigError> {
         let field: Field = field
@@ -146,7 +211,14 @@ pub fn input_config(args: &InputArgs, now: Timestamp) -> Result<InputConfig, Con
         let (field, column) = split_pair("--map", m)?;
         add_map("--map", field, column)?;
     }
+    Ok(explicit)
+}
 
+/// `--setting` flags over the mapping file's `[settings]` table.
+fn constant_settings(
+    args: &InputArgs,
+    file: &MappingFile,
+) -> Result<Vec<(String, String)>, ConfigError> {
     let mut constants: Vec<(String, String)> = Vec::new();
     let mut add_setting = |key: &str, value: String| -> Result<(), ConfigError> {
         match key {
@@ -172,34 +244,7 @@ pub fn input_config(args: &InputArgs, now: Timestamp) -> Result<InputConfig, Con
         let (k, v) = split_pair("--setting", s)?;
         add_setting(k, v.to_string())?;
     }
-
-    Ok(InputConfig {
-        read: ReadOptions {
-            format,
-            delimiter,
-            encoding,
-            sheet: pick(&args.sheet, &file.sheet),
-            gzip: None,
-        },
-        frame: FrameOptions {
-            header_row: args.header_row.or(file.header_row),
-        },
-        normalize: NormalizeOptions {
-            explicit,
-            rules: TimeRules {
-                zone,
-                format: time_format,
-                unit,
-                order: None,
-            },
-            constants,
-            microconversion: args.microconversion || file.microconversion.unwrap_or(false),
-            max_ms: now.as_millisecond().saturating_add(MAX_FUTURE_MS),
-        },
-        report: args.report.clone().or(file.report),
-        rejects: args.rejects.clone().or(file.rejects),
-        dedupe: !(args.no_dedupe || file.no_dedupe.unwrap_or(false)),
-    })
+    Ok(constants)
 }
 
 /// Expand FILE arguments: directories to their supported files (sorted by name),

@@ -11,7 +11,7 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::config::InputConfig;
+use super::plan::InputPlan;
 use crate::normalize::columns::header_score;
 use crate::normalize::{Normalizer, Outcome, SAMPLE_ROWS};
 use crate::source::{
@@ -133,7 +133,7 @@ pub enum Cells {
 /// `consumer` in file order. Returns whether the consumer stopped the run early.
 pub fn run_file<T: Send>(
     input: &Input,
-    cfg: &InputConfig,
+    cfg: &InputPlan,
     counters: &Counters,
     cells: Cells,
     prepare: Prepare<'_, T>,
@@ -182,7 +182,7 @@ pub fn run_file<T: Send>(
 
 #[allow(clippy::too_many_arguments)]
 fn drive<'scope, 'env, T: Send>(
-    cfg: &'env InputConfig,
+    cfg: &'env InputPlan,
     counters: &Counters,
     workers: usize,
     scope: &'scope thread::Scope<'scope, 'env>,
@@ -348,7 +348,7 @@ fn normalize_batches<T>(
 /// then stream batches.
 fn read_file(
     input: &Input,
-    cfg: &InputConfig,
+    cfg: &InputPlan,
     counters: &Counters,
     ctl: Sender<Result<Control, SourceError>>,
     go: Receiver<Option<Vec<usize>>>,

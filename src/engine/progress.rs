@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::pipeline::{Counters, FileInfo};
+use super::pipeline::{Counters, FileInfo};
 use crate::report::thousands;
 
 const LOG_EVERY: Duration = Duration::from_secs(10);

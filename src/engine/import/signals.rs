@@ -1,11 +1,11 @@
 //! Ctrl-C and SIGTERM during an import.
 
-use crate::Exit;
 use crate::dispatch::Stop;
+use crate::error::Exit;
 
 /// Ctrl-C / SIGTERM: the first stops intake and lets in-flight answers arrive; a
 /// second exits at once.
-pub(super) fn watch_signals(stop: Stop) {
+pub fn watch_signals(stop: Stop) {
     tokio::spawn(async move {
         let mut seen = 0;
         loop {

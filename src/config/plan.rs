@@ -1,0 +1,123 @@
+//! Plans from the command line: each command's flags checked and typed, the files
+//! listed, the token and endpoint resolved, before any file is read.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::{expand_inputs, input_config};
+use crate::api::auth;
+use crate::api::client::{self, ClickTimeUnit, Wire};
+use crate::cli::{
+    ClickTimeUnitArg, ImportArgs, InputArgs, ReferrerField, UncertainArg, ValidateArgs,
+};
+use crate::dispatch::DispatchConfig;
+use crate::dispatch::pacing::Rate;
+use crate::dispatch::retry::Backoff;
+use crate::engine::plan::{ImportPlan, RunPlan, SendPlan, StatePlan, TargetPlan, ValidatePlan};
+use crate::error::Error;
+use crate::ui::Ui;
+
+/// What every command that reads lead files needs.
+fn run_plan(files: &[PathBuf], input: &InputArgs, ui: Ui) -> Result<RunPlan, Error> {
+    let cfg = input_config(input, Timestamp::now())?;
+    let inputs = expand_inputs(files, cfg.read.format.is_some())?;
+    Ok(RunPlan {
+        inputs,
+        input: cfg.input_plan(),
+        report: cfg.report,
+        rejects: cfg.rejects,
+        ui,
+    })
+}
+
+pub fn validate_plan(args: &ValidateArgs, ui: Ui) -> Result<ValidatePlan, Error> {
+    Ok(ValidatePlan {
+        run: run_plan(&args.files, &args.input, ui)?,
+        emit: args.emit.clone(),
+        account_id: args.account_id.clone(),
+    })
+}
+
+pub fn import_plan(args: &ImportArgs, ui: Ui) -> Result<ImportPlan, Error> {
+    let run = run_plan(&args.files, &args.input, ui)?;
+    // A sandbox run keeps no state unless a directory is named: it must not mark
+    // real files as imported.
+    let state = match (&args.state_dir, args.no_state, args.sandbox) {
+        (_, true, _) | (None, false, true) => None,
+        (dir, false, _) => Some(StatePlan {
+            dir: dir.clone().unwrap_or_else(|| PathBuf::from(".setclick")),
+            uncertain_skip: args.uncertain == UncertainArg::Skip,
+            retry_failed: args.retry_failed,
+            restart: args.restart,
+        }),
+    };
+    let send = SendPlan {
+        target: target(args)?,
+        rate: match (&args.rate, args.sandbox) {
+            (Some(r), _) => Rate::parse(r).map_err(Error::Usage)?,
+            (None, true) => Rate::Unlimited,
+            (None, false) => Rate::parse("1/s").map_err(Error::Usage)?,
+        },
+        burst: NonZeroU32::new(args.burst)
+            .ok_or_else(|| Error::usage("--burst must be at least 1"))?,
+        dispatch: DispatchConfig {
+            concurrency: match args.concurrency {
+                0 => return Err(Error::usage("--concurrency must be at least 1")),
+                n => n,
+            },
+            max_attempts: args.max_attempts.max(1),
+            backoff: Backoff::default(),
+            // A second sending thread lets requests go out while the first handles
+            // answers (measured: 12% faster against loopback on 2 cores, with or
+            // without a store).
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+        },
+        wire: Wire {
+            click_time_unit: match args.click_time_unit {
+                ClickTimeUnitArg::Ms => ClickTimeUnit::Millis,
+                ClickTimeUnitArg::S => ClickTimeUnit::Seconds,
+            },
+            referrer_field: match args.referrer_field {
+                ReferrerField::Referrer => "referrer",
+                ReferrerField::ReferrerUrl => "referrer_url",
+            },
+        },
+        timeout: (args.timeout.is_finite() && args.timeout > 0.0)
+            .then(|| Duration::from_secs_f64(args.timeout))
+            .ok_or_else(|| Error::usage("--timeout must be a positive number of seconds"))?,
+    };
+    Ok(ImportPlan { run, send, state })
+}
+
+/// The sandbox, or the endpoint with the token (never from a flag value) and the
+/// account.
+fn target(args: &ImportArgs) -> Result<TargetPlan, Error> {
+    if args.sandbox {
+        if args.account_id.is_some() {
+            tracing::warn!("--sandbox: sending with the sandbox's own account id");
+        }
+        return Ok(TargetPlan::Sandbox);
+    }
+    let token = auth::load_token(
+        args.token_file.as_deref(),
+        std::env::var(auth::TOKEN_ENV).ok(),
+    )?;
+    let account = args
+        .account_id
+        .clone()
+        .filter(|a| !a.trim().is_empty())
+        .ok_or_else(|| {
+            Error::usage("no account id: give --account-id or set SEALMETRICS_ACCOUNT_ID")
+        })?;
+    let endpoint =
+        client::check_endpoint(args.endpoint.as_deref().unwrap_or(client::DEFAULT_ENDPOINT))
+            .map_err(Error::Usage)?;
+    Ok(TargetPlan::Api {
+        endpoint,
+        token,
+        account,
+    })
+}
