@@ -39,17 +39,29 @@ impl Default for Wire {
     }
 }
 
-/// Check an endpoint URL: https, or plain http only to a loopback address.
-pub fn check_endpoint(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("--endpoint {raw}: not a URL ({e})"))?;
+/// An endpoint URL setclick will not send to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("--endpoint {0}: not a URL ({1})")]
+    NotUrl(String, String),
+    #[error(
+        "--endpoint {0}: plain http is allowed only to loopback addresses (127.0.0.1, ::1, \
+         localhost); use https"
+    )]
+    PlainHttp(String),
+    #[error("--endpoint {0}: unsupported scheme '{1}'")]
+    Scheme(String, String),
+}
+
+/// Check an endpoint URL: https, or plain http only to a loopback address (the
+/// token must not cross a network in clear).
+pub fn check_endpoint(raw: &str) -> Result<Url, EndpointError> {
+    let url = Url::parse(raw).map_err(|e| EndpointError::NotUrl(raw.into(), e.to_string()))?;
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(format!(
-            "--endpoint {raw}: plain http is allowed only to loopback addresses (127.0.0.1, ::1, \
-             localhost); use https"
-        )),
-        other => Err(format!("--endpoint {raw}: unsupported scheme '{other}'")),
+        "http" => Err(EndpointError::PlainHttp(raw.into())),
+        other => Err(EndpointError::Scheme(raw.into(), other.into())),
     }
 }
 
@@ -476,7 +488,9 @@ mod tests {
         assert!(check_endpoint("http://127.0.0.1:8787/api/auth/v1.0/set-click").is_ok());
         assert!(check_endpoint("http://localhost/x").is_ok());
         assert!(check_endpoint("http://[::1]:9/x").is_ok());
-        let e = check_endpoint("http://app.sealmetrics.com/x").unwrap_err();
+        let e = check_endpoint("http://app.sealmetrics.com/x")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("loopback"), "{e}");
         assert!(check_endpoint("http://10.0.0.1/x").is_err());
         assert!(check_endpoint("ftp://x/y").is_err());

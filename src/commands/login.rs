@@ -13,7 +13,7 @@ pub const PASSWORD_ENV: &str = "SEALMETRICS_PASSWORD";
 pub fn run(args: LoginArgs) -> Result<Exit, Error> {
     let endpoint =
         client::check_endpoint(args.endpoint.as_deref().unwrap_or(client::DEFAULT_ENDPOINT))
-            .map_err(Error::Usage)?;
+            .map_err(|e| Error::usage(e.to_string()))?;
     let url = client::sibling(&endpoint, "/api/auth/login");
     let password = match std::env::var(PASSWORD_ENV) {
         Ok(p) if !p.is_empty() => p,

@@ -19,12 +19,10 @@ pub fn run(args: SandboxArgs) -> Result<Exit, Error> {
         tracing::warn!("the sandbox listens on {listen}, which is not a loopback address");
     }
     let rate_limit = match &args.rate_limit {
-        Some(r) => {
-            match Rate::parse(r).map_err(|e| Error::usage(e.replace("--rate", "--rate-limit")))? {
-                Rate::Unlimited => None,
-                rate => rate.per_second(),
-            }
-        }
+        Some(r) => match Rate::parse(r).map_err(|e| Error::usage(format!("--rate-limit {e}")))? {
+            Rate::Unlimited => None,
+            rate => rate.per_second(),
+        },
         None => None,
     };
     for (flag, p) in [

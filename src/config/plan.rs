@@ -57,9 +57,9 @@ pub fn import_plan(args: &ImportArgs, ui: Ui) -> Result<ImportPlan, Error> {
     let send = SendPlan {
         target: target(args)?,
         rate: match (&args.rate, args.sandbox) {
-            (Some(r), _) => Rate::parse(r).map_err(Error::Usage)?,
+            (Some(r), _) => Rate::parse(r).map_err(|e| Error::usage(format!("--rate {e}")))?,
             (None, true) => Rate::Unlimited,
-            (None, false) => Rate::parse("1/s").map_err(Error::Usage)?,
+            (None, false) => Rate::Every(Duration::from_secs(1)),
         },
         burst: NonZeroU32::new(args.burst)
             .ok_or_else(|| Error::usage("--burst must be at least 1"))?,
@@ -114,7 +114,7 @@ fn target(args: &ImportArgs) -> Result<TargetPlan, Error> {
         })?;
     let endpoint =
         client::check_endpoint(args.endpoint.as_deref().unwrap_or(client::DEFAULT_ENDPOINT))
-            .map_err(Error::Usage)?;
+            .map_err(|e| Error::usage(e.to_string()))?;
     Ok(TargetPlan::Api {
         endpoint,
         token,

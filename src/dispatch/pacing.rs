@@ -18,8 +18,21 @@ pub enum Rate {
     Every(Duration),
 }
 
+/// A rate that cannot be read; the caller names its flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RateError {
+    #[error("{0}: expected N/s, N/m, N/h or unlimited")]
+    NotARate(String),
+    #[error("{0}: unknown unit '{1}' (s, m, h)")]
+    Unit(String, String),
+    #[error("{0}: the number must be above 0")]
+    NotPositive(String),
+}
+
 impl Rate {
-    pub fn parse(s: &str) -> Result<Rate, String> {
+    /// `N/s`, `N/m`, `N/h` (N may have a fraction), `N` (per second) or
+    /// `unlimited`.
+    pub fn parse(s: &str) -> Result<Rate, RateError> {
         let s = s.trim().to_ascii_lowercase();
         if s == "unlimited" || s == "none" || s == "0" {
             return Ok(Rate::Unlimited);
@@ -28,15 +41,15 @@ impl Rate {
         let n: f64 = n
             .trim()
             .parse()
-            .map_err(|_| format!("--rate {s}: expected N/s, N/m, N/h or unlimited"))?;
+            .map_err(|_| RateError::NotARate(s.clone()))?;
         let secs = match unit.trim() {
             "s" | "sec" | "second" => 1.0,
             "m" | "min" | "minute" => 60.0,
             "h" | "hour" => 3600.0,
-            other => return Err(format!("--rate {s}: unknown unit '{other}' (s, m, h)")),
+            other => return Err(RateError::Unit(s.clone(), other.to_string())),
         };
         if !(n.is_finite() && n > 0.0) {
-            return Err(format!("--rate {s}: the number must be above 0"));
+            return Err(RateError::NotPositive(s));
         }
         Ok(Rate::Every(Duration::from_secs_f64(secs / n)))
     }
@@ -135,17 +148,18 @@ mod tests {
         assert!(Rate::parse("-1/s").is_err());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn pauses_hold_every_sender() {
         let p = Pacer::new(Rate::Unlimited, NonZeroU32::MIN);
         let start = Instant::now();
         p.pause_until(start + Duration::from_millis(150));
         p.pause_until(start + Duration::from_millis(50)); // earlier: ignored
         p.ready().await;
-        assert!(start.elapsed() >= Duration::from_millis(150));
+        // On tokio's paused clock: the wait is exactly the pause, not a sleep.
+        assert_eq!(start.elapsed(), Duration::from_millis(150));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn observe_pauses_when_the_window_is_used_up() {
         let p = Pacer::new(Rate::Unlimited, NonZeroU32::MIN);
         let h = RateHeaders {
@@ -156,7 +170,7 @@ mod tests {
         let start = Instant::now();
         p.observe(&h, 4);
         p.ready().await;
-        assert!(start.elapsed() >= Duration::from_millis(120));
+        assert_eq!(start.elapsed(), Duration::from_millis(120));
         let plenty = RateHeaders {
             limit: Some(10),
             remaining: Some(9),

@@ -95,35 +95,37 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this setclick writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
-pub fn migrate(conn: &Connection) -> Result<(), String> {
+/// Why a store's schema cannot be used or brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("this SQLite database belongs to another program; give setclick its own --state-dir")]
+    Foreign,
+    #[error("schema version {0} is newer than this setclick knows ({VERSION}); upgrade setclick")]
+    Newer(i64),
+    #[error("migration to schema version {0}: {1}")]
+    Migration(usize, rusqlite::Error),
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+}
+
+pub fn migrate(conn: &Connection) -> Result<(), SchemaError> {
     migrate_to(conn, VERSION)
 }
 
 /// Migrate up to `target` (tests build older stores with it).
-pub(crate) fn migrate_to(conn: &Connection, target: i64) -> Result<(), String> {
-    let app: i64 = conn
-        .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    let tables: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|e| e.to_string())?;
+pub(crate) fn migrate_to(conn: &Connection, target: i64) -> Result<(), SchemaError> {
+    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
     if app != APPLICATION_ID && tables > 0 {
-        return Err(
-            "this SQLite database belongs to another program; give setclick its own --state-dir"
-                .into(),
-        );
+        return Err(SchemaError::Foreign);
     }
     if version > VERSION {
-        return Err(format!(
-            "schema version {version} is newer than this setclick knows ({VERSION}); upgrade setclick"
-        ));
+        return Err(SchemaError::Newer(version));
     }
     for (i, sql) in MIGRATIONS
         .iter()
@@ -137,7 +139,7 @@ pub(crate) fn migrate_to(conn: &Connection, target: i64) -> Result<(), String> {
         );
         conn.execute_batch(&step).map_err(|e| {
             let _ = conn.execute_batch("ROLLBACK");
-            format!("migration to schema version {}: {e}", i + 1)
+            SchemaError::Migration(i + 1, e)
         })?;
     }
     Ok(())

@@ -142,7 +142,7 @@ impl Drop for MarkDone {
 /// The writer thread; [`Writer::handle`] gives cheap clones to send it work.
 pub struct Writer {
     handle: WriterHandle,
-    thread: JoinHandle<Result<(), String>>,
+    thread: JoinHandle<Result<(), StateError>>,
 }
 
 /// Sends work to the writer thread.
@@ -299,11 +299,13 @@ impl Writer {
 
     /// Commit everything and stop the thread, once every handle is dropped; returns
     /// the store's error, if any.
-    pub fn close(self) -> Result<(), String> {
+    pub fn close(self) -> Result<(), StateError> {
         drop(self.handle);
-        self.thread
-            .join()
-            .unwrap_or_else(|_| Err("the state writer stopped unexpectedly".into()))
+        self.thread.join().unwrap_or_else(|_| {
+            Err(StateError::Unusable(
+                "the state writer stopped unexpectedly".into(),
+            ))
+        })
     }
 }
 
@@ -356,7 +358,7 @@ fn write_loop(
     run_id: i64,
     account: i64,
     queue: &Queue,
-) -> Result<(), String> {
+) -> Result<(), StateError> {
     let mut failed: Option<String> = None;
     let mut ledger = LedgerWork::new(account, LEDGER_BATCH, LEDGER_SLICE);
     // The first error stops all writing; marks and flushes are answered "failed".
@@ -409,7 +411,7 @@ fn write_loop(
         }
     }
     match failed {
-        Some(e) => Err(e),
+        Some(e) => Err(StateError::Unusable(e)),
         None => Ok(()),
     }
 }

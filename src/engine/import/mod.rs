@@ -221,7 +221,7 @@ impl Importer {
                     .get_or_insert_with(|| "the state store failed".into());
             }
             if let Err(e) = w.close() {
-                self.store_error.get_or_insert(e);
+                self.store_error.get_or_insert(e.to_string());
             }
         }
         let fault = self.stop.fault_seen();

@@ -30,7 +30,8 @@ pub async fn target(plan: &SendPlan) -> Result<Target, Error> {
             .await
             .map_err(|e| Error::Internal(format!("cannot start the sandbox: {e}")))?;
             tracing::info!("sandbox listening on {}", sb.base_url());
-            let endpoint = client::check_endpoint(&sb.endpoint()).map_err(Error::Usage)?;
+            let endpoint = client::check_endpoint(&sb.endpoint())
+                .map_err(|e| Error::Internal(e.to_string()))?;
             (
                 endpoint,
                 Secret::new(sb.token()),
