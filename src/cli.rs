@@ -138,9 +138,20 @@ pub struct ImportArgs {
     #[arg(long, value_enum, default_value_t = UncertainArg::Resend)]
     pub uncertain: UncertainArg,
 
-    /// Send again the rows that failed in earlier runs.
+    /// Rows that failed in earlier runs are sent again by every run (the default);
+    /// this flag is kept for scripts that give it.
     #[arg(long)]
     pub retry_failed: bool,
+
+    /// Do not send again the rows that failed in earlier runs (they stay failed).
+    #[arg(long, conflicts_with = "retry_failed")]
+    pub no_retry_failed: bool,
+
+    /// How long to wait out an unreachable API (sending paused, one request probing
+    /// it), or a wait the API asks for, before stopping with exit 3; the leads not
+    /// sent stay pending for the next run. A number with s, m or h.
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub max_outage: String,
 
     /// Forget what earlier runs did with these files (needed to import a file again
     /// under other settings). The ledger still skips leads sent before, unless
@@ -361,4 +372,9 @@ pub struct InputArgs {
     /// original cells.
     #[arg(long, value_name = "PATH")]
     pub rejects: Option<PathBuf>,
+
+    /// Read the folders inside a directory given as FILE too (by default they are
+    /// listed as skipped).
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
 }

@@ -85,9 +85,10 @@ pub fn exit_code(e: &Error) -> Exit {
         Error::Auth(_) => Exit::Usage,
         Error::Fault(f) => match f.kind {
             FaultKind::Endpoint | FaultKind::Account | FaultKind::Field => Exit::Usage,
-            FaultKind::Credentials | FaultKind::Redirected | FaultKind::Unreachable => {
-                Exit::Refused
-            }
+            FaultKind::Credentials
+            | FaultKind::Redirected
+            | FaultKind::Unreachable
+            | FaultKind::TimedOut => Exit::Refused,
         },
     }
 }

@@ -79,6 +79,9 @@ pub struct RunReport {
     pub command: String,
     pub started_at: String,
     pub files: Vec<FileReport>,
+    /// Entries of the directories given that were not read, with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_files: Vec<String>,
     pub totals: Counts,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub http: BTreeMap<String, u64>,

@@ -1,23 +1,84 @@
-//! What came back for one request, as the dispatcher needs it: status, the
-//! server's message, `Retry-After` and `X-RateLimit-*`.
+//! What came back for one request, as the dispatcher needs it: the status, the
+//! server's message, whether a 2xx body is an error, where a redirect points,
+//! `Retry-After` and `X-RateLimit-*`; or why no answer came, and whether the request
+//! may have reached the server.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 
+/// How much of an error body is kept for messages and the rejects file.
+pub const ERROR_TEXT: usize = 200;
+
 /// What came back for one request.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    Status {
-        status: u16,
-        retry_after: Option<Duration>,
-        limit: RateHeaders,
-        /// The server's message, for errors.
-        message: Option<String>,
-    },
-    /// No HTTP answer: connect error, timeout, cut connection.
-    Transport(String),
+    Status(Status),
+    /// No HTTP answer.
+    Transport(Transport),
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub limit: RateHeaders,
+    /// The server's message, for error statuses.
+    pub message: Option<String>,
+    /// A 2xx whose body says it is an error (`"status":"error"` JSON, an HTML
+    /// page): its text, cut to [`ERROR_TEXT`] bytes. The endpoint's success
+    /// answer is an empty body.
+    pub error_body: Option<String>,
+    /// `Location` of a redirect.
+    pub location: Option<String>,
+}
+
+/// Why no answer came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// No connection (refused, reset, timed out): the request never left; it may
+    /// work later.
+    Connect(String),
+    /// No connection, and none will come by waiting: the server's certificate is
+    /// refused, or its name does not exist. The request never left.
+    Unusable(String),
+    /// The request was written, or may have been, and the connection broke before
+    /// a whole answer came: the API may have applied it.
+    NoAnswer(String),
+    /// The request was written and no answer came within `--timeout`: the API may
+    /// have applied it, and may be slower than the timeout.
+    TimedOut(String),
+}
+
+impl Transport {
+    /// A failure to connect, told apart by its message: a refused certificate or
+    /// an unknown host name will not heal by waiting (`Unusable`), anything else may.
+    pub fn connect(message: String) -> Transport {
+        const FINAL: [&str; 6] = [
+            "certificate",
+            "UnknownIssuer",
+            "NotValidForName",
+            "Name or service not known",
+            "No address associated with hostname",
+            "nodename nor servname provided",
+        ];
+        if FINAL.iter().any(|f| message.contains(f)) {
+            Transport::Unusable(message)
+        } else {
+            Transport::Connect(message)
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Transport::Connect(m)
+            | Transport::Unusable(m)
+            | Transport::NoAnswer(m)
+            | Transport::TimedOut(m) => m,
+        }
+    }
 }
 
 /// `X-RateLimit-*` headers, when present.
@@ -25,27 +86,65 @@ pub enum Answer {
 pub struct RateHeaders {
     pub limit: Option<u64>,
     pub remaining: Option<u64>,
-    /// Time until the window resets.
+    /// Time until the window resets (see [`reset_wait`] for how it is read).
     pub reset: Option<Duration>,
 }
 
 /// An HTTP answer as the dispatcher sees it. A body that breaks off after a 2xx
 /// does not undo the success.
 pub fn answer(status: u16, headers: &HeaderMap, body: Result<Bytes, String>) -> Answer {
-    let message = if (200..300).contains(&status) {
-        None
-    } else {
-        Some(match body {
-            Ok(body) => server_message(&body, status),
-            Err(e) => e,
-        })
+    let (message, error_body) = match (status, body) {
+        (200..=299, Ok(body)) => (None, error_body(headers, &body)),
+        (200..=299, Err(_)) => (None, None),
+        (_, Ok(body)) => (Some(server_message(&body, status)), None),
+        (_, Err(e)) => (Some(e), None),
     };
-    Answer::Status {
+    Answer::Status(Status {
         status,
         retry_after: retry_after(headers),
         limit: rate_headers(headers),
         message,
+        error_body,
+        location: headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string()),
+    })
+}
+
+/// The text of a 2xx body that is an error: JSON saying `"status": "error"` (or
+/// `"success": false`, or carrying an `"error"`), or an HTML page (maintenance
+/// pages and login forms answer 200). An empty body, or any other, is a success.
+pub fn error_body(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
     }
+    let html = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.to_ascii_lowercase().contains("text/html"))
+        || text.starts_with('<');
+    let error_json = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .is_some_and(|v| {
+            v["status"]
+                .as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case("error"))
+                || v["success"] == serde_json::Value::Bool(false)
+                || v.get("error").is_some_and(|e| !e.is_null())
+        });
+    (html || error_json).then(|| cut(text, ERROR_TEXT))
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn cut(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
 }
 
 /// The message of an error answer: `{"message": ...}`, `{"error": {"message": ...}}`,
@@ -66,26 +165,43 @@ pub fn server_message(body: &[u8], status: u16) -> String {
     if text.is_empty() {
         format!("HTTP {status}")
     } else {
-        let cut: String = text.chars().take(300).collect();
-        format!("HTTP {status}: {cut}")
+        format!("HTTP {status}: {}", cut(text, ERROR_TEXT))
     }
 }
 
-/// `Retry-After`: seconds or an HTTP date.
+/// `Retry-After`: seconds or an HTTP date (RFC 9110, 10.2.3).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+            .then(|| Duration::from_secs_f64(secs.min(u32::MAX as f64)));
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(
-        when.duration_since(std::time::SystemTime::now())
+        when.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
 }
 
-/// `X-RateLimit-Limit/Remaining/Reset`; a reset above 1e9 is a Unix time.
+/// `X-RateLimit-Reset`, whose unit the API's sources disagree on, read by
+/// magnitude: below 10^9 it is seconds to wait; from 10^9 to 10^12 a Unix time in
+/// seconds (10^9 s is 2001); from 10^12 a Unix time in milliseconds. A reset in the
+/// past is no wait.
+pub fn reset_wait(value: f64, now: SystemTime) -> Duration {
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let secs = if value < 1e9 {
+        value
+    } else if value < 1e12 {
+        value - now
+    } else {
+        value / 1000.0 - now
+    };
+    Duration::from_secs_f64(secs.clamp(0.0, u32::MAX as f64))
+}
+
+/// `X-RateLimit-Limit/Remaining/Reset`.
 pub fn rate_headers(headers: &HeaderMap) -> RateHeaders {
     let num = |name: &str| {
         headers
@@ -94,83 +210,12 @@ pub fn rate_headers(headers: &HeaderMap) -> RateHeaders {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|x| x.is_finite() && *x >= 0.0)
     };
-    let reset = num("x-ratelimit-reset").map(|r| {
-        if r > 1e9 {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
-            Duration::from_secs_f64((r - now).clamp(0.0, 3600.0))
-        } else {
-            Duration::from_secs_f64(r.min(3600.0))
-        }
-    });
     RateHeaders {
         limit: num("x-ratelimit-limit").map(|x| x as u64),
         remaining: num("x-ratelimit-remaining").map(|x| x as u64),
-        reset,
+        reset: num("x-ratelimit-reset").map(|r| reset_wait(r, SystemTime::now())),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::HeaderValue;
-
-    #[test]
-    fn retry_after_in_seconds_or_http_date() {
-        let mut h = HeaderMap::new();
-        h.insert("retry-after", HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        let later = std::time::SystemTime::now() + Duration::from_secs(30);
-        h.insert(
-            "retry-after",
-            HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap(),
-        );
-        let d = retry_after(&h).unwrap();
-        assert!(
-            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
-            "{d:?}"
-        );
-        h.insert(
-            "retry-after",
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert("retry-after", HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&h), None);
-    }
-
-    #[test]
-    fn server_messages_in_both_body_shapes() {
-        assert_eq!(
-            server_message(
-                br#"{"status":"error","message":"Missing required parameter: account_id"}"#,
-                400
-            ),
-            "HTTP 400: Missing required parameter: account_id"
-        );
-        assert_eq!(
-            server_message(br#"{"error":{"code":"RATE_LIMIT_EXCEEDED","message":"Too many","retry_after":60}}"#, 429),
-            "HTTP 429: Too many"
-        );
-        assert_eq!(
-            server_message(b"<html>oops</html>", 502),
-            "HTTP 502: <html>oops</html>"
-        );
-        assert_eq!(server_message(b"", 500), "HTTP 500");
-    }
-
-    #[test]
-    fn rate_headers_parse() {
-        let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-limit", HeaderValue::from_static("120"));
-        h.insert("x-ratelimit-remaining", HeaderValue::from_static("119"));
-        h.insert("x-ratelimit-reset", HeaderValue::from_static("30"));
-        let r = rate_headers(&h);
-        assert_eq!(
-            (r.limit, r.remaining, r.reset),
-            (Some(120), Some(119), Some(Duration::from_secs(30)))
-        );
-        assert_eq!(rate_headers(&HeaderMap::new()), RateHeaders::default());
-    }
-}
+mod tests;

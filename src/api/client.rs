@@ -7,37 +7,15 @@ use bytes::Bytes;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 
-use super::answer::{Answer, answer};
+use super::answer::{Answer, Transport, answer};
 use super::auth::Secret;
-use super::conn::{Conn, Origin};
+use super::conn::{Conn, Origin, Reply};
+use super::form::form_body;
+pub use super::form::{ClickTimeUnit, Wire};
 use crate::lead::Lead;
 
 /// The real endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://app.sealmetrics.com/api/auth/v1.0/set-click";
-
-/// Wire choices where the API's sources disagree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ClickTimeUnit {
-    #[default]
-    Millis,
-    Seconds,
-}
-
-#[derive(Debug, Clone)]
-pub struct Wire {
-    pub click_time_unit: ClickTimeUnit,
-    /// `referrer` (endpoint page) or `referrer_url` (original collection).
-    pub referrer_field: &'static str,
-}
-
-impl Default for Wire {
-    fn default() -> Wire {
-        Wire {
-            click_time_unit: ClickTimeUnit::Millis,
-            referrer_field: "referrer",
-        }
-    }
-}
 
 /// An endpoint URL setclick will not send to.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +103,7 @@ impl ApiClient {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .timeout(timeout)
             .pool_max_idle_per_host(concurrency.max(1))
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("setclick/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
@@ -174,39 +153,9 @@ impl ApiClient {
         &self.token
     }
 
-    /// The form body of one lead (`application/x-www-form-urlencoded`), fields in
-    /// the endpoint page's order.
+    /// The form body of one lead (see [`form_body`]).
     pub fn form(&self, lead: &Lead) -> Vec<u8> {
-        let click_time = match self.wire.click_time_unit {
-            ClickTimeUnit::Millis => lead.click_time,
-            ClickTimeUnit::Seconds => lead.click_time.div_euclid(1000),
-        };
-        let capacity = 64
-            + self.account_id.len() * 3
-            + 3 * (lead.url_parameters.len()
-                + lead.settings.len()
-                + lead.referrer.as_ref().map_or(0, String::len)
-                + lead.current_url.as_ref().map_or(0, String::len));
-        let mut f = Vec::with_capacity(capacity);
-        f.extend_from_slice(b"url_parameters=");
-        form_escape(&mut f, &lead.url_parameters);
-        f.extend_from_slice(b"&click_time=");
-        f.extend_from_slice(itoa::Buffer::new().format(click_time).as_bytes());
-        f.extend_from_slice(b"&settings=");
-        form_escape(&mut f, &lead.settings);
-        if let Some(r) = &lead.referrer {
-            f.push(b'&');
-            f.extend_from_slice(self.wire.referrer_field.as_bytes());
-            f.push(b'=');
-            form_escape(&mut f, r);
-        }
-        if let Some(u) = &lead.current_url {
-            f.extend_from_slice(b"&current_url=");
-            form_escape(&mut f, u);
-        }
-        f.extend_from_slice(b"&account_id=");
-        form_escape(&mut f, &self.account_id);
-        f
+        form_body(lead, &self.wire, &self.account_id)
     }
 
     /// The lead's body: built ahead on the normalizing threads, or here.
@@ -224,79 +173,100 @@ impl ApiClient {
         self.origin.is_none()
     }
 
-    /// Send one lead on the sender's own connection `conn`.
-    pub async fn send(&self, conn: &mut Conn, lead: &Lead) -> Answer {
-        let Some(origin) = &self.origin else {
-            return self.send_shared(lead).await;
-        };
-        let req = origin.request(self.body(lead), &self.headers);
-        match tokio::time::timeout(self.timeout, conn.exchange(origin, req)).await {
-            Err(_) => {
-                // The request may be half written: never reuse that connection.
-                conn.reset();
-                Answer::Transport("timeout".to_string())
+    /// Send one lead on the sender's own connection `conn`, following 307 and 308
+    /// redirects (same method and body, at most [`MAX_REDIRECTS`] hops, only to
+    /// URLs setclick may send to); any other answer comes back as it is.
+    pub async fn send(&self, conn: &mut Conn, lead: &Lead) -> Sent {
+        let body = self.body(lead);
+        let mut url = self.endpoint.clone();
+        let mut redirected = None;
+        for hop in 0..=MAX_REDIRECTS {
+            let reply = if url == self.endpoint {
+                self.exchange(conn, body.clone()).await
+            } else {
+                self.exchange_elsewhere(&url, body.clone()).await
+            };
+            let answer = match reply {
+                Ok(r) => answer(r.status, &r.headers, r.body),
+                Err(t) => Answer::Transport(t),
+            };
+            if let Answer::Status(s) = &answer
+                && matches!(s.status, 307 | 308)
+                && hop < MAX_REDIRECTS
+                && let Some(next) = s.location.as_deref().and_then(|l| url.join(l).ok())
+                && check_endpoint(next.as_str()).is_ok()
+            {
+                url = next;
+                redirected = Some(url.clone());
+                continue;
             }
-            Ok(Err(e)) => Answer::Transport(e),
-            Ok(Ok(reply)) => answer(reply.status, &reply.headers, reply.body),
+            return Sent { answer, redirected };
+        }
+        unreachable!("the last hop returns")
+    }
+
+    /// One request to the endpoint: on the sender's connection, or through the
+    /// proxy.
+    async fn exchange(&self, conn: &mut Conn, body: Bytes) -> Result<Reply, Transport> {
+        match &self.origin {
+            Some(origin) => {
+                let req = origin.request(body, &self.headers);
+                conn.exchange(origin, req, self.timeout).await
+            }
+            None => self.exchange_shared(&self.endpoint, body).await,
         }
     }
 
-    /// Through the general client, which honours the proxy variables.
-    async fn send_shared(&self, lead: &Lead) -> Answer {
+    /// One request to a URL a redirect named: on a connection of its own.
+    async fn exchange_elsewhere(&self, url: &Url, body: Bytes) -> Result<Reply, Transport> {
+        if self.origin.is_none() {
+            return self.exchange_shared(url, body).await;
+        }
+        let origin = Origin::new(url, self.timeout.min(Duration::from_secs(10)))
+            .map_err(Transport::Unusable)?;
+        let req = origin.request(body, &self.headers);
+        Conn::default().exchange(&origin, req, self.timeout).await
+    }
+
+    /// Through the general client, which honours the proxy variables (and follows
+    /// no redirect itself: [`send`](Self::send) decides, as on the direct path).
+    async fn exchange_shared(&self, url: &Url, body: Bytes) -> Result<Reply, Transport> {
         let req = self
             .http
-            .post(self.endpoint.clone())
+            .post(url.clone())
             .headers(self.headers.iter().cloned().collect())
-            .body(self.body(lead));
-        match req.send().await {
-            Err(e) => Answer::Transport(describe(&e)),
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let headers = resp.headers().clone();
-                let body = resp.bytes().await.map_err(|e| describe(&e));
-                answer(status, &headers, body)
-            }
-        }
+            .body(body);
+        let resp = req.send().await.map_err(|e| transport(&e))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(|e| describe(&e));
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
-/// Bytes that `application/x-www-form-urlencoded` leaves as they are (WHATWG URL
-/// standard: alphanumerics and `*-._`).
-const FORM_SAFE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'*' | b'-' | b'.' | b'_');
-        b += 1;
-    }
-    t
-};
+/// Redirect hops followed at most for one lead.
+pub const MAX_REDIRECTS: usize = 3;
 
-/// Append `s` form-encoded: space as `+`, the rest as `%XX` (what
-/// `form_urlencoded` writes, without its per-piece iterator).
-fn form_escape(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let bytes = s.as_bytes();
-    // Room for the worst case, written by index, then cut to what was written.
-    let mut at = out.len();
-    out.resize(at + 3 * bytes.len(), 0);
-    let dst = &mut out[..];
-    for &b in bytes {
-        if FORM_SAFE[b as usize] {
-            dst[at] = b;
-            at += 1;
-        } else if b == b' ' {
-            dst[at] = b'+';
-            at += 1;
-        } else {
-            dst[at] = b'%';
-            dst[at + 1] = HEX[(b >> 4) as usize];
-            dst[at + 2] = HEX[(b & 15) as usize];
-            at += 3;
-        }
+/// One lead's answer, and the URL a redirect took it to, if one did.
+#[derive(Debug)]
+pub struct Sent {
+    pub answer: Answer,
+    pub redirected: Option<Url>,
+}
+
+/// A reqwest error as the dispatcher needs it: did the request leave?
+fn transport(e: &reqwest::Error) -> Transport {
+    if e.is_connect() {
+        Transport::connect(describe(e))
+    } else if e.is_timeout() {
+        Transport::TimedOut(describe(e))
+    } else {
+        Transport::NoAnswer(describe(e))
     }
-    out.truncate(at);
 }
 
 /// A transport error in a few words, without URLs or headers.
@@ -359,39 +329,6 @@ mod tests {
     }
 
     #[test]
-    fn form_body_has_exactly_the_set_click_fields() {
-        let body = String::from_utf8(client(Wire::default()).form(&lead())).unwrap();
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
-            .into_owned()
-            .collect();
-        let want: Vec<(String, String)> = [
-            ("url_parameters", r#"{"utm_source":"a b&c"}"#),
-            ("click_time", "1634707888123"),
-            ("settings", r#"{"email":"ana+x@example.com"}"#),
-            ("referrer", "https://facebook.com/"),
-            ("account_id", "acc"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        assert_eq!(pairs, want);
-        assert!(
-            !body.contains(' ') && !body.contains("+x@"),
-            "encoded: {body}"
-        );
-
-        let legacy = client(Wire {
-            click_time_unit: ClickTimeUnit::Seconds,
-            referrer_field: "referrer_url",
-        });
-        let body = String::from_utf8(legacy.form(&lead())).unwrap();
-        assert!(
-            body.contains("click_time=1634707888&") && body.contains("referrer_url="),
-            "{body}"
-        );
-    }
-
-    #[test]
     fn the_authorization_header_never_prints() {
         let c = client(Wire::default());
         let (name, value) = &c.headers[0];
@@ -399,16 +336,6 @@ mod tests {
         assert!(value.is_sensitive());
         assert_eq!(format!("{value:?}"), "Sensitive");
         assert!(!format!("{:?}", c.headers).contains("Bearer"));
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn form_escape_writes_what_form_urlencoded_writes(s in "\\PC*") {
-            let mut ours = Vec::new();
-            form_escape(&mut ours, &s);
-            let theirs: String = form_urlencoded::byte_serialize(s.as_bytes()).collect();
-            proptest::prop_assert_eq!(String::from_utf8(ours).unwrap(), theirs);
-        }
     }
 
     #[tokio::test]
@@ -437,8 +364,8 @@ mod tests {
         .unwrap();
         let mut conn = Conn::default();
         let start = std::time::Instant::now();
-        match c.send(&mut conn, &lead()).await {
-            Answer::Transport(e) => assert_eq!(e, "timeout"),
+        match c.send(&mut conn, &lead()).await.answer {
+            Answer::Transport(Transport::TimedOut(e)) => assert!(e.contains("timeout"), "{e}"),
             other => panic!("{other:?}"),
         }
         assert!(start.elapsed() >= Duration::from_millis(200));

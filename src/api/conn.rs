@@ -20,6 +20,8 @@ use reqwest::header::{HOST, HeaderValue, USER_AGENT};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
+use super::answer::Transport;
+
 /// Error answers are read up to this size; the rest is not needed for a message.
 const MAX_ANSWER: usize = 64 * 1024;
 
@@ -176,24 +178,47 @@ pub struct Reply {
 }
 
 impl Conn {
-    /// Send one request and read its answer. A request that a kept-alive connection
-    /// closed before it was written is sent again once on a new connection: it
-    /// never reached the server.
+    /// Send one request and read its answer within `timeout` once connected. A
+    /// request that a kept-alive connection closed before it was written is sent
+    /// again once on a new connection: it never reached the server.
+    ///
+    /// Errors say whether the request may have reached the server: no connection
+    /// ([`Transport::Connect`]), or written with no whole answer
+    /// ([`Transport::NoAnswer`]).
     pub async fn exchange(
         &mut self,
         origin: &Origin,
         mut req: Request<Full<Bytes>>,
-    ) -> Result<Reply, String> {
+        timeout: Duration,
+    ) -> Result<Reply, Transport> {
         let mut fresh = false;
         loop {
             let sender = self.ready(origin, &mut fresh).await?;
-            match sender.try_send_request(req).await {
-                Ok(resp) => return self.read(resp).await,
+            let sent = tokio::time::timeout(timeout, sender.try_send_request(req)).await;
+            let sent = match sent {
+                Ok(sent) => sent,
+                Err(_) => {
+                    // The request may be half written: never reuse that connection.
+                    self.sender = None;
+                    return Err(Transport::TimedOut(format!(
+                        "no answer within {} s (--timeout)",
+                        timeout.as_secs_f64()
+                    )));
+                }
+            };
+            match sent {
+                Ok(resp) => return self.read(resp, timeout).await,
                 Err(mut e) => {
                     self.sender = None;
                     match e.take_message() {
                         Some(unsent) if !fresh => req = unsent,
-                        _ => return Err(describe(e.error())),
+                        Some(_) => {
+                            return Err(Transport::Connect(format!(
+                                "connection closed before the request was sent: {}",
+                                describe(e.error())
+                            )));
+                        }
+                        None => return Err(Transport::NoAnswer(describe(e.error()))),
                     }
                 }
             }
@@ -204,33 +229,42 @@ impl Conn {
         &mut self,
         origin: &Origin,
         fresh: &mut bool,
-    ) -> Result<&mut SendRequest<Full<Bytes>>, String> {
+    ) -> Result<&mut SendRequest<Full<Bytes>>, Transport> {
         if let Some(s) = &mut self.sender
             && (s.is_closed() || s.ready().await.is_err())
         {
             self.sender = None;
         }
-        if self.sender.is_none() {
-            *fresh = true;
-            self.sender = Some(origin.connect().await?);
-        }
-        // Just set or checked above.
-        self.sender
-            .as_mut()
-            .ok_or_else(|| "connection failed".to_string())
-    }
-
-    async fn read(&mut self, resp: Response<hyper::body::Incoming>) -> Result<Reply, String> {
-        let (parts, body) = resp.into_parts();
-        let status = parts.status.as_u16();
-        let body = match Limited::new(body, MAX_ANSWER).collect().await {
-            Ok(b) => Ok(b.to_bytes()),
-            Err(e) => {
-                // The connection is in an unknown state after a broken body.
-                self.sender = None;
-                Err(format!("answer cut off: {e}"))
+        let sender = match self.sender.take() {
+            Some(s) => s,
+            None => {
+                *fresh = true;
+                origin.connect().await.map_err(Transport::connect)?
             }
         };
+        Ok(self.sender.insert(sender))
+    }
+
+    async fn read(
+        &mut self,
+        resp: Response<hyper::body::Incoming>,
+        timeout: Duration,
+    ) -> Result<Reply, Transport> {
+        let (parts, body) = resp.into_parts();
+        let status = parts.status.as_u16();
+        let body =
+            match tokio::time::timeout(timeout, Limited::new(body, MAX_ANSWER).collect()).await {
+                Ok(Ok(b)) => Ok(b.to_bytes()),
+                Ok(Err(e)) => {
+                    // The connection is in an unknown state after a broken body.
+                    self.sender = None;
+                    Err(format!("answer cut off: {e}"))
+                }
+                Err(_) => {
+                    self.sender = None;
+                    Err("answer cut off: timeout".to_string())
+                }
+            };
         Ok(Reply {
             status,
             headers: parts.headers,
@@ -270,6 +304,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+    const SECS: Duration = Duration::from_secs(5);
 
     /// Read one request (headers and a content-length body) off `s`.
     async fn read_request(s: &mut TcpStream) -> Option<String> {
@@ -314,7 +349,10 @@ mod tests {
             req
         });
         let o = origin(&format!("http://127.0.0.1:{port}/api/x?y=1"));
-        let reply = Conn::default().exchange(&o, post(&o, "a=1")).await.unwrap();
+        let reply = Conn::default()
+            .exchange(&o, post(&o, "a=1"), SECS)
+            .await
+            .unwrap();
         assert_eq!(reply.status, 200);
         let req = server.await.unwrap();
         assert!(req.starts_with("POST /api/x?y=1 HTTP/1.1\r\n"), "{req}");
@@ -345,7 +383,7 @@ mod tests {
         let o = origin(&format!("http://127.0.0.1:{port}/x"));
         let mut conn = Conn::default();
         for _ in 0..3 {
-            let reply = conn.exchange(&o, post(&o, "a=1")).await.unwrap();
+            let reply = conn.exchange(&o, post(&o, "a=1"), SECS).await.unwrap();
             assert_eq!(reply.status, 200);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -368,7 +406,10 @@ mod tests {
             s.write_all(body.as_bytes()).await.unwrap();
         });
         let o = origin(&format!("http://127.0.0.1:{port}/x"));
-        let reply = Conn::default().exchange(&o, post(&o, "")).await.unwrap();
+        let reply = Conn::default()
+            .exchange(&o, post(&o, ""), SECS)
+            .await
+            .unwrap();
         assert_eq!(reply.status, 429);
         assert_eq!(reply.headers["retry-after"], "3");
         assert_eq!(reply.body.unwrap(), r#"{"message":"slow down"}"#.as_bytes());
@@ -382,13 +423,16 @@ mod tests {
         let failure = |url: String| async move {
             let o = origin(&url);
             Conn::default()
-                .exchange(&o, post(&o, ""))
+                .exchange(&o, post(&o, ""), SECS)
                 .await
                 .err()
                 .unwrap()
         };
         let e = failure(format!("http://127.0.0.1:{port}/x")).await;
-        assert!(e.starts_with("connection failed"), "{e}");
+        assert!(
+            matches!(&e, Transport::Connect(m) if m.starts_with("connection failed")),
+            "{e:?}"
+        );
 
         // A server that answers a TLS hello with plain HTTP.
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -398,6 +442,9 @@ mod tests {
             let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
         });
         let e = failure(format!("https://127.0.0.1:{port}/x")).await;
-        assert!(e.starts_with("connection failed"), "{e}");
+        assert!(
+            matches!(&e, Transport::Connect(m) if m.starts_with("connection failed")),
+            "{e:?}"
+        );
     }
 }

@@ -4,3 +4,4 @@ pub mod answer;
 pub mod auth;
 pub mod client;
 pub mod conn;
+pub mod form;

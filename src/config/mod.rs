@@ -1,7 +1,10 @@
 //! Flags and the mapping file, validated into a run's plan. Every problem here is
 //! reported before any file is opened.
 
+mod inputs;
 mod plan;
+
+pub use inputs::{Expanded, expand_inputs};
 
 pub use plan::{import_plan, validate_plan};
 
@@ -17,7 +20,7 @@ use crate::engine::plan::InputPlan;
 use crate::normalize::columns::Field;
 use crate::normalize::time::{TimeRules, TimeUnit};
 use crate::normalize::{MAX_FUTURE_MS, NormalizeOptions};
-use crate::source::{Format, FrameOptions, Input, ReadOptions};
+use crate::source::{Format, FrameOptions, ReadOptions};
 
 /// A flag, the mapping file or a file argument is wrong; the message names it.
 #[derive(Debug, thiserror::Error)]
@@ -245,48 +248,6 @@ fn constant_settings(
         add_setting(k, v.to_string())?;
     }
     Ok(constants)
-}
-
-/// Expand FILE arguments: directories to their supported files (sorted by name),
-/// `-` to stdin.
-pub fn expand_inputs(files: &[PathBuf], format_given: bool) -> Result<Vec<Input>, ConfigError> {
-    let mut out = Vec::new();
-    for f in files {
-        if f.as_os_str() == "-" {
-            out.push(Input::Stdin);
-            continue;
-        }
-        if f.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(f)
-                .map_err(|e| ConfigError(format!("{}: {e}", f.display())))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && Format::from_path(p).is_some())
-                .collect();
-            entries.sort();
-            if entries.is_empty() {
-                tracing::warn!(
-                    "{}: no .csv, .tsv, .gz, .xlsx or .parquet files in this directory",
-                    f.display()
-                );
-            }
-            out.extend(entries.into_iter().map(Input::Path));
-            continue;
-        }
-        if !f.exists() {
-            return err(format!("{}: no such file", f.display()));
-        }
-        if !format_given && Format::from_path(f).is_none() {
-            return err(format!(
-                "{}: unknown file type; name it .csv, .tsv, .csv.gz, .xlsx or .parquet, or give --format",
-                f.display()
-            ));
-        }
-        out.push(Input::Path(f.clone()));
-    }
-    if out.iter().filter(|i| matches!(i, Input::Stdin)).count() > 1 {
-        return err("- (stdin) can be given only once");
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -23,9 +23,10 @@ use crate::ui::Ui;
 /// What every command that reads lead files needs.
 fn run_plan(files: &[PathBuf], input: &InputArgs, ui: Ui) -> Result<RunPlan, Error> {
     let cfg = input_config(input, Timestamp::now())?;
-    let inputs = expand_inputs(files, cfg.read.format.is_some())?;
+    let expanded = expand_inputs(files, cfg.read.format.is_some(), input.recursive)?;
     Ok(RunPlan {
-        inputs,
+        inputs: expanded.inputs,
+        skipped: expanded.skipped,
         input: cfg.input_plan(),
         report: cfg.report,
         rejects: cfg.rejects,
@@ -50,7 +51,7 @@ pub fn import_plan(args: &ImportArgs, ui: Ui) -> Result<ImportPlan, Error> {
         (dir, false, _) => Some(StatePlan {
             dir: dir.clone().unwrap_or_else(|| PathBuf::from(".setclick")),
             uncertain_skip: args.uncertain == UncertainArg::Skip,
-            retry_failed: args.retry_failed,
+            retry_failed: !args.no_retry_failed,
             restart: args.restart,
         }),
     };
@@ -70,6 +71,9 @@ pub fn import_plan(args: &ImportArgs, ui: Ui) -> Result<ImportPlan, Error> {
             },
             max_attempts: args.max_attempts.max(1),
             backoff: Backoff::default(),
+            resend_uncertain: args.uncertain == UncertainArg::Resend,
+            max_outage: parse_duration(&args.max_outage)
+                .map_err(|e| Error::usage(format!("--max-outage {e}")))?,
             // A second sending thread lets requests go out while the first handles
             // answers (measured: 12% faster against loopback on 2 cores, with or
             // without a store).
@@ -90,6 +94,27 @@ pub fn import_plan(args: &ImportArgs, ui: Ui) -> Result<ImportPlan, Error> {
             .ok_or_else(|| Error::usage("--timeout must be a positive number of seconds"))?,
     };
     Ok(ImportPlan { run, send, state })
+}
+
+/// `30m`, `90s`, `2h`, `1.5h`, or a number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => t.split_at(i),
+        None => (t.as_str(), "s"),
+    };
+    let secs = match unit.trim() {
+        "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+        "h" | "hour" | "hours" => 3600.0,
+        other => return Err(format!("{s}: unknown unit '{other}' (s, m, h)")),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 && n * secs < 1e9 => {
+            Ok(Duration::from_secs_f64(n * secs))
+        }
+        _ => Err(format!("{s}: expected a duration such as 30m, 90s or 2h")),
+    }
 }
 
 /// The sandbox, or the endpoint with the token (never from a flag value) and the
@@ -120,4 +145,21 @@ fn target(args: &ImportArgs) -> Result<TargetPlan, Error> {
         token,
         account,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration(" 2 min"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
 }

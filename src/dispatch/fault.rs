@@ -24,6 +24,9 @@ pub enum FaultKind {
     /// No answer (or only 5xx) for longer than `--max-outage`, or a wait the API
     /// asked for that ends after it.
     Unreachable,
+    /// Every sender's requests time out: the API is slower than `--timeout`, and
+    /// may apply leads it never answers for; waiting would only send copies.
+    TimedOut,
 }
 
 /// A fault of the endpoint as a whole, with a message naming the cause and the fix.
@@ -65,6 +68,10 @@ impl RunFault {
                 FaultKind::Unreachable => {
                     "the leads not sent stay pending: run the same command again later \
                      (or raise --max-outage)"
+                }
+                FaultKind::TimedOut => {
+                    "raise --timeout; the rows listed uncertain are sent again by the next run \
+                     (or only listed, with --uncertain skip)"
                 }
             }
             .to_string(),

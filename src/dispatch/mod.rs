@@ -1,26 +1,29 @@
 //! Dispatch: N concurrent senders take leads from a bounded queue, wait for the
-//! pacer, send, and retry by the policy. A sender keeps its lead (its concurrency
-//! slot) through backoff, so retries never pile up beyond `--concurrency`.
+//! pacer (and out an outage), send, and act on each answer by the policy in
+//! [`retry`]. A sender keeps its lead (its concurrency slot) through backoff, so
+//! retries never pile up beyond `--concurrency`.
 
 pub mod fault;
+pub mod health;
 pub mod pacing;
 pub mod queue;
 pub mod retry;
+mod sender;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use jiff::Timestamp;
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
-use crate::api::answer::Answer;
 use crate::api::client::ApiClient;
-use crate::api::conn::Conn;
 use crate::lead::Lead;
-use fault::{FaultKind, RunFault};
+use fault::RunFault;
+use health::{Health, OutageNotice};
 use pacing::Pacer;
 use queue::LeadQueue;
-use retry::{Backoff, Verdict, classify};
+use retry::Backoff;
 
 #[derive(Debug, Clone, Copy)]
 pub struct DispatchConfig {
@@ -29,6 +32,12 @@ pub struct DispatchConfig {
     pub threads: usize,
     pub max_attempts: u32,
     pub backoff: Backoff,
+    /// `--uncertain resend`: a lead whose request got no answer is sent once more
+    /// (listed uncertain either way); with `skip` it is left uncertain.
+    pub resend_uncertain: bool,
+    /// `--max-outage`: the longest the run waits for an unreachable API, or for a
+    /// wait the API asks for.
+    pub max_outage: Duration,
 }
 
 /// Why sending stops early: an interrupt (Ctrl-C, SIGTERM) or a run fault (the
@@ -84,44 +93,72 @@ impl Stop {
     }
 }
 
-/// What became of one lead, for counting, the store and reports.
+/// What the senders tell the recorder.
 #[derive(Debug)]
-pub struct Event {
+pub enum Event {
+    /// A sender is done with a lead.
+    Lead(LeadDone),
+    /// Something the operator must hear about (all senders are affected).
+    Notice(Notice),
+}
+
+/// What became of one lead.
+#[derive(Debug)]
+pub struct LeadDone {
     pub lead: Lead,
-    /// Every HTTP answer it got, in order (`None`: no answer, a transport error).
+    /// Every HTTP answer it got, in order (`None`: no answer).
     pub answers: Vec<Option<u16>>,
     pub fate: Fate,
+    /// One of its requests was written and never answered: the API may have it
+    /// twice, or (with [`Fate::Uncertain`]) not at all.
+    pub uncertain: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fate {
-    Sent,
-    /// The server refused the lead (4xx): rejected with its message.
-    Rejected(String),
-    /// Gave up after retries, or an unretryable error.
-    Failed(String),
-    /// Not sent because the run stopped.
-    Unsent,
-}
-
-impl Event {
+impl LeadDone {
     /// The last HTTP status, if any.
     pub fn status(&self) -> Option<u16> {
         self.answers.last().copied().flatten()
     }
 }
 
-/// Where each lead's fate goes (the engine's recorder), called on the sending
-/// threads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fate {
+    Sent,
+    /// The API refused the lead (400/422 about it): rejected with its message.
+    Refused(String),
+    /// Retryable answers about it ran out, or an answer not worth retrying.
+    Failed(String),
+    /// Its request got no answer and it was not sent again: the API may have it.
+    Uncertain(String),
+    /// Not sent (known): the run stopped first.
+    Unsent,
+}
+
+/// Waits and changes that hold every sender.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// Every sender waits until `until` because the API said so.
+    Wait { until: Timestamp, cause: String },
+    /// The API has been unreachable for a while; one sender probes.
+    Outage(OutageNotice),
+    /// The API answers again after an outage of this long.
+    Recovered(Duration),
+    /// The endpoint redirected (307/308) to this URL, followed.
+    Redirected(reqwest::Url),
+}
+
+/// Where each lead's fate and each notice go (the engine's recorder), called on
+/// the sending threads.
 pub type Sink = Arc<dyn Fn(Event) + Send + Sync>;
 
 /// What every sender shares: the leads to send, the client, the pacing, the
-/// settings, the stop signal, and where each lead's fate goes.
+/// endpoint's health, the settings, the stop signal, and where fates go.
 #[derive(Clone)]
 pub struct Senders {
     pub queue: Arc<LeadQueue>,
     pub client: Arc<ApiClient>,
     pub pacer: Arc<Pacer>,
+    pub health: Arc<Health>,
     pub cfg: DispatchConfig,
     pub stop: Stop,
     pub sink: Sink,
@@ -158,7 +195,7 @@ pub async fn run(shared: Senders) {
     }
     let mut senders = tokio::task::JoinSet::new();
     for _ in given..n {
-        senders.spawn(sender(shared.clone()));
+        senders.spawn(sender::sender(shared.clone()));
     }
     while senders.join_next().await.is_some() {}
     for h in helpers {
@@ -166,11 +203,12 @@ pub async fn run(shared: Senders) {
     }
     // Whatever is still queued was never sent.
     for lead in shared.queue.stop() {
-        (shared.sink)(Event {
+        (shared.sink)(Event::Lead(LeadDone {
             lead,
             answers: Vec::new(),
             fate: Fate::Unsent,
-        });
+            uncertain: false,
+        }));
     }
 }
 
@@ -183,7 +221,7 @@ fn sending_thread(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let senders: Vec<_> = (0..count).map(|_| sender(shared.clone())).collect();
+    let senders: Vec<_> = (0..count).map(|_| sender::sender(shared.clone())).collect();
     std::thread::Builder::new()
         .name(format!("send-{t}"))
         .spawn(move || {
@@ -195,90 +233,4 @@ fn sending_thread(
                 while set.join_next().await.is_some() {}
             })
         })
-}
-
-async fn sender(s: Senders) {
-    let mut conn = Conn::default();
-    loop {
-        let next = tokio::select! {
-            biased;
-            _ = s.stop.stopped() => None,
-            l = s.queue.pop() => l,
-        };
-        let Some(lead) = next else { return };
-        let event = send_one(lead, &s.client, &mut conn, &s.pacer, &s.cfg, &s.stop).await;
-        (s.sink)(event);
-    }
-}
-
-async fn send_one(
-    lead: Lead,
-    client: &ApiClient,
-    conn: &mut Conn,
-    pacer: &Pacer,
-    cfg: &DispatchConfig,
-    stop: &Stop,
-) -> Event {
-    let mut answers = Vec::with_capacity(1);
-    let mut attempt = 0u32;
-    let fate = loop {
-        attempt += 1;
-        tokio::select! {
-            biased;
-            _ = stop.stopped() => break Fate::Unsent,
-            _ = pacer.ready() => {}
-        }
-        if stop.is_stopped() {
-            break Fate::Unsent;
-        }
-        let answer = client.send(conn, &lead).await;
-        answers.push(match &answer {
-            Answer::Status { status, limit, .. } => {
-                pacer.observe(limit, cfg.concurrency);
-                Some(*status)
-            }
-            Answer::Transport(_) => None,
-        });
-        match classify(&answer) {
-            Verdict::Done => break Fate::Sent,
-            Verdict::Reject(message) => break Fate::Rejected(message),
-            Verdict::Fail(message) => break Fate::Failed(message),
-            Verdict::Fatal(message) => {
-                stop.fault(RunFault::new(
-                    FaultKind::Credentials,
-                    format!("the API refused the credentials ({message})"),
-                ));
-                break Fate::Unsent;
-            }
-            Verdict::Retry {
-                wait,
-                pause_all,
-                reason,
-            } => {
-                if attempt >= cfg.max_attempts {
-                    break Fate::Failed(format!("{reason} (gave up after {attempt} attempts)"));
-                }
-                let wait = wait.unwrap_or_else(|| cfg.backoff.delay(attempt, &mut rand::rng()));
-                if pause_all {
-                    pacer.pause_until(Instant::now() + wait);
-                }
-                tracing::debug!(
-                    "row {}: {reason}; retry {} in {:?}",
-                    lead.row,
-                    attempt + 1,
-                    wait
-                );
-                tokio::select! {
-                    biased;
-                    _ = stop.stopped() => break Fate::Unsent,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-            }
-        }
-    };
-    Event {
-        lead,
-        answers,
-        fate,
-    }
 }

@@ -62,6 +62,10 @@ impl Rate {
     }
 }
 
+/// Pauses that end within this of one already announced are the same wait (every
+/// sender meets the same 429 and sets its own pause).
+const NEWS: Duration = Duration::from_secs(1);
+
 pub struct Pacer {
     limiter: Option<DefaultDirectRateLimiter>,
     not_before: Mutex<Option<Instant>>,
@@ -103,26 +107,32 @@ impl Pacer {
         }
     }
 
-    /// Pause every sender until `t` (a later pause wins).
-    pub fn pause_until(&self, t: Instant) {
+    /// Pause every sender until `t` (a later pause wins). True when this moves
+    /// the end of the pause by more than [`NEWS`]: a wait to announce, if long.
+    pub fn pause_until(&self, t: Instant) -> bool {
         let mut nb = self.not_before.lock().unwrap_or_else(|p| p.into_inner());
+        let news = nb.is_none_or(|cur| t > cur + NEWS);
         if nb.is_none_or(|cur| t > cur) {
             *nb = Some(t);
         }
+        news
     }
 
     /// Slow down before the server refuses: when `X-RateLimit-Remaining` is used up,
     /// wait for the reset; when it runs low, spread what is left over the window.
-    pub fn observe(&self, h: &RateHeaders, concurrency: usize) {
+    /// The wait it started, when it started one worth announcing.
+    pub fn observe(&self, h: &RateHeaders, concurrency: usize) -> Option<Duration> {
         let (Some(remaining), Some(reset)) = (h.remaining, h.reset) else {
-            return;
+            return None;
         };
-        let now = Instant::now();
-        if remaining == 0 {
-            self.pause_until(now + reset);
+        let wait = if remaining == 0 {
+            reset
         } else if (remaining as usize) < concurrency {
-            self.pause_until(now + reset.div_f64(remaining as f64 + 1.0));
-        }
+            reset.div_f64(remaining as f64 + 1.0)
+        } else {
+            return None;
+        };
+        self.pause_until(Instant::now() + wait).then_some(wait)
     }
 }
 

@@ -1,66 +1,201 @@
-//! The retry policy: what an answer means, and how long to wait before trying again.
+//! The answer policy: what an answer says about the lead, or about the endpoint as
+//! a whole, and how long to wait before trying again.
 
 use std::time::Duration;
 
 use rand::Rng;
 
-use crate::api::answer::Answer;
+use super::fault::{FaultKind, RunFault};
+use crate::api::answer::{Answer, Status, Transport};
 
 /// Without `Retry-After`, a 429 pauses every sender this long (API-NOTES: the
 /// documented window is a minute).
 pub const DEFAULT_429_PAUSE: Duration = Duration::from_secs(60);
 
+/// The fields every set-click request carries: a "Missing required parameter"
+/// naming one of them says the body did not arrive whole, not that the lead lacks it.
+const ALWAYS_SENT: [&str; 4] = ["account_id", "url_parameters", "click_time", "settings"];
+
+/// What kind of retryable failure an attempt met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// 5xx (but 501 and 505), 408, 425.
+    Server,
+    /// 429: the API answered, and asked to slow down.
+    RateLimited,
+    /// No connection: refused, DNS, TLS.
+    Connect,
+    /// A 2xx whose body is an error, once leads have gone in.
+    ErrorBody,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// 2xx: the lead is in.
+    /// 2xx with an empty or non-error body: the lead is in.
     Done,
-    /// Try again after `wait` (or a backoff); `pause_all` stops every sender meanwhile.
+    /// The API refused this lead (400/422 about it): into the rejects file.
+    Refuse(String),
+    /// Try again after `wait` (or a backoff); `pause_all` holds every sender.
     Retry {
         wait: Option<Duration>,
         pause_all: bool,
         reason: String,
+        failure: Failure,
     },
-    /// The server refused this lead (400 and other 4xx): into the rejects file.
-    Reject(String),
-    /// An error answer not worth retrying (501, 505...): the lead failed.
+    /// The request was written and no answer came (the connection broke, or
+    /// `--timeout` passed): the API may have applied it.
+    Uncertain { reason: String, timed_out: bool },
+    /// The answer is about the endpoint, not this lead: the run stops.
+    Fault(RunFault),
+    /// An error answer not worth retrying: the lead failed.
     Fail(String),
-    /// Credentials or scope refused (401/403): stop the run.
-    Fatal(String),
 }
 
-pub fn classify(answer: &Answer) -> Verdict {
+/// What the policy needs to know beyond the answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The set-click URL, for messages.
+    pub endpoint: &'a str,
+    /// Some lead went in during this run: a 2xx error body is then about the
+    /// moment (retried), before that about the endpoint (a fault).
+    pub any_success: bool,
+    /// The request body, to tell a field the lead lacks from one that was lost.
+    pub body: &'a [u8],
+}
+
+pub fn classify(answer: &Answer, cx: &Context<'_>) -> Verdict {
     match answer {
-        Answer::Transport(msg) => Verdict::Retry {
+        Answer::Transport(Transport::Connect(m)) => Verdict::Retry {
             wait: None,
             pause_all: false,
-            reason: msg.clone(),
+            reason: m.clone(),
+            failure: Failure::Connect,
         },
-        Answer::Status {
-            status,
-            retry_after,
-            message,
-            ..
-        } => {
-            let msg = || message.clone().unwrap_or_else(|| format!("HTTP {status}"));
-            match *status {
-                200..=299 => Verdict::Done,
-                401 | 403 => Verdict::Fatal(msg()),
-                429 => Verdict::Retry {
-                    wait: Some(retry_after.unwrap_or(DEFAULT_429_PAUSE)),
-                    pause_all: true,
-                    reason: msg(),
-                },
-                408 | 425 | 500 | 502 | 503 | 504 => Verdict::Retry {
-                    wait: *retry_after,
-                    // A server that says when to come back says it to everybody.
-                    pause_all: retry_after.is_some(),
-                    reason: msg(),
-                },
-                400..=499 => Verdict::Reject(msg()),
-                _ => Verdict::Fail(msg()),
-            }
-        }
+        Answer::Transport(Transport::Unusable(m)) => Verdict::Fault(RunFault::new(
+            FaultKind::Endpoint,
+            format!("cannot connect to {}: {m}", cx.endpoint),
+        )),
+        Answer::Transport(Transport::NoAnswer(m)) => Verdict::Uncertain {
+            reason: m.clone(),
+            timed_out: false,
+        },
+        Answer::Transport(Transport::TimedOut(m)) => Verdict::Uncertain {
+            reason: m.clone(),
+            timed_out: true,
+        },
+        Answer::Status(s) => classify_status(s, cx),
     }
+}
+
+fn classify_status(s: &Status, cx: &Context<'_>) -> Verdict {
+    let msg = || {
+        s.message
+            .clone()
+            .unwrap_or_else(|| format!("HTTP {}", s.status))
+    };
+    let fault = |kind, message: String| Verdict::Fault(RunFault::new(kind, message));
+    match s.status {
+        200..=299 => match &s.error_body {
+            None => Verdict::Done,
+            Some(text) if !cx.any_success => {
+                let kind = if text.to_ascii_lowercase().contains("account") {
+                    FaultKind::Account
+                } else {
+                    FaultKind::Endpoint
+                };
+                fault(
+                    kind,
+                    format!(
+                        "{} answered HTTP {} with an error instead of an empty body: {text}",
+                        cx.endpoint, s.status
+                    ),
+                )
+            }
+            Some(text) => Verdict::Retry {
+                wait: s.retry_after,
+                pause_all: false,
+                reason: format!("HTTP {} with an error: {text}", s.status),
+                failure: Failure::ErrorBody,
+            },
+        },
+        301..=303 | 307 | 308 => fault(FaultKind::Redirected, redirect_message(s, cx)),
+        300..=399 => fault(
+            FaultKind::Endpoint,
+            format!("{} answered {} to a POST", cx.endpoint, msg()),
+        ),
+        401 | 403 => fault(
+            FaultKind::Credentials,
+            format!("the API refused the credentials ({})", msg()),
+        ),
+        404 | 405 | 406 | 410 | 415 => fault(
+            FaultKind::Endpoint,
+            format!(
+                "{} answered {}: it is not the set-click endpoint, or not one that takes \
+                 setclick's requests",
+                cx.endpoint,
+                msg()
+            ),
+        ),
+        429 => Verdict::Retry {
+            wait: Some(s.retry_after.unwrap_or(DEFAULT_429_PAUSE)),
+            pause_all: true,
+            reason: msg(),
+            failure: Failure::RateLimited,
+        },
+        // 501 and 505 are the server's final word on any request: not retried.
+        501 | 505 => Verdict::Fail(msg()),
+        408 | 425 | 500..=599 => Verdict::Retry {
+            wait: s.retry_after,
+            // A server that says when to come back says it to everybody.
+            pause_all: s.retry_after.is_some(),
+            reason: msg(),
+            failure: Failure::Server,
+        },
+        400..=499 => match missing_field(&msg(), cx.body) {
+            Some(field) => fault(
+                FaultKind::Field,
+                format!(
+                    "the API says '{field}' is missing, but setclick sent it ({})",
+                    msg()
+                ),
+            ),
+            None => Verdict::Refuse(msg()),
+        },
+        _ => Verdict::Fail(msg()),
+    }
+}
+
+fn redirect_message(s: &Status, cx: &Context<'_>) -> String {
+    let to = s
+        .location
+        .as_deref()
+        .unwrap_or("nowhere (no Location header)");
+    match s.status {
+        307 | 308 => format!(
+            "{} redirects (HTTP {}) to {to}, which setclick cannot follow (plain http away \
+             from loopback, not a URL, or more than 3 hops)",
+            cx.endpoint, s.status
+        ),
+        _ => format!(
+            "{} redirects the POST to {to} (HTTP {}): following it would turn the POST into a \
+             GET and send no lead",
+            cx.endpoint, s.status
+        ),
+    }
+}
+
+/// The field of a "Missing required parameter: X" answer, when the request did
+/// carry X (always sent, or present in the body).
+fn missing_field(message: &str, body: &[u8]) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    let at = lower.find("missing required parameter")?;
+    let field: String = message[at + "missing required parameter".len()..]
+        .trim_start_matches([':', ' '])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let in_body = form_urlencoded::parse(body).any(|(k, v)| k == field && !v.is_empty());
+    (ALWAYS_SENT.contains(&field.as_str()) || in_body).then_some(field)
 }
 
 /// Capped exponential backoff with full jitter: attempt n waits a random time in
@@ -96,69 +231,4 @@ impl Backoff {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::answer::RateHeaders;
-
-    fn status(code: u16, retry_after: Option<u64>) -> Answer {
-        Answer::Status {
-            status: code,
-            retry_after: retry_after.map(Duration::from_secs),
-            limit: RateHeaders::default(),
-            message: Some(format!("HTTP {code}: x")),
-        }
-    }
-
-    #[test]
-    fn classification_follows_the_design() {
-        assert_eq!(classify(&status(200, None)), Verdict::Done);
-        assert_eq!(classify(&status(204, None)), Verdict::Done);
-        for code in [408, 425, 500, 502, 503, 504] {
-            assert!(
-                matches!(
-                    classify(&status(code, None)),
-                    Verdict::Retry {
-                        pause_all: false,
-                        wait: None,
-                        ..
-                    }
-                ),
-                "{code}"
-            );
-        }
-        assert!(matches!(
-            classify(&status(503, Some(5))),
-            Verdict::Retry { pause_all: true, wait: Some(w), .. } if w == Duration::from_secs(5)
-        ));
-        assert!(matches!(
-            classify(&status(429, None)),
-            Verdict::Retry { pause_all: true, wait: Some(w), .. } if w == DEFAULT_429_PAUSE
-        ));
-        assert!(matches!(classify(&status(401, None)), Verdict::Fatal(_)));
-        assert!(matches!(classify(&status(403, None)), Verdict::Fatal(_)));
-        assert!(matches!(classify(&status(400, None)), Verdict::Reject(m) if m.contains("400")));
-        assert!(matches!(classify(&status(422, None)), Verdict::Reject(_)));
-        assert!(matches!(classify(&status(501, None)), Verdict::Fail(_)));
-        assert!(matches!(
-            classify(&Answer::Transport("reset".into())),
-            Verdict::Retry { .. }
-        ));
-    }
-
-    #[test]
-    fn backoff_is_capped_and_jittered() {
-        let b = Backoff::default();
-        assert_eq!(b.ceiling(1), Duration::from_millis(500));
-        assert_eq!(b.ceiling(2), Duration::from_secs(1));
-        assert_eq!(b.ceiling(4), Duration::from_secs(4));
-        assert_eq!(b.ceiling(10), Duration::from_secs(30));
-        assert_eq!(b.ceiling(200), Duration::from_secs(30));
-        let mut rng = rand::rng();
-        let waits: Vec<Duration> = (0..200).map(|_| b.delay(3, &mut rng)).collect();
-        assert!(waits.iter().all(|w| *w <= Duration::from_secs(2)));
-        assert!(
-            waits.iter().any(|w| *w < Duration::from_millis(500)),
-            "full jitter reaches low values"
-        );
-    }
-}
+mod tests;

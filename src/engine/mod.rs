@@ -26,6 +26,7 @@ use crate::error::{Error, Exit, exit_code, hint};
 use crate::report::{Counts, FileReport, RejectsWriter, RunReport};
 use crate::source::Input;
 use crate::state::StateError;
+use crate::ui::Ui;
 use checked::Seen;
 use plan::RunPlan;
 use progress::Progress;
@@ -38,6 +39,7 @@ pub struct Shared {
     pub progress: Progress,
     /// More than one file: rejects locations carry the file's name.
     pub several: bool,
+    pub ui: Ui,
 }
 
 /// One file, done or given up.
@@ -119,10 +121,12 @@ impl Run {
                 seen: Seen::new(plan.input.dedupe),
                 progress: Progress::new(plan.ui.quiet),
                 several: plan.inputs.len() > 1,
+                ui: plan.ui,
             },
             report: RunReport {
                 command: command.into(),
                 started_at: Timestamp::now().to_string(),
+                skipped_files: plan.skipped.clone(),
                 ..RunReport::default()
             },
             started: Instant::now(),
@@ -293,6 +297,7 @@ mod tests {
             (FaultKind::Credentials, Exit::Refused),
             (FaultKind::Redirected, Exit::Refused),
             (FaultKind::Unreachable, Exit::Refused),
+            (FaultKind::TimedOut, Exit::Refused),
             (FaultKind::Endpoint, Exit::Usage),
             (FaultKind::Account, Exit::Usage),
             (FaultKind::Field, Exit::Usage),

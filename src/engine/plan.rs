@@ -29,6 +29,8 @@ pub struct InputPlan {
 pub struct RunPlan {
     /// The files, directories expanded, in order.
     pub inputs: Vec<Input>,
+    /// What the directories held that is not read: `path (why)`.
+    pub skipped: Vec<String>,
     pub input: InputPlan,
     /// `--report PATH` (JSON).
     pub report: Option<PathBuf>,

@@ -24,6 +24,7 @@ use super::pipeline::{self, Counters, FileError, FileInfo};
 use super::plan::ImportPlan;
 use super::tally::FileTally;
 use super::{Ending, FileDone, Files, Run, Shared};
+use crate::dispatch::health::Health;
 use crate::dispatch::pacing::Pacer;
 use crate::dispatch::queue::LeadQueue;
 use crate::dispatch::{self, Event, Senders, Sink, Stop};
@@ -37,7 +38,7 @@ use recorder::Recorder;
 use target::Target;
 
 /// What the recorder hears, in the order it happened.
-// Nearly every message is a `Lead`: boxing it would allocate once per answer.
+// Nearly every message is a lead's answer: boxing it would allocate once per answer.
 #[allow(clippy::large_enum_variant)]
 pub enum Message {
     /// The file's shape, before its first row.
@@ -46,8 +47,8 @@ pub enum Message {
     Intake(Intake),
     /// This many pending leads are being handed to the senders.
     Delivered(usize),
-    /// A sender is done with a lead.
-    Lead(Event),
+    /// A sender is done with a lead, or has news for the operator.
+    Dispatch(Event),
     /// The store failed: the run stops.
     StoreFailed(String),
 }
@@ -117,6 +118,8 @@ struct Importer {
     writer: Option<Writer>,
     target: Target,
     pacer: Arc<Pacer>,
+    /// The endpoint's health, across files.
+    health: Arc<Health>,
     /// The settings that shape what is sent, hashed: part of a file's identity.
     settings: String,
     stop: Stop,
@@ -147,8 +150,10 @@ impl Importer {
         };
         let stop = Stop::default();
         signals::watch_signals(stop.clone());
+        let d = plan.send.dispatch;
         Ok(Importer {
             pacer: Arc::new(Pacer::new(plan.send.rate, plan.send.burst)),
+            health: Arc::new(Health::new(d.concurrency, d.max_outage)),
             settings: plan.settings_hash(),
             plan,
             store,
@@ -293,7 +298,7 @@ impl Files for Importer {
         let sink: Sink = {
             let tx = to_recorder.clone();
             Arc::new(move |e| {
-                let _ = tx.send(Message::Lead(e));
+                let _ = tx.send(Message::Dispatch(e));
             })
         };
         drop(to_recorder);
@@ -301,6 +306,7 @@ impl Files for Importer {
             queue,
             client: Arc::clone(&self.target.client),
             pacer: Arc::clone(&self.pacer),
+            health: Arc::clone(&self.health),
             cfg: self.plan.send.dispatch,
             stop: self.stop.clone(),
             sink,
@@ -398,7 +404,7 @@ fn already_imported(name: &str, prior: &Prior, quiet: bool) -> FileDone {
             prior.done.count(),
             if prior.failed > 0 {
                 format!(
-                    ", {} failed: re-send them with --retry-failed",
+                    ", {} failed, not sent again (--no-retry-failed)",
                     prior.failed
                 )
             } else {

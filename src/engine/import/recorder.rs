@@ -12,7 +12,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
 use super::{Entry, Intake, Message, PipelineDone};
-use crate::dispatch::{Event, Fate};
+use crate::dispatch::health::{hms, human};
+use crate::dispatch::{Event, Fate, LeadDone, Notice};
 use crate::engine::Shared;
 use crate::engine::checked::Seen;
 use crate::engine::fate::RowFate;
@@ -22,7 +23,7 @@ use crate::engine::tally::FileTally;
 use crate::error::Error;
 use crate::lead::Lead;
 use crate::normalize::{Problem, Rejected};
-use crate::report::FileReport;
+use crate::report::{FileReport, thousands};
 use crate::state::{LedgerKey, RowOutcome, RowState};
 
 /// Messages taken from the channel at once.
@@ -41,6 +42,10 @@ pub struct Recorder<'a> {
     outcomes: Vec<RowOutcome>,
     store_error: Option<String>,
     write_error: Option<io::Error>,
+    /// `-q`: notices are not shown.
+    quiet: bool,
+    /// Redirect targets already told.
+    redirects: std::collections::HashSet<String>,
 }
 
 impl<'a> Recorder<'a> {
@@ -51,6 +56,7 @@ impl<'a> Recorder<'a> {
         file_id: Option<i64>,
         counters: Counters,
     ) -> Recorder<'a> {
+        let quiet = shared.ui.quiet;
         Recorder {
             tally,
             shared,
@@ -62,6 +68,8 @@ impl<'a> Recorder<'a> {
             outcomes: Vec::new(),
             store_error: None,
             write_error: None,
+            quiet,
+            redirects: Default::default(),
         }
     }
 
@@ -123,10 +131,11 @@ impl<'a> Recorder<'a> {
                     self.tally
                         .advance(RowFate::Pending, RowFate::InFlight, n as u64)
                 }
-                Message::Lead(e) => {
+                Message::Dispatch(Event::Lead(done)) => {
                     answered += 1;
-                    self.answered(e);
+                    self.answered(done);
                 }
+                Message::Dispatch(Event::Notice(n)) => self.notice(n),
                 Message::StoreFailed(e) => {
                     self.store_error.get_or_insert(e);
                 }
@@ -192,7 +201,7 @@ impl<'a> Recorder<'a> {
     }
 
     /// A sender is done with a lead.
-    fn answered(&mut self, event: Event) {
+    fn answered(&mut self, event: LeadDone) {
         for a in &event.answers {
             self.http.count(*a);
         }
@@ -225,24 +234,64 @@ impl<'a> Recorder<'a> {
                 RowFate::Failed,
                 outcome(RowState::Failed, Some(m.clone()), None),
             ),
-            Fate::Rejected(m) => (
+            Fate::Refused(m) => (
                 RowFate::Refused,
                 outcome(RowState::Rejected, Some(m.clone()), None),
             ),
+            // No record: the row stays marked in flight, so the store lists it
+            // uncertain until a later run settles it.
+            Fate::Uncertain(_) => (RowFate::Uncertain, None),
             Fate::Unsent => (
                 RowFate::Pending,
                 self.file_id.map(|id| RowOutcome::unsent(id, row)),
             ),
         };
         self.tally.advance(RowFate::InFlight, fate, 1);
+        if event.uncertain || fate == RowFate::Uncertain {
+            self.tally.fates.note_uncertain(row);
+        }
         self.outcomes.extend(record);
         match event.fate {
             Fate::Failed(m) => self.reject(&as_rejected(event.lead, "send", m), RowFate::Failed),
-            Fate::Rejected(m) => {
+            Fate::Refused(m) => {
                 self.reject(&as_rejected(event.lead, "server", m), RowFate::Refused)
             }
-            Fate::Sent | Fate::Unsent => {}
+            Fate::Sent | Fate::Unsent | Fate::Uncertain(_) => {}
         }
+    }
+
+    /// What holds every sender, told to the operator with the time.
+    fn notice(&mut self, n: Notice) {
+        if self.quiet {
+            return;
+        }
+        let waiting =
+            self.tally.fates.count(RowFate::Pending) + self.tally.fates.count(RowFate::InFlight);
+        let line = match n {
+            Notice::Wait { until, cause } => {
+                format!("{cause}; every sender waits until {}", hms(until))
+            }
+            Notice::Outage(o) => format!(
+                "API unreachable since {} ({}); retrying every {}; {} leads waiting",
+                hms(o.since),
+                o.cause,
+                human(o.retry_every),
+                thousands(waiting)
+            ),
+            Notice::Recovered(down) => {
+                format!("API reachable again after {}; sending", human(down))
+            }
+            Notice::Redirected(url) => {
+                if !self.redirects.insert(url.to_string()) {
+                    return;
+                }
+                format!(
+                    "warning: the endpoint redirects (307/308) to {url}: following it; give \
+                     --endpoint {url} to send there directly"
+                )
+            }
+        };
+        eprintln!("{} {line}", hms(jiff::Timestamp::now()));
     }
 
     fn reject(&mut self, r: &Rejected, fate: RowFate) {
