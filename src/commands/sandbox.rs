@@ -59,6 +59,7 @@ pub fn run(args: SandboxArgs) -> Result<Exit, Failure> {
         seed: args.seed,
         record: args.record,
         keep_clicks: false,
+        ..SandboxConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

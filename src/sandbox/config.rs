@@ -27,6 +27,83 @@ pub struct SandboxConfig {
     pub record: Option<PathBuf>,
     /// Keep accepted clicks in memory (tests); off for long runs.
     pub keep_clicks: bool,
+    /// Share of valid requests applied at once but answered only after `slow`
+    /// ([`Click::slow`](super::Click::slow)): a client that gives up first never
+    /// hears that its click went through.
+    pub slow_rate: f64,
+    /// How long a slow answer waits after the click is applied.
+    pub slow: Duration,
+    /// Share of valid requests answered 200 with an error body (`error_200_body`),
+    /// and not applied.
+    pub error_200_rate: f64,
+    pub error_200_body: ErrorBody,
+    /// Answer every POST to the set-click path with this status (301, 302, 303, 307
+    /// or 308) and an absolute `Location`: for 307 and 308, [`MOVED_PATH`], which
+    /// serves set-click like the real path; for 301, 302 and 303, [`LOGIN_PAGE_PATH`],
+    /// an HTML page answering 200 to any method and applying nothing (a client that
+    /// follows with a GET sees a success). Those two paths exist only with a redirect.
+    ///
+    /// [`MOVED_PATH`]: super::MOVED_PATH
+    /// [`LOGIN_PAGE_PATH`]: super::LOGIN_PAGE_PATH
+    pub redirect: Option<u16>,
+    /// Answer every set-click request `retry_after_status` with `Retry-After: N`
+    /// (this many seconds), not applied, until N seconds after the first such
+    /// answer; then serve normally.
+    pub retry_after: Option<u64>,
+    /// 429 or 503.
+    pub retry_after_status: u16,
+    /// What `X-RateLimit-Reset` carries in `rate_limit` answers.
+    pub reset_format: ResetFormat,
+    /// Answer 404 on the set-click path (a wrong endpoint). Wins over `redirect`.
+    pub not_found: bool,
+}
+
+/// The body of a 200 that is an error (`error_200_rate`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ErrorBody {
+    /// `{"status":"error","message":"Invalid account"}`, as application/json.
+    #[default]
+    Json,
+    /// A maintenance page, as text/html.
+    Html,
+}
+
+/// What `X-RateLimit-Reset` carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResetFormat {
+    /// Seconds until the bucket is full again (rounded up).
+    #[default]
+    Delta,
+    /// The Unix time of that instant, in seconds (rounded up).
+    EpochS,
+    /// The Unix time of that instant, in milliseconds (rounded up).
+    EpochMs,
+}
+
+/// Redirect statuses the sandbox answers with.
+pub(super) const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
+
+impl SandboxConfig {
+    /// Refuse what the sandbox could not serve as described.
+    pub(super) fn check(&self) -> Result<(), String> {
+        if let Some(code) = self.redirect
+            && !REDIRECTS.contains(&code)
+        {
+            return Err(format!(
+                "redirect {code}: give one of 301, 302, 303, 307, 308"
+            ));
+        }
+        if ![429, 503].contains(&self.retry_after_status) {
+            return Err(format!(
+                "retry_after_status {}: give 429 or 503",
+                self.retry_after_status
+            ));
+        }
+        if self.retry_after == Some(0) {
+            return Err("retry_after: give at least 1 second".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for SandboxConfig {
@@ -45,6 +122,15 @@ impl Default for SandboxConfig {
             seed: 1,
             record: None,
             keep_clicks: true,
+            slow_rate: 0.0,
+            slow: Duration::from_secs(35),
+            error_200_rate: 0.0,
+            error_200_body: ErrorBody::Json,
+            redirect: None,
+            retry_after: None,
+            retry_after_status: 429,
+            reset_format: ResetFormat::Delta,
+            not_found: false,
         }
     }
 }

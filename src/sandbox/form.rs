@@ -67,5 +67,6 @@ pub(super) fn parse(headers: &HeaderMap, body: &[u8], account: &str) -> Result<C
         referrer: field("referrer").or_else(|| field("referrer_url")),
         current_url: field("current_url"),
         cut: false,
+        slow: false,
     })
 }

@@ -5,11 +5,14 @@
 //! down, or cut connections after applying a click.
 
 mod config;
+mod endpoints;
 mod faults;
 mod form;
 mod handlers;
 mod record;
 mod server;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -18,22 +21,32 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use config::SandboxConfig;
+pub use config::{ErrorBody, ResetFormat, SandboxConfig};
 pub use faults::Bucket;
 pub use record::{Click, Stats};
 
 /// The path of the set-click endpoint on the real API and on the sandbox.
 pub const SET_CLICK_PATH: &str = "/api/auth/v1.0/set-click";
 
+/// Where 307 and 308 redirects point (`redirect`): set-click, served like the real path.
+pub const MOVED_PATH: &str = "/api/auth/v1.0/set-click-moved";
+
+/// Where 301, 302 and 303 redirects point: an HTML page, 200 to any method.
+pub const LOGIN_PAGE_PATH: &str = "/login";
+
 /// What the handlers and the accept loop share.
 struct Shared {
     cfg: SandboxConfig,
+    /// Where the sandbox listens (for absolute `Location`s).
+    addr: SocketAddr,
     stats: Mutex<Stats>,
     clicks: Mutex<Vec<Click>>,
     record: record::Record,
     bucket: Option<Mutex<Bucket>>,
     dice: Mutex<faults::Dice>,
     started: Instant,
+    /// When the first `retry_after` answer was given.
+    held_off_since: Mutex<Option<Instant>>,
 }
 
 impl Shared {
@@ -50,8 +63,11 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Bind and serve on the current tokio runtime.
+    /// Bind and serve on the current tokio runtime. A config the sandbox cannot serve
+    /// as described (a redirect status that is not one) is `InvalidInput`.
     pub async fn start(cfg: SandboxConfig) -> std::io::Result<Sandbox> {
+        cfg.check()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
@@ -59,6 +75,8 @@ impl Sandbox {
             bucket: cfg.rate_limit.map(|r| Mutex::new(Bucket::new(r))),
             dice: Mutex::new(faults::Dice::new(cfg.seed)),
             started: Instant::now(),
+            held_off_since: Mutex::new(None),
+            addr,
             cfg,
             stats: Mutex::default(),
             clicks: Mutex::default(),

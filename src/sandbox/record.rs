@@ -22,7 +22,20 @@ pub struct Stats {
     pub bad_request: u64,
     pub rate_limited: u64,
     pub failed: u64,
+    /// Applied, then cut (`drop_rate`).
     pub dropped: u64,
+    /// Applied at once, answered late (`slow_rate`).
+    pub slow: u64,
+    /// Answered 200 with an error body and not applied (`error_200_rate`).
+    pub error_200: u64,
+    /// POSTs to the set-click path answered with a redirect (`redirect`).
+    pub redirected: u64,
+    /// Requests (any method) to the login page that 301, 302 and 303 point to.
+    pub login_page: u64,
+    /// Answered 429 or 503 with `Retry-After` and not applied (`retry_after`).
+    pub retry_after: u64,
+    /// Answered 404 on the set-click path (`not_found`).
+    pub not_found: u64,
 }
 
 /// One accepted click, as received.
@@ -40,6 +53,10 @@ pub struct Click {
     /// never heard it went through.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cut: bool,
+    /// Applied at once, answered only after the slow delay (`--slow-rate`): a client
+    /// that timed out first never heard it went through.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub slow: bool,
 }
 
 /// The `--record` file, if any: one JSON line per applied click.
