@@ -27,6 +27,11 @@ pub struct SandboxConfig {
     pub record: Option<PathBuf>,
     /// Keep accepted clicks in memory (tests); off for long runs.
     pub keep_clicks: bool,
+    /// Outages, timed from the sandbox's start: in each, new connections are refused
+    /// (ECONNREFUSED: the listening socket is closed, and bound again afterwards), the
+    /// connections open when it begins are closed, and no request is applied.
+    /// [`Sandbox::outage`](super::Sandbox::outage) begins one on a running sandbox.
+    pub outages: Vec<Outage>,
     /// Share of valid requests applied at once but answered only after `slow`
     /// ([`Click::slow`](super::Click::slow)): a client that gives up first never
     /// hears that its click went through.
@@ -56,6 +61,13 @@ pub struct SandboxConfig {
     pub reset_format: ResetFormat,
     /// Answer 404 on the set-click path (a wrong endpoint). Wins over `redirect`.
     pub not_found: bool,
+}
+
+/// One outage: from `start` after the sandbox started, for `len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outage {
+    pub start: Duration,
+    pub len: Duration,
 }
 
 /// The body of a 200 that is an error (`error_200_rate`).
@@ -102,6 +114,9 @@ impl SandboxConfig {
         if self.retry_after == Some(0) {
             return Err("retry_after: give at least 1 second".into());
         }
+        if let Some(o) = self.outages.iter().find(|o| o.len.is_zero()) {
+            return Err(format!("outage at {:?}: give it a length", o.start));
+        }
         Ok(())
     }
 }
@@ -122,6 +137,7 @@ impl Default for SandboxConfig {
             seed: 1,
             record: None,
             keep_clicks: true,
+            outages: Vec::new(),
             slow_rate: 0.0,
             slow: Duration::from_secs(35),
             error_200_rate: 0.0,

@@ -72,6 +72,7 @@ async fn serve_click(s: &Shared, route: Route, headers: &HeaderMap, body: &[u8])
     s.count(|st| st.requests += 1);
     if !s.cfg.latency.is_zero() {
         tokio::time::sleep(s.cfg.latency).await;
+        down(s)?;
     }
     path_faults(s, route)?;
     hold_off(s)?;
@@ -93,6 +94,17 @@ async fn serve_click(s: &Shared, route: Route, headers: &HeaderMap, body: &[u8])
         resp.extensions_mut().insert(CutConnection);
     }
     Ok(resp)
+}
+
+/// Cut a request that waited (`latency`) into an outage; the connection goes too.
+fn down(s: &Shared) -> Step {
+    if !s.outages.active(Instant::now()) {
+        return Ok(());
+    }
+    s.count(|st| st.outage_cut += 1);
+    let mut resp = StatusCode::SERVICE_UNAVAILABLE.into_response();
+    resp.extensions_mut().insert(CutConnection);
+    Err(Box::new(resp))
 }
 
 /// `not_found` and `redirect`, on the set-click path only: 404, or the redirect

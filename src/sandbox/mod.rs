@@ -9,19 +9,20 @@ mod endpoints;
 mod faults;
 mod form;
 mod handlers;
+mod outage;
 mod record;
 mod server;
 #[cfg(test)]
 mod tests;
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use config::{ErrorBody, ResetFormat, SandboxConfig};
+pub use config::{ErrorBody, Outage, ResetFormat, SandboxConfig};
 pub use faults::Bucket;
 pub use record::{Click, Stats};
 
@@ -47,6 +48,7 @@ struct Shared {
     started: Instant,
     /// When the first `retry_after` answer was given.
     held_off_since: Mutex<Option<Instant>>,
+    outages: outage::Outages,
 }
 
 impl Shared {
@@ -68,13 +70,15 @@ impl Sandbox {
     pub async fn start(cfg: SandboxConfig) -> std::io::Result<Sandbox> {
         cfg.check()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let listener = TcpListener::bind(cfg.listen).await?;
+        let listener = server::bind(cfg.listen)?;
         let addr = listener.local_addr()?;
+        let started = Instant::now();
         let shared = Arc::new(Shared {
+            outages: outage::Outages::new(started, &cfg.outages),
             record: record::Record::open(cfg.record.as_deref())?,
             bucket: cfg.rate_limit.map(|r| Mutex::new(Bucket::new(r))),
             dice: Mutex::new(faults::Dice::new(cfg.seed)),
-            started: Instant::now(),
+            started,
             held_off_since: Mutex::new(None),
             addr,
             cfg,
@@ -83,7 +87,12 @@ impl Sandbox {
         });
         let router = handlers::router(Arc::clone(&shared));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        tokio::spawn(server::serve(listener, router, stop_rx));
+        tokio::spawn(server::serve(
+            listener,
+            router,
+            Arc::clone(&shared),
+            stop_rx,
+        ));
         Ok(Sandbox {
             addr,
             shared,
@@ -120,6 +129,20 @@ impl Sandbox {
 
     pub fn flush(&self) {
         self.shared.record.flush();
+    }
+
+    /// Begin an outage now, for `len` (see [`SandboxConfig::outages`]). Callable from
+    /// any thread, inside a runtime or not. From its return no request is applied
+    /// until the outage ends; the listening socket closes on the accept loop's next
+    /// turn (see [`Sandbox::refusing`]).
+    pub fn outage(&self, len: Duration) {
+        self.shared.outages.add(Instant::now(), len);
+    }
+
+    /// Whether the listening socket is closed for an outage right now (new
+    /// connections are refused).
+    pub fn refusing(&self) -> bool {
+        self.shared.outages.refusing.load(Ordering::Acquire)
     }
 }
 

@@ -36,6 +36,15 @@ pub struct Stats {
     pub retry_after: u64,
     /// Answered 404 on the set-click path (`not_found`).
     pub not_found: u64,
+    /// Outages begun (the listening socket closed). Connections refused meanwhile
+    /// are refused by the kernel, unseen and uncounted.
+    pub outages: u64,
+    /// Connections closed because an outage began while they were open (or they
+    /// were accepted as it began).
+    pub connections_cut: u64,
+    /// Requests (any path) cut unanswered and unapplied because they came during
+    /// an outage.
+    pub outage_cut: u64,
 }
 
 /// One accepted click, as received.

@@ -2,6 +2,7 @@
 //! (loopback only: no proxy from the environment).
 
 mod answers;
+mod outages;
 
 use std::time::Duration;
 
