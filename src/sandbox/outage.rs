@@ -34,7 +34,10 @@ impl Outages {
             spans: Mutex::new(
                 planned
                     .iter()
-                    .map(|o| (started + o.start, started + o.start + o.len))
+                    .map(|o| {
+                        let start = later(started, o.start);
+                        (start, later(start, o.len))
+                    })
                     .collect(),
             ),
             changed: Notify::new(),
@@ -48,7 +51,7 @@ impl Outages {
         {
             let mut spans = lock(&self.spans);
             spans.retain(|&(_, end)| end > start);
-            spans.push((start, start + len));
+            spans.push((start, later(start, len)));
         }
         self.any.store(true, Ordering::Release);
         self.changed.notify_one();
@@ -85,6 +88,12 @@ impl Outages {
             .filter(|&s| s > now)
             .min()
     }
+}
+
+/// `t + d`, or a century on if that is beyond the clock.
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .unwrap_or_else(|| t + Duration::from_secs(100 * 365 * 86_400))
 }
 
 #[cfg(test)]
