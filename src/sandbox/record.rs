@@ -14,6 +14,9 @@ use super::lock;
 /// What the sandbox has answered so far.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct Stats {
+    /// Set-click requests that reached the handler (on the real path or, with a 307
+    /// or 308 redirect, the moved one), whatever their answer. Requests cut at the
+    /// door by an outage are in `outage_cut` only.
     pub requests: u64,
     /// Clicks applied (including those whose connection was then cut).
     pub accepted: u64,
