@@ -24,10 +24,19 @@ pub struct Counts {
     pub failed: u64,
     /// Already sent by an earlier run.
     pub skipped: u64,
-    /// Sent before a crash without a recorded answer.
+    /// Rows whose request may have reached the API without an answer (in this run,
+    /// or in one that died): they may have arrived twice, or not at all.
     pub uncertain: u64,
     /// Valid leads not sent because the run stopped (interrupt, refused credentials).
     pub pending: u64,
+    /// Of the uncertain rows, those not sent again in this run: their fate is
+    /// unknown until a later run sends them (or lists them, `--uncertain skip`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unknown: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl std::ops::AddAssign for Counts {
@@ -40,6 +49,7 @@ impl std::ops::AddAssign for Counts {
         self.failed += o.failed;
         self.skipped += o.skipped;
         self.uncertain += o.uncertain;
+        self.unknown += o.unknown;
         self.pending += o.pending;
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::cli::SandboxArgs;
 use crate::dispatch::pacing::Rate;
-use crate::sandbox::{ErrorBody, Outage, ResetFormat, Sandbox, SandboxConfig, Stats};
 use crate::error::{Error, Exit};
+use crate::sandbox::{ErrorBody, Outage, ResetFormat, Sandbox, SandboxConfig, Stats};
 
 pub fn run(args: SandboxArgs) -> Result<Exit, Error> {
     let cfg = config(args)?;
@@ -106,12 +106,10 @@ fn config(args: SandboxArgs) -> Result<SandboxConfig, Error> {
         ))
     })?;
     let rate_limit = match &args.rate_limit {
-        Some(r) => {
-            match Rate::parse(r).map_err(|e| Error::usage(format!("--rate-limit {e}")))? {
-                Rate::Unlimited => None,
-                rate => rate.per_second(),
-            }
-        }
+        Some(r) => match Rate::parse(r).map_err(|e| Error::usage(format!("--rate-limit {e}")))? {
+            Rate::Unlimited => None,
+            rate => rate.per_second(),
+        },
         None => None,
     };
     for (flag, p) in [

@@ -43,6 +43,8 @@ struct State {
     timeouts: usize,
     timeout_first: Option<u64>,
     timeout_spread: bool,
+    /// When the last answer came.
+    last_answer: Option<Instant>,
     outage: Option<Outage>,
     /// Outages so far: a sender's probing role belongs to one of them.
     outages: u64,
@@ -118,6 +120,7 @@ impl Health {
         s.timeouts = 0;
         s.timeout_first = None;
         s.timeout_spread = false;
+        s.last_answer = Some(Instant::now());
         let ended = s.outage.take().map(|o| o.since.elapsed());
         drop(s);
         if ended.is_some() {
@@ -156,10 +159,15 @@ impl Health {
         trip
     }
 
-    /// A request of `row` got no answer within `--timeout`. A fault when every
-    /// sender's requests time out, on different leads, with no answer between.
-    pub fn timed_out(&self, row: u64, timeout: &str) -> Option<RunFault> {
+    /// A request of `row`, sent at `sent`, got no answer within `--timeout`. A
+    /// fault when every sender's requests time out, on different leads, and no
+    /// answer came while they waited (a slow request that other answers overtook is
+    /// the request's, not the API's).
+    pub fn timed_out(&self, row: u64, sent: Instant, timeout: &str) -> Option<RunFault> {
         let mut s = self.lock();
+        if s.last_answer.is_some_and(|t| t > sent) {
+            return None;
+        }
         s.timeouts += 1;
         match s.timeout_first {
             None => s.timeout_first = Some(row),

@@ -131,9 +131,10 @@ fn classify_status(s: &Status, cx: &Context<'_>) -> Verdict {
             FaultKind::Endpoint,
             format!(
                 "{} answered {}: it is not the set-click endpoint, or not one that takes \
-                 setclick's requests",
+                 setclick's requests{}",
                 cx.endpoint,
-                msg()
+                msg(),
+                set_click_here(cx.endpoint)
             ),
         ),
         429 => Verdict::Retry {
@@ -162,6 +163,19 @@ fn classify_status(s: &Status, cx: &Context<'_>) -> Verdict {
             None => Verdict::Refuse(msg()),
         },
         _ => Verdict::Fail(msg()),
+    }
+}
+
+/// The set-click URL on the endpoint's host, when the endpoint is not it.
+fn set_click_here(endpoint: &str) -> String {
+    const PATH: &str = "/api/auth/v1.0/set-click";
+    match reqwest::Url::parse(endpoint) {
+        Ok(mut u) if !u.path().ends_with(PATH) => {
+            u.set_path(PATH);
+            u.set_query(None);
+            format!(" (the set-click URL on this host would be {u})")
+        }
+        _ => String::new(),
     }
 }
 

@@ -43,6 +43,8 @@ struct Attempts<'a> {
     timeouts: u32,
     /// The outage this sender probes for, if it does.
     probing: Option<u64>,
+    /// When the last request left.
+    sent_at: tokio::time::Instant,
 }
 
 /// After an attempt.
@@ -62,6 +64,7 @@ impl<'a> Attempts<'a> {
             no_answers: 0,
             timeouts: 0,
             probing: None,
+            sent_at: tokio::time::Instant::now(),
         }
     }
 
@@ -114,6 +117,7 @@ impl<'a> Attempts<'a> {
         if s.stop.is_stopped() {
             return Next::Done(self.stopped());
         }
+        self.sent_at = tokio::time::Instant::now();
         let sent = s.client.send(conn, &self.lead).await;
         if let Some(url) = sent.redirected {
             (s.sink)(Event::Notice(Notice::Redirected(url)));
@@ -217,7 +221,7 @@ impl<'a> Attempts<'a> {
                 // Sent again at most once: a slow API would get a copy each time.
                 self.no_answers += 1;
                 self.timeouts += 1;
-                if let Some(fault) = s.health.timed_out(self.lead.row, &reason) {
+                if let Some(fault) = s.health.timed_out(self.lead.row, self.sent_at, &reason) {
                     s.stop.fault(fault);
                     return Next::Done(Fate::Uncertain(reason));
                 }

@@ -180,6 +180,7 @@ impl Fates {
             skipped: n(RowFate::Resumed) + n(RowFate::InLedger),
             uncertain: self.uncertain_rows().len() as u64,
             pending: n(RowFate::Pending) + n(RowFate::InFlight),
+            unknown: n(RowFate::Uncertain),
         }
     }
 }

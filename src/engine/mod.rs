@@ -206,7 +206,7 @@ pub fn say_error(e: &Error) {
 
 /// The exit code of a run (README's table): interrupted; a run fault's own code;
 /// a failed store; unreadable files (2 when nothing went through, else 1); rows
-/// rejected, refused or failed (1); else 0.
+/// rejected, refused, failed or left uncertain (1); else 0.
 pub fn exit_for(totals: &Counts, completed: usize, unreadable: usize, ending: &Ending) -> Exit {
     if ending.interrupted {
         return Exit::Interrupted;
@@ -224,7 +224,7 @@ pub fn exit_for(totals: &Counts, completed: usize, unreadable: usize, ending: &E
             Exit::Partial
         };
     }
-    if totals.rejected > 0 || totals.failed > 0 {
+    if totals.rejected > 0 || totals.failed > 0 || totals.unknown > 0 {
         return Exit::Partial;
     }
     Exit::Ok
@@ -273,6 +273,16 @@ mod tests {
         assert_eq!(
             exit_for(&counts(|c| c.failed = 1), 1, 0, &quiet),
             Exit::Partial
+        );
+        assert_eq!(
+            exit_for(&counts(|c| c.unknown = 1), 1, 0, &quiet),
+            Exit::Partial,
+            "a row whose fate is unknown"
+        );
+        assert_eq!(
+            exit_for(&counts(|c| c.uncertain = 3), 1, 0, &quiet),
+            Exit::Ok,
+            "uncertain rows sent again"
         );
         // Unreadable files: 2 only when nothing went through.
         assert_eq!(exit_for(&Counts::default(), 0, 1, &quiet), Exit::Usage);

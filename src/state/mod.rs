@@ -96,7 +96,7 @@ pub struct Prior {
     pub done: Bitmap,
     /// Rows marked in flight when a run died: sent or not, nobody knows.
     pub uncertain: HashSet<u64>,
-    /// Rows that failed and are not retried now.
+    /// Rows that failed in earlier runs (sent again unless --no-retry-failed).
     pub failed: u64,
     pub last_run: Option<i64>,
 }
@@ -301,10 +301,11 @@ impl Store {
         for (row, state) in outcomes.others() {
             match state {
                 Some(RowState::Pending) | None => {}
-                Some(RowState::Failed) if retry_failed => {}
                 Some(RowState::Failed) => {
                     prior.failed += 1;
-                    prior.done.set(row);
+                    if !retry_failed {
+                        prior.done.set(row);
+                    }
                 }
                 Some(_) => prior.done.set(row),
             }

@@ -132,6 +132,23 @@ fn answers_about_the_endpoint_are_run_faults() {
 }
 
 #[test]
+fn a_404_names_the_set_click_url_on_the_same_host() {
+    let c = Context {
+        endpoint: "http://127.0.0.1:8787/",
+        any_success: false,
+        body: BODY,
+    };
+    match classify(&status(404, None), &c) {
+        Verdict::Fault(f) => assert!(
+            f.message
+                .contains("http://127.0.0.1:8787/api/auth/v1.0/set-click"),
+            "{f}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn a_missing_parameter_setclick_sent_is_a_fault_and_one_it_did_not_a_refusal() {
     let answer = |field: &str| {
         let mut a = status(400, None);
