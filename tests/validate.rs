@@ -43,22 +43,26 @@ fn csv_emit_matches_generated_leads_field_by_field() {
     assert_eq!(rep["files"][0]["mapping"]["click_time"], "Fecha");
     assert_eq!(rep["files"][0]["mapping"]["current_url"], "Landing Page");
 
-    // Rejects: one line per bad row, its field, its line, its original cells.
+    // Rejects: one line per bad row, its file, field, line and original cells.
     let rejects = w.read("rejects.csv");
     let mut rd = csv::Reader::from_reader(rejects.as_bytes());
     let head: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
-    assert_eq!(head[0..4], ["row", "location", "field", "reason"]);
-    assert_eq!(head[4..], common::CSV_HEADER);
+    assert_eq!(head[0..5], ["file", "row", "location", "field", "reason"]);
+    assert_eq!(head[5..], common::CSV_HEADER);
     let recs: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
     assert_eq!(recs.len() as u64, bad);
+    let mut last = 0;
     for rec in &recs {
-        let row: usize = rec[0].parse().unwrap();
+        assert_eq!(&rec[0], "calls.csv");
+        let row: usize = rec[1].parse().unwrap();
+        assert!(row > last, "in file order");
+        last = row;
         let lead = &data[row - 1];
-        assert_eq!(Some(&rec[2]), lead.bad, "row {row}");
+        assert_eq!(Some(&rec[3]), lead.bad, "row {row}");
         // Title line, header line, then data: row N is on line N + 2.
-        assert_eq!(&rec[1], format!("line {}", row + 2));
-        assert_eq!(&rec[5], lead.email);
-        assert!(!rec[3].is_empty());
+        assert_eq!(&rec[2], format!("line {}", row + 2));
+        assert_eq!(&rec[6], lead.email);
+        assert!(!rec[4].is_empty());
     }
 }
 
@@ -123,11 +127,13 @@ fn parquet_with_row_groups_categoricals_nulls_and_zoned_timestamps() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_emitted(&json_lines(&w.read("out.jsonl")), &data);
     let rejects = w.read("rejects.csv");
-    // Only the mapped columns are read; the unmapped "notes" column is not.
+    // Rejected rows are written whole: the unmapped "notes" column too, so that
+    // a row can be traced; its row number is its place in the file, and the
+    // location names the column to blame.
     let header = rejects.lines().next().unwrap();
-    assert!(!header.contains("notes"), "{header}");
+    assert!(header.contains("notes"), "{header}");
     assert!(header.contains("email"), "{header}");
-    assert!(rejects.contains("row "), "{rejects}");
+    assert!(rejects.contains(",column "), "{rejects}");
 }
 
 /// Row groups larger than a read slice (32k rows), read in slices (each against its
@@ -148,9 +154,12 @@ fn parquet_row_groups_larger_than_a_slice_keep_every_row_in_order() {
     let rejects = w.read("rejects.csv");
     let rows: Vec<&str> = rejects.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "{rejects}");
-    assert!(rows[0].starts_with("25000,row 25000,email,"), "{rejects}");
     assert!(
-        rows[1].starts_with("50000,row 50000,click_time,"),
+        rows[0].starts_with("big.parquet,25000,column email,email,"),
+        "{rejects}"
+    );
+    assert!(
+        rows[1].starts_with("big.parquet,50000,column click_ts,click_time,"),
         "{rejects}"
     );
 }

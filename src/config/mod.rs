@@ -56,6 +56,7 @@ impl InputConfig {
             frame: self.frame.clone(),
             normalize: self.normalize.clone(),
             dedupe: self.dedupe,
+            all_columns: self.rejects.is_some(),
         }
     }
 }

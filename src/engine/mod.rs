@@ -23,7 +23,7 @@ use jiff::Timestamp;
 
 use crate::dispatch::fault::RunFault;
 use crate::error::{Error, Exit, exit_code, hint};
-use crate::report::{Counts, FileReport, RejectsWriter, RunReport};
+use crate::report::{Counts, FileReport, Rejects, RunReport};
 use crate::source::Input;
 use crate::state::StateError;
 use crate::ui::Ui;
@@ -34,7 +34,7 @@ use progress::Progress;
 /// What every file of a run shares: the rejects file, the duplicate check (leads
 /// repeated across files are duplicates too) and the progress display.
 pub struct Shared {
-    pub rejects: Option<RejectsWriter>,
+    pub rejects: Option<Rejects>,
     pub seen: Seen,
     pub progress: Progress,
     /// More than one file: rejects locations carry the file's name.
@@ -110,7 +110,7 @@ impl Run {
     pub fn start(plan: RunPlan, command: &str) -> Result<Run, Error> {
         let rejects = match &plan.rejects {
             Some(p) => Some(
-                RejectsWriter::create(p)
+                Rejects::create(p)
                     .map_err(|e| Error::output(format!("--rejects {}", p.display()), e))?,
             ),
             None => None,

@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use super::plan::InputPlan;
 use crate::normalize::columns::header_score;
 use crate::normalize::{Normalizer, Outcome, SAMPLE_ROWS};
+use crate::report::rejects::{LEADING, is_rejects_header, unguard};
 use crate::source::{
     self, ByteCounter, Cell, Format, Framer, Input, Locator, Opened, Row, SourceError,
 };
@@ -212,8 +213,17 @@ fn drive<'scope, 'env, T: Send>(
     }
     let mut normalizer =
         Normalizer::new(&header.names, &cfg.normalize).map_err(|e| FileError::Config(e.0))?;
-    // Parquet reads only the mapped columns.
-    let projection = header.pos.is_none().then(|| normalizer.used_columns());
+    // Parquet reads only the mapped columns; and every column it can read when
+    // rejected rows are written whole.
+    let projection = header.pos.is_none().then(|| {
+        let mut used = normalizer.used_columns();
+        if cfg.all_columns {
+            used.extend(header.readable.iter().flatten());
+            used.sort_unstable();
+            used.dedup();
+        }
+        used
+    });
     if let Some(p) = &projection {
         normalizer.project(p);
     }
@@ -362,13 +372,19 @@ fn read_file(
         &cfg.read,
         counters.bytes.clone(),
         |opened, reader| {
-            let (mut framer, header) = match Framer::start(reader, &cfg.frame, &score) {
+            let (mut framer, mut header) = match Framer::start(reader, &cfg.frame, &score) {
                 Ok(v) => v,
                 Err(e) => {
                     let _ = ctl.send(Err(e));
                     return;
                 }
             };
+            // setclick's own rejects file, fixed and imported again: its leading
+            // columns are left out and its cells read back as they were first.
+            let rejects_file = is_rejects_header(&header.names);
+            if rejects_file {
+                header.names.drain(..LEADING.len());
+            }
             if ctl
                 .send(Ok(Control::Header(opened.clone(), header)))
                 .is_err()
@@ -388,7 +404,10 @@ fn read_file(
             let mut sample_sent = false;
             loop {
                 match framer.next_row() {
-                    Ok(Some(row)) => {
+                    Ok(Some(mut row)) => {
+                        if rejects_file {
+                            as_first_read(&mut row);
+                        }
                         cells += row.cells.len();
                         batch.push(row);
                         let rows = if sample_sent { BATCH_ROWS } else { SAMPLE_ROWS };
@@ -443,5 +462,23 @@ fn read_file(
     );
     if let Err(e) = outcome {
         let _ = ctl.send(Err(e));
+    }
+}
+
+/// A row of a rejects file as its original file had it: without the leading
+/// columns, each text cell without the formula guard.
+fn as_first_read(row: &mut Row) {
+    let lead = LEADING.len().min(row.cells.len());
+    row.cells.drain(..lead);
+    if let Some(d) = &mut row.defect {
+        d.column = d.column.and_then(|c| c.checked_sub(lead));
+    }
+    for cell in &mut row.cells {
+        if let Cell::Text(t) = cell {
+            let plain = unguard(t);
+            if plain.len() != t.len() {
+                *cell = Cell::from_text(plain);
+            }
+        }
     }
 }

@@ -22,6 +22,9 @@ pub struct InputPlan {
     pub normalize: NormalizeOptions,
     /// Look for duplicate leads (in the run, and for import in the ledger).
     pub dedupe: bool,
+    /// Read every column a reader can, not only the mapped ones (Parquet): rejected
+    /// rows are written whole.
+    pub all_columns: bool,
 }
 
 /// What every command that reads lead files shares.

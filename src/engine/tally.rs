@@ -8,7 +8,8 @@ use super::fate::{Fates, RowFate};
 use super::pipeline::FileInfo;
 use crate::lead::DstAdjust;
 use crate::normalize::Rejected;
-use crate::report::{FileReport, RejectsWriter};
+use crate::report::FileReport;
+use crate::report::rejects::{Reject, Rejects};
 use crate::source::Locator;
 
 /// Rejected rows shown on stderr per file when no rejects file is written.
@@ -19,13 +20,13 @@ pub struct FileTally {
     /// Everything but the counts, which are read off `fates` at the end.
     pub report: FileReport,
     pub locator: Locator,
+    /// Column names as rows deliver them.
+    header: Vec<String>,
     examples: Vec<String>,
-    /// Name used in rejects locations when several files share one rejects file.
-    shared_name: Option<String>,
 }
 
 impl FileTally {
-    pub fn new(name: &str, several_files: bool) -> FileTally {
+    pub fn new(name: &str) -> FileTally {
         FileTally {
             fates: Fates::default(),
             report: FileReport {
@@ -33,28 +34,37 @@ impl FileTally {
                 ..FileReport::default()
             },
             locator: Locator::Lines,
+            header: Vec::new(),
             examples: Vec::new(),
-            shared_name: several_files.then(|| name.to_string()),
         }
     }
 
     /// The file's shape is known: its format, header and mapping.
-    pub fn start(
-        &mut self,
-        info: &FileInfo,
-        rejects: Option<&mut RejectsWriter>,
-    ) -> io::Result<()> {
+    pub fn start(&mut self, info: &FileInfo, rejects: Option<&mut Rejects>) {
         let r = &mut self.report;
         r.format = info.format.name().to_string();
         r.header_row = info.header_pos;
         r.mapping = info.mapping.iter().cloned().collect();
         self.locator = info.locator.clone();
+        self.header = info.header.clone();
         for (field, column) in &info.mapping {
             tracing::info!("{}: {field} <- '{column}'", r.path);
         }
-        match rejects {
-            Some(w) => w.start_file(&info.header),
-            None => Ok(()),
+        if let Some(w) = rejects {
+            w.start_file(&r.path, &info.header);
+        }
+    }
+
+    /// Where a row (or its cell in `column`) is, for the rejects file: the line,
+    /// the sheet's cell or row, or for Parquet (whose row number is the row) the
+    /// column.
+    fn location(&self, pos: u64, column: Option<usize>) -> String {
+        match (&self.locator, column) {
+            (Locator::Rows, Some(c)) => {
+                format!("column {}", self.header.get(c).map_or("?", String::as_str))
+            }
+            (Locator::Rows, None) => String::new(),
+            _ => self.locator.describe(pos, column),
         }
     }
 
@@ -85,12 +95,13 @@ impl FileTally {
     }
 
     /// A row whose problems go to the rejects file (or the examples): rejected
-    /// before sending, refused by the API (both counted by field) or failed.
+    /// while reading (these come in file order), refused by the API (both counted
+    /// by field) or failed.
     pub fn reject(
         &mut self,
         rej: &Rejected,
         fate: RowFate,
-        rejects: Option<&mut RejectsWriter>,
+        rejects: Option<&mut Rejects>,
     ) -> io::Result<()> {
         if fate != RowFate::Failed {
             for p in &rej.problems {
@@ -102,30 +113,53 @@ impl FileTally {
             }
         }
         match rejects {
-            Some(w) => w.write(self.shared_name.as_deref(), &self.locator, rej),
-            None if fate == RowFate::Failed => Ok(()),
+            Some(w) => {
+                let r = self.as_reject(rej);
+                match fate {
+                    RowFate::Rejected => w.in_order(&r)?,
+                    _ => w.later(r),
+                }
+            }
+            None if fate == RowFate::Failed => {}
             None => {
                 if self.examples.len() < EXAMPLES {
                     self.examples.push(self.example(rej));
                 }
-                Ok(())
             }
+        }
+        Ok(())
+    }
+
+    fn as_reject(&self, rej: &Rejected) -> Reject {
+        let column = rej.problems.first().and_then(|p| p.column);
+        let reason = if rej.problems.len() == 1 {
+            rej.problems[0].reason.clone()
+        } else {
+            reasons(rej)
+        };
+        Reject {
+            row: rej.row,
+            location: self.location(rej.pos, column),
+            field: rej
+                .problems
+                .iter()
+                .map(|p| p.field.as_str())
+                .collect::<Vec<_>>()
+                .join(";"),
+            reason,
+            cells: rej.cells.iter().map(|c| c.to_string()).collect(),
         }
     }
 
     fn example(&self, rej: &Rejected) -> String {
         let column = rej.problems.first().and_then(|p| p.column);
-        let what: Vec<String> = rej
-            .problems
-            .iter()
-            .map(|p| format!("{}: {}", p.field, p.reason))
-            .collect();
-        format!(
-            "  row {} ({}): {}",
-            rej.row,
-            self.locator.describe(rej.pos, column),
-            what.join("; ")
-        )
+        let at = self.location(rej.pos, column);
+        let at = if at.is_empty() {
+            String::new()
+        } else {
+            format!(" ({at})")
+        };
+        format!("  row {}{at}: {}", rej.row, reasons(rej))
     }
 
     /// The file's report, with the counts read off the fates.
@@ -134,6 +168,15 @@ impl FileTally {
         self.report.uncertain_rows = self.fates.uncertain_rows();
         (self.report, self.examples)
     }
+}
+
+/// `field: reason; field: reason`.
+pub fn reasons(r: &Rejected) -> String {
+    r.problems
+        .iter()
+        .map(|p| format!("{}: {}", p.field, p.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A transition the state machine refuses is a bug: said loudly in tests, logged

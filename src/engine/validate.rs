@@ -14,7 +14,7 @@ use super::tally::FileTally;
 use super::{Ending, FileDone, Files, Run, Shared};
 use crate::error::{Error, Exit};
 use crate::normalize::Outcome;
-use crate::report::{EmitWriter, RejectsWriter};
+use crate::report::{EmitWriter, Rejects};
 use crate::source::Input;
 
 /// Validate every file of the plan; the exit code follows the run's rule.
@@ -48,7 +48,7 @@ impl Files for Validator {
         let started = Instant::now();
         let counters = Counters::default();
         let mut consumer = Check {
-            tally: FileTally::new(&name, shared.several),
+            tally: FileTally::new(&name),
             name,
             seen: &mut shared.seen,
             emit: self.emit.as_mut(),
@@ -106,7 +106,7 @@ struct Check<'a> {
     tally: FileTally,
     seen: &'a mut Seen,
     emit: Option<&'a mut EmitWriter>,
-    rejects: Option<&'a mut RejectsWriter>,
+    rejects: Option<&'a mut Rejects>,
     progress: &'a mut Progress,
     counters: &'a Counters,
     write_error: Option<Error>,
@@ -169,10 +169,7 @@ impl Check<'_> {
 
 impl Consumer<Checked<usize>> for Check<'_> {
     fn start(&mut self, info: &FileInfo) {
-        if let Err(e) = self.tally.start(info, self.rejects.as_deref_mut()) {
-            self.write_error
-                .get_or_insert(Error::output("--rejects", e));
-        }
+        self.tally.start(info, self.rejects.as_deref_mut());
         self.progress.start_file(&self.name, info);
     }
 

@@ -19,6 +19,8 @@ pub struct Header {
     pub names: Vec<String>,
     /// Where the header is; `None` for formats with a schema.
     pub pos: Option<u64>,
+    /// For formats with a schema, the columns the reader can read.
+    pub readable: Option<Vec<usize>>,
 }
 
 pub struct Framer<'a> {
@@ -40,6 +42,7 @@ impl<'a> Framer<'a> {
         let pads = reader.pads_short_rows();
         if let Some(names) = reader.schema_header() {
             let width = names.len();
+            let readable = reader.readable_columns();
             let framer = Framer {
                 reader,
                 pending: VecDeque::new(),
@@ -47,7 +50,14 @@ impl<'a> Framer<'a> {
                 ordinal: 0,
                 pads: true,
             };
-            return Ok((framer, Header { names, pos: None }));
+            return Ok((
+                framer,
+                Header {
+                    names,
+                    pos: None,
+                    readable,
+                },
+            ));
         }
 
         let mut scanned: Vec<Record> = Vec::new();
@@ -113,6 +123,7 @@ impl<'a> Framer<'a> {
             Header {
                 names,
                 pos: Some(header.pos),
+                readable: None,
             },
         ))
     }

@@ -181,7 +181,7 @@ impl Locator {
             Locator::Lines => format!("line {pos}"),
             Locator::Sheet(name) => match column {
                 Some(c) => format!("{name}!{}{pos}", column_letters(c)),
-                None => format!("{name}!{pos}:{pos}"),
+                None => format!("{name}, row {pos}"),
             },
             Locator::Rows => format!("row {pos}"),
         }
@@ -248,6 +248,11 @@ pub trait RecordReader {
     /// The column names when the format carries them (Parquet); `None` means the
     /// header is to be found among the first records.
     fn schema_header(&mut self) -> Option<Vec<String>> {
+        None
+    }
+    /// The columns (indices into the schema header) whose type the reader can
+    /// read; `None` without a schema.
+    fn readable_columns(&mut self) -> Option<Vec<usize>> {
         None
     }
     /// Read only these columns (indices into the schema header). Called at most once,

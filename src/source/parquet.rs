@@ -209,6 +209,19 @@ impl RecordReader for ParquetRecords {
         Some(self.names.clone())
     }
 
+    fn readable_columns(&mut self) -> Option<Vec<usize>> {
+        let arrow = guard(|| ParquetReader::new(self.file.try_clone()?).schema()).ok()?;
+        Some(
+            (0..self.names.len())
+                .filter(|&c| {
+                    arrow
+                        .get_at_index(c)
+                        .is_some_and(|(_, f)| supported(&DataType::from_arrow_field(f)))
+                })
+                .collect(),
+        )
+    }
+
     fn project(&mut self, columns: &[usize]) -> Result<(), SourceError> {
         let arrow = guard(|| ParquetReader::new(self.file.try_clone()?).schema())?;
         for &c in columns {

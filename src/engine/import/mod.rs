@@ -311,13 +311,7 @@ impl Files for Importer {
             stop: self.stop.clone(),
             sink,
         }));
-        let mut rec = Recorder::new(
-            FileTally::new(&name, shared.several),
-            shared,
-            handoff,
-            file_id,
-            counters,
-        );
+        let mut rec = Recorder::new(FileTally::new(&name), shared, handoff, file_id, counters);
         let (result, seen) = rec.drive(inbox, pipeline, dispatcher).await;
         let (mut report, examples) = rec.finish(&mut self.store_error)?;
         shared.seen = seen.unwrap_or_else(|| Seen::new(self.plan.run.input.dedupe));
@@ -382,7 +376,7 @@ impl Importer {
 
 /// The report of a file that could not be imported.
 fn unreadable(name: &str, error: String) -> FileDone {
-    let mut tally = FileTally::new(name, false);
+    let mut tally = FileTally::new(name);
     tally.report.error = Some(error);
     let (report, examples) = tally.finish();
     FileDone::new(report, examples)
@@ -391,7 +385,7 @@ fn unreadable(name: &str, error: String) -> FileDone {
 /// A file imported to the end before: its rows are resumed past (those that
 /// failed then, and are not retried now, stay failed).
 fn already_imported(name: &str, prior: &Prior, quiet: bool) -> FileDone {
-    let mut tally = FileTally::new(name, false);
+    let mut tally = FileTally::new(name);
     for _ in 0..prior.done.count().saturating_sub(prior.failed) {
         tally.enter(RowFate::Resumed);
     }

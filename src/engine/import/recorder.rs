@@ -19,7 +19,7 @@ use crate::engine::checked::Seen;
 use crate::engine::fate::RowFate;
 use crate::engine::inflight::Handoff;
 use crate::engine::pipeline::{Counters, FileError};
-use crate::engine::tally::FileTally;
+use crate::engine::tally::{FileTally, reasons};
 use crate::error::Error;
 use crate::lead::Lead;
 use crate::normalize::{Problem, Rejected};
@@ -119,9 +119,7 @@ impl<'a> Recorder<'a> {
         for m in batch.drain(..) {
             match m {
                 Message::Started(info) => {
-                    if let Err(e) = self.tally.start(&info, self.shared.rejects.as_mut()) {
-                        self.write_error.get_or_insert(e);
-                    }
+                    self.tally.start(&info, self.shared.rejects.as_mut());
                     self.shared
                         .progress
                         .start_file(&self.tally.report.path, &info);
@@ -328,14 +326,6 @@ impl<'a> Recorder<'a> {
         report.http = self.http.to_map();
         Ok((report, examples))
     }
-}
-
-fn reasons(r: &Rejected) -> String {
-    r.problems
-        .iter()
-        .map(|p| format!("{}: {}", p.field, p.reason))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// A lead the server refused or that could not be sent, as a rejects row.

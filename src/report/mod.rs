@@ -1,5 +1,11 @@
-//! Results: counts per file and in total, the JSON report, the rejects CSV, the
-//! `--emit` JSON Lines and the human summary on stderr.
+//! Results: counts per file and in total, the JSON report, the human summary on
+//! stderr; the rejects CSV ([`rejects`]) and the `--emit` JSON Lines ([`emit`]).
+
+pub mod emit;
+pub mod rejects;
+
+pub use emit::EmitWriter;
+pub use rejects::Rejects;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -7,9 +13,6 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use serde::Serialize;
-
-use crate::normalize::Rejected;
-use crate::source::Locator;
 
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct Counts {
@@ -134,112 +137,6 @@ impl RunReport {
     }
 }
 
-/// Keep a spreadsheet from running a cell as a formula when the rejects file is
-/// opened: text starting with = + - @ (or a tab/CR) gets a leading quote.
-pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
-    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let number = cell.parse::<f64>().is_ok();
-    if risky && !number {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
-}
-
-/// The rejects CSV: `row, location, field, reason`, then the row's original cells
-/// under the file's own column names.
-pub struct RejectsWriter {
-    out: csv::Writer<BufWriter<File>>,
-    /// The column names last written as a header line.
-    header: Option<Vec<String>>,
-}
-
-impl RejectsWriter {
-    pub fn create(path: &Path) -> io::Result<RejectsWriter> {
-        let file = create_output(path)?;
-        Ok(RejectsWriter {
-            out: csv::WriterBuilder::new()
-                .flexible(true)
-                .from_writer(BufWriter::new(file)),
-            header: None,
-        })
-    }
-
-    /// Called per file: writes a header line when the columns differ from the last.
-    pub fn start_file(&mut self, columns: &[String]) -> io::Result<()> {
-        if self.header.as_deref() == Some(columns) {
-            return Ok(());
-        }
-        let mut rec: Vec<&str> = vec!["row", "location", "field", "reason"];
-        rec.extend(columns.iter().map(String::as_str));
-        self.out.write_record(&rec).map_err(io::Error::from)?;
-        self.header = Some(columns.to_vec());
-        Ok(())
-    }
-
-    /// `file` is set when several files share this rejects file.
-    pub fn write(&mut self, file: Option<&str>, locator: &Locator, r: &Rejected) -> io::Result<()> {
-        let column = r.problems.first().and_then(|p| p.column);
-        let mut location = locator.describe(r.pos, column);
-        if let Some(f) = file {
-            location = format!("{f}: {location}");
-        }
-        let fields: Vec<&str> = r.problems.iter().map(|p| p.field.as_str()).collect();
-        let fields = fields.join(";");
-        let reason = if r.problems.len() == 1 {
-            r.problems[0].reason.clone()
-        } else {
-            r.problems
-                .iter()
-                .map(|p| format!("{}: {}", p.field, p.reason))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        let row = r.row.to_string();
-        let cells: Vec<String> = r
-            .cells
-            .iter()
-            .map(|c| neutralize(&c.to_string()).into_owned())
-            .collect();
-        let mut rec: Vec<&str> = vec![&row, &location, &fields];
-        let reason = neutralize(&reason);
-        rec.push(&reason);
-        rec.extend(cells.iter().map(String::as_str));
-        self.out.write_record(&rec).map_err(io::Error::from)
-    }
-
-    pub fn finish(mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
-
-/// `--emit`: one JSON object per lead, one per line (rendered by the workers).
-pub struct EmitWriter {
-    out: BufWriter<Box<dyn Write + Send>>,
-}
-
-impl EmitWriter {
-    pub fn create(path: &Path) -> io::Result<EmitWriter> {
-        let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
-            Box::new(io::stdout())
-        } else {
-            Box::new(create_output(path)?)
-        };
-        Ok(EmitWriter {
-            out: BufWriter::with_capacity(256 * 1024, out),
-        })
-    }
-
-    /// Rendered lines, newlines included.
-    pub fn write_bytes(&mut self, lines: &[u8]) -> io::Result<()> {
-        self.out.write_all(lines)
-    }
-
-    pub fn finish(mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
-
 /// `1234567` -> `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -316,15 +213,6 @@ pub fn summary_line(f: &FileReport, import: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formulas_are_neutralized_but_numbers_kept() {
-        assert_eq!(neutralize("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(neutralize("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(neutralize("+34 600"), "'+34 600");
-        assert_eq!(neutralize("-5"), "-5");
-        assert_eq!(neutralize("plain"), "plain");
-    }
 
     #[test]
     fn thousands_separators() {
