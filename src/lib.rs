@@ -28,26 +28,6 @@ use cli::{Cli, Command};
 use error::{Error, Exit};
 use ui::{LogFormat, Ui};
 
-fn init_logging(ui: &Ui) {
-    use tracing_subscriber::EnvFilter;
-    let level = match (ui.quiet, ui.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn,setclick=warn",
-        (false, 1) => "warn,setclick=info",
-        (false, _) => "info,setclick=debug",
-    };
-    let filter = EnvFilter::try_from_env("SETCLICK_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ui.terminal)
-        .with_target(false);
-    let _ = match ui.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.without_time().try_init(),
-    };
-}
-
 /// Run a parsed command line: the exit code of a command that ran its course, or
 /// the error that stopped it (`main` says it and exits with `error::exit_code`).
 pub fn run(cli: Cli) -> Result<Exit, Error> {
@@ -61,10 +41,11 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         },
         ..Ui::default()
     };
-    init_logging(&ui);
+    ui::init(&ui);
     match cli.command {
         Command::Validate(args) => commands::validate::run(args, ui),
         Command::Import(args) => commands::import::run(args, ui),
+        Command::Check(args) => commands::check::run(args, ui),
         Command::Status(args) => commands::status::run(args),
         Command::Sandbox(args) => commands::sandbox::run(args),
         Command::Login(args) => commands::login::run(args),

@@ -9,7 +9,14 @@ use setclick::error::{Exit, exit_code};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let cli = setclick::cli::Cli::parse();
+    let args = match setclick::config::jobfile::expand(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            setclick::engine::say_error(&e);
+            std::process::exit(exit_code(&e) as i32);
+        }
+    };
+    let cli = setclick::cli::Cli::parse_from(args);
     let exit = match setclick::run(cli) {
         Ok(exit) => exit,
         // The reader of our output went away (`| head`): what it wanted is done.

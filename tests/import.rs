@@ -150,7 +150,7 @@ fn refused_credentials_stop_the_run_with_exit_3() {
 }
 
 #[test]
-fn missing_token_is_exit_3_and_plain_http_elsewhere_is_refused() {
+fn missing_token_is_exit_2_and_plain_http_elsewhere_is_refused() {
     let w = Workdir::new();
     write_csv(&w.path("calls.csv"), &leads(5, 24, 0), b',');
     let r = w.run(&[
@@ -161,7 +161,8 @@ fn missing_token_is_exit_3_and_plain_http_elsewhere_is_refused() {
         "--account-id",
         "a",
     ]);
-    assert_eq!(r.code, 3, "{}", r.stderr);
+    // A token not given is a setting to fix (2), not a refusal by the API (3).
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("SEALMETRICS_TOKEN"), "{}", r.stderr);
     let mut c = w.cmd();
     c.env("SEALMETRICS_TOKEN", "t").args([

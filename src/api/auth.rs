@@ -41,10 +41,10 @@ impl fmt::Display for Secret {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    /// No token, or one the API (or its own claims) refuses: exit 3.
+    /// A token the API (or its own claims) refuses: exit 3.
     #[error("{0}")]
     Refused(String),
-    /// A token file that cannot be read: exit 2.
+    /// No token, or a token file that cannot be read: a setting to fix, exit 2.
     #[error("{0}")]
     Usage(String),
 }
@@ -74,7 +74,7 @@ pub fn load_token(file: Option<&Path>, env: Option<String>) -> Result<Secret, Au
     }
     match env {
         Some(t) if !t.trim().is_empty() => Ok(Secret::new(&t)),
-        _ => Err(AuthError::Refused(format!(
+        _ => Err(AuthError::Usage(format!(
             "no API token: set {TOKEN_ENV} or give --token-file (get one with `setclick login`, \
              or in the dashboard under Tags & Connectors > Connectors)"
         ))),

@@ -14,7 +14,7 @@ pub fn run(args: ImportArgs, ui: Ui) -> Result<Exit, Error> {
             files: args.files,
             input: args.input,
             emit: None,
-            account_id: args.account_id,
+            account_id: args.target.account_id,
         };
         return super::validate::run(validate, ui);
     }

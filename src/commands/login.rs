@@ -12,8 +12,7 @@ pub const PASSWORD_ENV: &str = "SEALMETRICS_PASSWORD";
 
 pub fn run(args: LoginArgs) -> Result<Exit, Error> {
     let endpoint =
-        client::check_endpoint(args.endpoint.as_deref().unwrap_or(client::DEFAULT_ENDPOINT))
-            .map_err(|e| Error::usage(e.to_string()))?;
+        client::check_endpoint(&args.endpoint).map_err(|e| Error::usage(e.to_string()))?;
     let url = client::sibling(&endpoint, "/api/auth/login");
     let password = match std::env::var(PASSWORD_ENV) {
         Ok(p) if !p.is_empty() => p,
@@ -73,16 +72,16 @@ pub fn run(args: LoginArgs) -> Result<Exit, Error> {
         Some(path) => {
             save_private(path, token.expose())
                 .map_err(|e| Error::output(format!("--save {}", path.display()), e))?;
-            eprintln!(
+            crate::ui::say(format!(
                 "token saved to {} (mode 0600); use it with --token-file",
                 path.display()
-            );
+            ));
         }
         None => println!("{}", token.expose()),
     }
     match expiry {
-        Some(t) => eprintln!("the token expires at {t}"),
-        None => eprintln!("the login answer did not say when the token expires"),
+        Some(t) => crate::ui::say(format!("the token expires at {t}")),
+        None => crate::ui::say("the login answer did not say when the token expires"),
     }
     Ok(Exit::Ok)
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns its flags into a plan, calls the engine
 //! (or the store, the sandbox, the login endpoint) and prints; no logic of its own.
 
+pub mod check;
 pub mod import;
 pub mod login;
 pub mod sandbox;

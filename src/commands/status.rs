@@ -11,10 +11,10 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
         if args.json {
             println!("[]");
         } else {
-            eprintln!(
+            crate::ui::say(format!(
                 "no state store in {} (no import has run there yet)",
                 args.state_dir.display()
-            );
+            ));
         }
         return Ok(Exit::Ok);
     };
@@ -38,7 +38,7 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
         return Ok(Exit::Ok);
     }
     if files.is_empty() {
-        eprintln!("the state store knows none of these files");
+        crate::ui::say("the state store knows none of these files");
         return Ok(Exit::Ok);
     }
     let width = files.iter().map(|f| f.path.len()).max().unwrap_or(4).max(4);

@@ -1,19 +1,18 @@
-//! Flags and the mapping file, validated into a run's plan. Every problem here is
+//! Flags and the job file, validated into a run's plan. Every problem here is
 //! reported before any file is opened.
 
 mod inputs;
+pub mod jobfile;
 mod plan;
 
 pub use inputs::{Expanded, expand_inputs};
 
-pub use plan::{import_plan, validate_plan};
+pub use plan::{api_target, import_plan, validate_plan};
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use serde::Deserialize;
 
 use crate::cli::InputArgs;
 use crate::engine::plan::InputPlan;
@@ -61,38 +60,6 @@ impl InputConfig {
     }
 }
 
-/// `--mapping FILE.toml`: the same options as the flags, plus tables.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MappingFile {
-    format: Option<String>,
-    delimiter: Option<String>,
-    encoding: Option<String>,
-    sheet: Option<String>,
-    #[serde(alias = "header-row")]
-    header_row: Option<u64>,
-    timezone: Option<String>,
-    #[serde(alias = "time-format")]
-    time_format: Option<String>,
-    #[serde(alias = "time-unit")]
-    time_unit: Option<String>,
-    microconversion: Option<bool>,
-    #[serde(alias = "no-dedupe")]
-    no_dedupe: Option<bool>,
-    report: Option<PathBuf>,
-    rejects: Option<PathBuf>,
-    #[serde(default)]
-    map: BTreeMap<String, String>,
-    #[serde(default, alias = "setting")]
-    settings: BTreeMap<String, toml::Value>,
-}
-
-fn load_mapping(path: &Path) -> Result<MappingFile, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("--mapping {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| ConfigError(format!("--mapping {}: {e}", path.display())))
-}
-
 /// `KEY=VALUE`, split at the first `=`.
 fn split_pair<'a>(flag: &str, s: &'a str) -> Result<(&'a str, &'a str), ConfigError> {
     match s.split_once('=') {
@@ -109,45 +76,50 @@ pub fn parse_delimiter(s: &str) -> Result<u8, ConfigError> {
     }
 }
 
+/// The reading and normalizing settings of the flags (a job file's options are
+/// flags by now: see [`jobfile`]).
 pub fn input_config(args: &InputArgs, now: Timestamp) -> Result<InputConfig, ConfigError> {
-    let file = match &args.mapping {
-        Some(p) => load_mapping(p)?,
-        None => MappingFile::default(),
-    };
     Ok(InputConfig {
-        read: read_options(args, &file)?,
+        read: read_options(args)?,
         frame: FrameOptions {
-            header_row: args.header_row.or(file.header_row),
+            header_row: args.header_row,
         },
         normalize: NormalizeOptions {
-            explicit: explicit_map(args, &file)?,
-            rules: time_rules(args, &file)?,
-            constants: constant_settings(args, &file)?,
-            microconversion: args.microconversion || file.microconversion.unwrap_or(false),
+            explicit: explicit_map(args)?,
+            rules: time_rules(args)?,
+            constants: constant_settings(args)?,
+            microconversion: args.microconversion,
             max_ms: now.as_millisecond().saturating_add(MAX_FUTURE_MS),
         },
-        report: args.report.clone().or(file.report),
-        rejects: args.rejects.clone().or(file.rejects),
-        dedupe: !(args.no_dedupe || file.no_dedupe.unwrap_or(false)),
+        report: args.report.as_deref().map(|p| dated(p, now)),
+        rejects: args.rejects.as_deref().map(|p| dated(p, now)),
+        dedupe: !args.no_dedupe,
     })
 }
 
-/// A flag's value, or the mapping file's.
-fn pick(flag: &Option<String>, file: &Option<String>) -> Option<String> {
-    flag.clone().or_else(|| file.clone())
+/// `{date}` in an output path becomes today's date (YYYY-MM-DD, the machine's
+/// zone), so that a nightly job file keeps every night's report.
+pub fn dated(path: &Path, now: Timestamp) -> PathBuf {
+    let text = path.to_string_lossy();
+    if !text.contains("{date}") {
+        return path.to_path_buf();
+    }
+    let today = now
+        .to_zoned_datetime(jiff::tz::TimeZone::system())
+        .date()
+        .to_string();
+    PathBuf::from(text.replace("{date}", &today))
 }
 
-fn read_options(args: &InputArgs, file: &MappingFile) -> Result<ReadOptions, ConfigError> {
-    let format = match pick(&args.format, &file.format) {
-        Some(f) => Some(Format::parse(&f).ok_or_else(|| {
+fn read_options(args: &InputArgs) -> Result<ReadOptions, ConfigError> {
+    let format = match &args.format {
+        Some(f) => Some(Format::parse(f).ok_or_else(|| {
             ConfigError(format!("--format {f}: expected csv, tsv, xlsx or parquet"))
         })?),
         None => None,
     };
-    let delimiter = pick(&args.delimiter, &file.delimiter)
-        .map(|d| parse_delimiter(&d))
-        .transpose()?;
-    let encoding = match pick(&args.encoding, &file.encoding) {
+    let delimiter = args.delimiter.as_deref().map(parse_delimiter).transpose()?;
+    let encoding = match &args.encoding {
         Some(label) => Some(encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(
             || ConfigError(format!("--encoding {label}: unknown encoding (try utf-8, windows-1252, latin1, utf-16le)")),
         )?),
@@ -157,14 +129,14 @@ fn read_options(args: &InputArgs, file: &MappingFile) -> Result<ReadOptions, Con
         format,
         delimiter,
         encoding,
-        sheet: pick(&args.sheet, &file.sheet),
+        sheet: args.sheet.clone(),
         gzip: None,
     })
 }
 
-fn time_rules(args: &InputArgs, file: &MappingFile) -> Result<TimeRules, ConfigError> {
-    let zone = match pick(&args.timezone, &file.timezone) {
-        Some(name) => Some(TimeZone::get(&name).map_err(|_| {
+fn time_rules(args: &InputArgs) -> Result<TimeRules, ConfigError> {
+    let zone = match &args.timezone {
+        Some(name) => Some(TimeZone::get(name).map_err(|_| {
             ConfigError(format!(
                 "--timezone {name}: unknown time zone; use an IANA name such as Europe/Madrid, \
                  America/New_York or UTC"
@@ -172,7 +144,7 @@ fn time_rules(args: &InputArgs, file: &MappingFile) -> Result<TimeRules, ConfigE
         })?),
         None => None,
     };
-    let format = pick(&args.time_format, &file.time_format);
+    let format = args.time_format.clone();
     if let Some(f) = &format
         && !f.contains('%')
     {
@@ -180,7 +152,7 @@ fn time_rules(args: &InputArgs, file: &MappingFile) -> Result<TimeRules, ConfigE
             "--time-format {f}: expected a strftime format such as %d/%m/%Y %H:%M"
         ));
     }
-    let unit = match pick(&args.time_unit, &file.time_unit) {
+    let unit = match &args.time_unit {
         Some(u) => u
             .parse::<TimeUnit>()
             .map_err(|e| ConfigError(format!("--time-unit: {e}")))?,
@@ -194,8 +166,9 @@ fn time_rules(args: &InputArgs, file: &MappingFile) -> Result<TimeRules, ConfigE
     })
 }
 
-/// `--map` flags over the mapping file's `[map]` table; the last word on a field wins.
-fn explicit_map(args: &InputArgs, file: &MappingFile) -> Result<Vec<(Field, String)>, ConfigError> {
+/// `--map` flags (a job file's `[map]` table comes first); the last word on a
+/// field wins.
+fn explicit_map(args: &InputArgs) -> Result<Vec<(Field, String)>, ConfigError> {
     let mut explicit: Vec<(Field, String)> = Vec::new();
     let mut add_map = |flag: &str, field: &str, column: &str| -> Result<(), ConfigError> {
         let field: Field = field
@@ -208,9 +181,6 @@ fn explicit_map(args: &InputArgs, file: &MappingFile) -> Result<Vec<(Field, Stri
         explicit.push((field, column.to_string()));
         Ok(())
     };
-    for (field, column) in &file.map {
-        add_map("--mapping [map]", field, column)?;
-    }
     for m in &args.map {
         let (field, column) = split_pair("--map", m)?;
         add_map("--map", field, column)?;
@@ -218,11 +188,8 @@ fn explicit_map(args: &InputArgs, file: &MappingFile) -> Result<Vec<(Field, Stri
     Ok(explicit)
 }
 
-/// `--setting` flags over the mapping file's `[settings]` table.
-fn constant_settings(
-    args: &InputArgs,
-    file: &MappingFile,
-) -> Result<Vec<(String, String)>, ConfigError> {
+/// `--setting` flags (a job file's `[settings]` table comes first).
+fn constant_settings(args: &InputArgs) -> Result<Vec<(String, String)>, ConfigError> {
     let mut constants: Vec<(String, String)> = Vec::new();
     let mut add_setting = |key: &str, value: String| -> Result<(), ConfigError> {
         match key {
@@ -237,13 +204,6 @@ fn constant_settings(
             }
         }
     };
-    for (k, v) in &file.settings {
-        let value = match v {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        add_setting(k, value)?;
-    }
     for s in &args.setting {
         let (k, v) = split_pair("--setting", s)?;
         add_setting(k, v.to_string())?;
@@ -349,46 +309,5 @@ mod tests {
             let e = input_config(&args, now()).unwrap_err().0;
             assert!(e.contains(want), "{e} should mention {want}");
         }
-    }
-
-    #[test]
-    fn mapping_file_gives_options_and_flags_win() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.toml");
-        std::fs::write(
-            &path,
-            "timezone = \"Europe/Madrid\"\ndelimiter = \";\"\ntime-format = \"%d/%m/%Y %H:%M\"\n\
-             [map]\nclick_time = \"Fecha\"\nemail = \"Correo\"\n[settings]\nconversion_type = \"call\"\nvalue = 5\n",
-        )
-        .unwrap();
-        let args = InputArgs {
-            mapping: Some(path.clone()),
-            delimiter: Some(",".into()),
-            map: vec!["email=Mail".into()],
-            ..InputArgs::default()
-        };
-        let c = input_config(&args, now()).unwrap();
-        assert_eq!(c.read.delimiter, Some(b','));
-        assert!(c.normalize.rules.zone.is_some());
-        assert_eq!(c.normalize.rules.format.as_deref(), Some("%d/%m/%Y %H:%M"));
-        assert!(
-            c.normalize
-                .explicit
-                .contains(&(Field::Email, "Mail".into()))
-        );
-        assert!(
-            c.normalize
-                .explicit
-                .contains(&(Field::ClickTime, "Fecha".into()))
-        );
-        assert!(
-            c.normalize
-                .constants
-                .contains(&("value".into(), "5".into()))
-        );
-
-        std::fs::write(&path, "timezon = \"UTC\"\n").unwrap();
-        let e = input_config(&args, now()).unwrap_err().0;
-        assert!(e.contains("timezon") && e.contains("m.toml"), "{e}");
     }
 }

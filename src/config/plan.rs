@@ -11,7 +11,7 @@ use super::{expand_inputs, input_config};
 use crate::api::auth;
 use crate::api::client::{self, ClickTimeUnit, Wire};
 use crate::cli::{
-    ClickTimeUnitArg, ImportArgs, InputArgs, ReferrerField, UncertainArg, ValidateArgs,
+    ClickTimeUnitArg, ImportArgs, InputArgs, ReferrerField, TargetArgs, UncertainArg, ValidateArgs,
 };
 use crate::dispatch::DispatchConfig;
 use crate::dispatch::pacing::Rate;
@@ -44,6 +44,9 @@ pub fn validate_plan(args: &ValidateArgs, ui: Ui) -> Result<ValidatePlan, Error>
 
 pub fn import_plan(args: &ImportArgs, ui: Ui) -> Result<ImportPlan, Error> {
     let run = run_plan(&args.files, &args.input, ui)?;
+    if args.sandbox && args.target.account_id.is_some() {
+        tracing::warn!("--sandbox: sending with the sandbox's own account id");
+    }
     // A sandbox run keeps no state unless a directory is named: it must not mark
     // real files as imported.
     let state = match (&args.state_dir, args.no_state, args.sandbox) {
@@ -121,11 +124,13 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// account.
 fn target(args: &ImportArgs) -> Result<TargetPlan, Error> {
     if args.sandbox {
-        if args.account_id.is_some() {
-            tracing::warn!("--sandbox: sending with the sandbox's own account id");
-        }
         return Ok(TargetPlan::Sandbox);
     }
+    api_target(&args.target)
+}
+
+/// The endpoint, the token (never from a flag value) and the account.
+pub fn api_target(args: &TargetArgs) -> Result<TargetPlan, Error> {
     let token = auth::load_token(
         args.token_file.as_deref(),
         std::env::var(auth::TOKEN_ENV).ok(),
@@ -138,8 +143,7 @@ fn target(args: &ImportArgs) -> Result<TargetPlan, Error> {
             Error::usage("no account id: give --account-id or set SEALMETRICS_ACCOUNT_ID")
         })?;
     let endpoint =
-        client::check_endpoint(args.endpoint.as_deref().unwrap_or(client::DEFAULT_ENDPOINT))
-            .map_err(|e| Error::usage(e.to_string()))?;
+        client::check_endpoint(&args.endpoint).map_err(|e| Error::usage(e.to_string()))?;
     Ok(TargetPlan::Api {
         endpoint,
         token,

@@ -27,17 +27,21 @@ pub enum RateError {
     Unit(String, String),
     #[error("{0}: the number must be above 0")]
     NotPositive(String),
+    #[error("{0}: give the unit: {0}/s, {0}/m or {0}/h")]
+    NoUnit(String),
 }
 
 impl Rate {
-    /// `N/s`, `N/m`, `N/h` (N may have a fraction), `N` (per second) or
-    /// `unlimited`.
+    /// `N/s`, `N/m`, `N/h` (N may have a fraction) or `unlimited`. A number
+    /// without a unit is refused: `5` could mean 5 a second or 5 a minute.
     pub fn parse(s: &str) -> Result<Rate, RateError> {
         let s = s.trim().to_ascii_lowercase();
-        if s == "unlimited" || s == "none" || s == "0" {
+        if s == "unlimited" || s == "none" {
             return Ok(Rate::Unlimited);
         }
-        let (n, unit) = s.split_once('/').unwrap_or((s.as_str(), "s"));
+        let Some((n, unit)) = s.split_once('/') else {
+            return Err(RateError::NoUnit(s));
+        };
         let n: f64 = n
             .trim()
             .parse()
@@ -146,6 +150,11 @@ mod tests {
         assert_eq!(Rate::parse("60/m"), Ok(Rate::Every(Duration::from_secs(1))));
         assert_eq!(
             Rate::parse("10"),
+            Err(RateError::NoUnit("10".into())),
+            "a number without a unit is refused"
+        );
+        assert_eq!(
+            Rate::parse("10/s"),
             Ok(Rate::Every(Duration::from_millis(100)))
         );
         assert_eq!(

@@ -6,6 +6,7 @@
 //! consumer in validate, the recorder in import. Leads reach the senders through
 //! the in-flight protocol ([`inflight`]).
 
+pub mod check;
 pub mod checked;
 pub mod fate;
 pub mod import;
@@ -26,7 +27,7 @@ use crate::error::{Error, Exit, exit_code, hint};
 use crate::report::{Counts, FileReport, Rejects, RunReport};
 use crate::source::Input;
 use crate::state::StateError;
-use crate::ui::Ui;
+use crate::ui::{Ui, say};
 use checked::Seen;
 use plan::RunPlan;
 use progress::Progress;
@@ -119,7 +120,7 @@ impl Run {
             shared: Shared {
                 rejects,
                 seen: Seen::new(plan.input.dedupe),
-                progress: Progress::new(plan.ui.quiet),
+                progress: Progress::new(plan.ui),
                 several: plan.inputs.len() > 1,
                 ui: plan.ui,
             },
@@ -177,7 +178,7 @@ impl Run {
         if let Some(f) = &ending.fault {
             say_error(&Error::Fault(f.clone()));
         } else if let Some(s) = &ending.store {
-            eprintln!("error: state store: {s}");
+            tracing::error!("state store: {s}");
         }
         self.report.elapsed_s = self.started.elapsed().as_secs_f64();
         self.report.exit_code = exit as i32;
@@ -187,20 +188,22 @@ impl Run {
                 .map_err(|e| Error::output(format!("--report {}", p.display()), e))?;
         }
         if !self.plan.ui.quiet && self.plan.inputs.len() > 1 {
-            eprintln!(
-                "{}",
-                totals_line(&self.report, self.plan.inputs.len(), import)
-            );
+            say(totals_line(&self.report, self.plan.inputs.len(), import));
         }
         Ok(exit)
     }
 }
 
-/// An error and its hint on stderr.
+/// An error and its hint on stderr (before logging is set up: plain lines).
 pub fn say_error(e: &Error) {
-    eprintln!("error: {e}");
-    if let Some(h) = hint(e) {
-        eprintln!("  {h}");
+    let text = match hint(e) {
+        Some(h) => format!("{e}\n  {h}"),
+        None => e.to_string(),
+    };
+    if tracing::dispatcher::has_been_set() {
+        tracing::error!("{text}");
+    } else {
+        eprintln!("error: {text}");
     }
 }
 

@@ -46,6 +46,8 @@ pub struct FileInfo {
     pub mapping: Vec<(String, String)>,
     pub size: Option<u64>,
     pub progress_in_bytes: bool,
+    /// Data rows in the file, when its metadata says.
+    pub total_rows: Option<u64>,
 }
 
 /// Why a file could not be processed (exit 2).
@@ -235,6 +237,7 @@ fn drive<'scope, 'env, T: Send>(
         mapping: normalizer.describe(),
         size: opened.size,
         progress_in_bytes: opened.progress_in_bytes,
+        total_rows: opened.total_rows,
     };
     if go_tx.send(projection).is_err() {
         return Err(FileError::Unreadable(

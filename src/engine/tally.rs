@@ -11,6 +11,7 @@ use crate::normalize::Rejected;
 use crate::report::FileReport;
 use crate::report::rejects::{Reject, Rejects};
 use crate::source::Locator;
+use crate::ui::say;
 
 /// Rejected rows shown on stderr per file when no rejects file is written.
 const EXAMPLES: usize = 5;
@@ -191,11 +192,11 @@ pub fn print_file(report: &FileReport, examples: &[String], import: bool, reject
     if report.error.is_some() && report.counts.rows == 0 {
         return; // the error said it all
     }
-    eprintln!("{}", crate::report::summary_line(report, import));
+    say(crate::report::summary_line(report, import));
     for ex in examples {
-        eprintln!("{ex}");
+        say(ex);
     }
     if !rejects_written && report.counts.rejected as usize > examples.len() {
-        eprintln!("  ... write every rejected row with --rejects FILE.csv");
+        say("  ... write every rejected row with --rejects FILE.csv");
     }
 }

@@ -3,13 +3,14 @@
 
 use std::io;
 use std::ops::ControlFlow;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::checked::{Checked, Seen, check};
 use super::fate::RowFate;
 use super::pipeline::{self, Consumer, Counters, FileInfo};
 use super::plan::ValidatePlan;
-use super::progress::Progress;
+use super::progress::{Progress, Snapshot};
 use super::tally::FileTally;
 use super::{Ending, FileDone, Files, Run, Shared};
 use crate::error::{Error, Exit};
@@ -134,8 +135,14 @@ impl Check<'_> {
                 false
             }
         };
-        if self.tally.fates.rows().is_multiple_of(4096) {
-            self.progress.tick(self.counters, "");
+        let rows = self.tally.fates.rows();
+        if rows.is_multiple_of(4096) {
+            self.progress.tick(Snapshot {
+                rows,
+                bytes: self.counters.bytes.load(Ordering::Relaxed),
+                valid: rows - self.tally.fates.count(RowFate::Rejected),
+                ..Snapshot::default()
+            });
         }
         Ok(new)
     }
@@ -170,7 +177,7 @@ impl Check<'_> {
 impl Consumer<Checked<usize>> for Check<'_> {
     fn start(&mut self, info: &FileInfo) {
         self.tally.start(info, self.rejects.as_deref_mut());
-        self.progress.start_file(&self.name, info);
+        self.progress.start_file(&self.name, info, false);
     }
 
     fn batch(&mut self, items: Vec<Checked<usize>>, text: &str) -> ControlFlow<()> {

@@ -109,6 +109,7 @@ pub(super) fn with_reader<T>(
         locator: Locator::Lines,
         size,
         progress_in_bytes: true,
+        total_rows: None,
     };
     Ok(f(&opened, &mut records))
 }

@@ -280,6 +280,8 @@ pub struct Opened {
     pub size: Option<u64>,
     /// Progress is measured in bytes read (CSV) rather than rows.
     pub progress_in_bytes: bool,
+    /// Data rows in the file, when its metadata says (Parquet).
+    pub total_rows: Option<u64>,
 }
 
 /// Shared counter of bytes read, for progress.

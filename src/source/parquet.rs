@@ -78,6 +78,7 @@ pub(super) fn with_reader<T>(
         locator: Locator::Rows,
         size,
         progress_in_bytes: false,
+        total_rows: Some(records.metadata.num_rows as u64),
     };
     Ok(f(&opened, &mut records))
 }

@@ -88,6 +88,7 @@ pub(super) fn with_reader<T>(
         locator: Locator::Sheet(sheet),
         size,
         progress_in_bytes: false,
+        total_rows: None,
     };
     Ok(f(&opened, &mut records))
 }

@@ -10,7 +10,7 @@
 mod feed;
 mod recorder;
 mod signals;
-mod target;
+pub mod target;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,6 +33,7 @@ use crate::lead::{DstAdjust, Lead};
 use crate::normalize::Rejected;
 use crate::source::Input;
 use crate::state::{self, Prior, StateError, Store, Writer};
+use crate::ui::say;
 use feed::{Feed, Known};
 use recorder::Recorder;
 use target::Target;
@@ -197,7 +198,7 @@ impl Importer {
             )));
         }
         if !prior.uncertain.is_empty() && !self.plan.run.ui.quiet {
-            eprintln!(
+            say(format!(
                 "{name}: {} rows were in flight when an earlier run stopped; {}",
                 prior.uncertain.len(),
                 if sp.uncertain_skip {
@@ -205,7 +206,7 @@ impl Importer {
                 } else {
                     "sending them again"
                 }
-            );
+            ));
         }
         let ledger = match self.plan.run.input.dedupe {
             true => Some(store.ledger(&self.target.account)?),
@@ -248,10 +249,10 @@ impl Importer {
             && !self.plan.run.ui.quiet
         {
             let s = sb.stats();
-            eprintln!(
+            say(format!(
                 "sandbox received {} requests: {} clicks accepted, {} bad requests, {} rate-limited, {} failed",
                 s.requests, s.accepted, s.bad_request, s.rate_limited, s.failed
-            );
+            ));
         }
     }
 }
@@ -393,7 +394,7 @@ fn already_imported(name: &str, prior: &Prior, quiet: bool) -> FileDone {
         tally.enter(RowFate::Failed);
     }
     if !quiet {
-        eprintln!(
+        say(format!(
             "{name}: already imported ({} rows done{}); nothing to send",
             prior.done.count(),
             if prior.failed > 0 {
@@ -404,7 +405,7 @@ fn already_imported(name: &str, prior: &Prior, quiet: bool) -> FileDone {
             } else {
                 String::new()
             }
-        );
+        ));
     }
     let (report, examples) = tally.finish();
     FileDone {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -19,12 +20,14 @@ use crate::engine::checked::Seen;
 use crate::engine::fate::RowFate;
 use crate::engine::inflight::Handoff;
 use crate::engine::pipeline::{Counters, FileError};
+use crate::engine::progress::Snapshot;
 use crate::engine::tally::{FileTally, reasons};
 use crate::error::Error;
 use crate::lead::Lead;
 use crate::normalize::{Problem, Rejected};
 use crate::report::{FileReport, thousands};
 use crate::state::{LedgerKey, RowOutcome, RowState};
+use crate::ui::say;
 
 /// Messages taken from the channel at once.
 const INBOX: usize = 256;
@@ -122,7 +125,7 @@ impl<'a> Recorder<'a> {
                     self.tally.start(&info, self.shared.rejects.as_mut());
                     self.shared
                         .progress
-                        .start_file(&self.tally.report.path, &info);
+                        .start_file(&self.tally.report.path, &info, true);
                 }
                 Message::Intake(i) => self.intake(i),
                 Message::Delivered(n) => {
@@ -289,7 +292,7 @@ impl<'a> Recorder<'a> {
                 )
             }
         };
-        eprintln!("{} {line}", hms(jiff::Timestamp::now()));
+        say(line);
     }
 
     fn reject(&mut self, r: &Rejected, fate: RowFate) {
@@ -300,13 +303,18 @@ impl<'a> Recorder<'a> {
 
     fn tick(&mut self) {
         let f = &self.tally.fates;
-        let extra = format!(
-            ", {} sent, {} failed, {} retries",
-            f.count(RowFate::Sent),
-            f.count(RowFate::Failed),
-            self.retries
-        );
-        self.shared.progress.tick(&self.counters, &extra);
+        use RowFate::*;
+        let to_send = [Pending, InFlight, Sent, Refused, Failed, Uncertain]
+            .iter()
+            .map(|s| f.count(*s))
+            .sum();
+        self.shared.progress.tick(Snapshot {
+            rows: self.counters.rows.load(Ordering::Relaxed),
+            bytes: self.counters.bytes.load(Ordering::Relaxed),
+            valid: to_send,
+            done: f.count(RowFate::Sent) + f.count(RowFate::Refused) + f.count(RowFate::Failed),
+            failed: f.count(RowFate::Failed),
+        });
     }
 
     /// The file's report; a store failure is kept in `store_error` for the run.

@@ -28,10 +28,10 @@ pub fn watch_signals(stop: Stop) {
             }
             seen += 1;
             if seen > 1 {
-                eprintln!("interrupted again: exiting now");
+                tracing::warn!("interrupted again: exiting now");
                 std::process::exit(Exit::Interrupted as i32);
             }
-            eprintln!(
+            tracing::warn!(
                 "interrupted: finishing requests in flight (interrupt again to exit at once)"
             );
             stop.interrupt();

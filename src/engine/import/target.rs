@@ -65,7 +65,8 @@ pub async fn target(plan: &SendPlan) -> Result<Target, Error> {
 
 /// Ask the accounts endpoint whether the token works and owns the account. Only a
 /// clear refusal stops the run; an endpoint that does not answer is passed over.
-async fn check_account(client: &ApiClient, account: &str) -> Result<(), Error> {
+/// The account's name, when the endpoint listed it.
+pub async fn check_account(client: &ApiClient, account: &str) -> Result<Option<String>, Error> {
     let url = client::sibling(client.endpoint(), "/api/auth/accounts");
     let resp = client
         .http()
@@ -77,7 +78,7 @@ async fn check_account(client: &ApiClient, account: &str) -> Result<(), Error> {
         .await;
     let Ok(resp) = resp else {
         tracing::debug!("accounts check: no answer");
-        return Ok(());
+        return Ok(None);
     };
     let status = resp.status().as_u16();
     if status == 401 || status == 403 {
@@ -89,13 +90,17 @@ async fn check_account(client: &ApiClient, account: &str) -> Result<(), Error> {
         ))
         .into());
     }
-    if status == 200
-        && let Ok(body) = resp.bytes().await
-        && let Ok(serde_json::Value::Object(accounts)) =
-            serde_json::from_slice::<serde_json::Value>(&body)
-        && !accounts.is_empty()
-        && !accounts.contains_key(account)
-    {
+    let accounts = match status {
+        200 => match resp.bytes().await.map(|b| serde_json::from_slice(&b)) {
+            Ok(Ok(serde_json::Value::Object(accounts))) => accounts,
+            _ => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    let listed = accounts
+        .get(account)
+        .map(|name| name.as_str().unwrap_or_default().to_string());
+    if !accounts.is_empty() && listed.is_none() {
         let known: Vec<String> = accounts
             .iter()
             .map(|(id, name)| format!("{id} ({})", name.as_str().unwrap_or("")))
@@ -106,5 +111,5 @@ async fn check_account(client: &ApiClient, account: &str) -> Result<(), Error> {
         ))
         .into());
     }
-    Ok(())
+    Ok(listed)
 }
