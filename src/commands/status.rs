@@ -31,11 +31,15 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
         Some(fps)
     };
     let files = store.status(filter.as_deref())?;
+    let live = store.live()?;
     if args.json {
         let text =
             serde_json::to_string_pretty(&files).map_err(|e| Error::Internal(e.to_string()))?;
         println!("{text}");
         return Ok(Exit::Ok);
+    }
+    if let Some(l) = &live {
+        println!("an import is running on this store now ({})", l.holder);
     }
     if files.is_empty() {
         crate::ui::say("the state store knows none of these files");
@@ -47,7 +51,12 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
         "FILE", "ROWS", "SENT", "REJECTED", "FAILED", "UNCERTAIN", "SKIPPED", "PENDING"
     );
     for f in &files {
-        let opt = |v: Option<u64>| v.map_or_else(|| "?".to_string(), thousands);
+        let opt = |v: Option<u64>| {
+            v.map_or_else(
+                || if f.importing { "reading" } else { "?" }.to_string(),
+                thousands,
+            )
+        };
         println!(
             "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>9}  {:>9}  {:>9}  {}",
             f.path,
@@ -58,8 +67,14 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
             thousands(f.uncertain),
             thousands(f.skipped),
             opt(f.pending),
-            f.last_run.as_deref().unwrap_or("-"),
+            last_run(f),
         );
+        if f.importing {
+            println!(
+                "  being imported now: {} rows in flight",
+                thousands(f.in_flight)
+            );
+        }
         if !f.uncertain_rows.is_empty() {
             let shown: Vec<String> = f
                 .uncertain_rows
@@ -68,7 +83,7 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
                 .map(u64::to_string)
                 .collect();
             println!(
-                "  uncertain rows (in flight when a run died): {}{}",
+                "  uncertain rows (their request may have reached the API unanswered): {}{}",
                 shown.join(", "),
                 if f.uncertain_rows.len() > 20 {
                     ", ..."
@@ -79,4 +94,17 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// `2026-11-30T02:31:05Z (exit 0)`, `... (running)`, `... (died)`.
+fn last_run(f: &crate::state::FileStatus) -> String {
+    let Some(started) = &f.last_run else {
+        return "-".into();
+    };
+    let how = match (f.importing, f.last_exit) {
+        (true, _) => "running".to_string(),
+        (false, Some(code)) => format!("exit {code}"),
+        (false, None) => "died".to_string(),
+    };
+    format!("{started} ({how})")
 }

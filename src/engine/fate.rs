@@ -178,6 +178,8 @@ impl Fates {
             sent: n(RowFate::Sent),
             failed: n(RowFate::Failed),
             skipped: n(RowFate::Resumed) + n(RowFate::InLedger),
+            resumed: n(RowFate::Resumed),
+            in_ledger: n(RowFate::InLedger),
             uncertain: self.uncertain_rows().len() as u64,
             pending: n(RowFate::Pending) + n(RowFate::InFlight),
             unknown: n(RowFate::Uncertain),

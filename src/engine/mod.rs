@@ -128,6 +128,8 @@ impl Run {
                 command: command.into(),
                 started_at: Timestamp::now().to_string(),
                 skipped_files: plan.skipped.clone(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                settings: plan.input.describe().into(),
                 ..RunReport::default()
             },
             started: Instant::now(),
@@ -135,6 +137,13 @@ impl Run {
             completed: 0,
             plan,
         })
+    }
+
+    /// Add settings to the report's.
+    pub fn settings(&mut self, more: serde_json::Map<String, serde_json::Value>) {
+        if let Some(m) = self.report.settings.as_object_mut() {
+            m.extend(more);
+        }
     }
 
     /// Every file in turn, until the end or a reason to stop.

@@ -12,6 +12,7 @@ use crate::dispatch::DispatchConfig;
 use crate::dispatch::pacing::Rate;
 use crate::normalize::NormalizeOptions;
 use crate::source::{FrameOptions, Input, ReadOptions};
+use crate::state::FileSettings;
 use crate::ui::Ui;
 
 /// How to read and normalize input files.
@@ -98,6 +99,64 @@ pub struct ImportPlan {
 }
 
 impl ImportPlan {
+    /// What changes the leads a file gives, named by flag (and fingerprinted as
+    /// earlier versions did): part of the file's identity in the store.
+    pub fn file_settings(&self) -> FileSettings {
+        let n = &self.run.input.normalize;
+        let r = &self.run.input.read;
+        let pairs = |v: &[(String, String)]| {
+            v.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let map: Vec<(String, String)> = n
+            .explicit
+            .iter()
+            .map(|(f, c)| (f.to_string(), c.clone()))
+            .collect();
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let items = [
+            ("--map", pairs(&map)),
+            (
+                "--timezone",
+                opt(n
+                    .rules
+                    .zone
+                    .as_ref()
+                    .and_then(|z| z.iana_name())
+                    .map(String::from)),
+            ),
+            ("--time-format", opt(n.rules.format.clone())),
+            ("--time-unit", format!("{:?}", n.rules.unit).to_lowercase()),
+            ("--setting", pairs(&n.constants)),
+            ("--microconversion", n.microconversion.to_string()),
+            (
+                "--click-time-unit",
+                format!("{:?}", self.send.wire.click_time_unit).to_lowercase(),
+            ),
+            (
+                "--referrer-field",
+                self.send.wire.referrer_field.to_string(),
+            ),
+            ("--sheet", opt(r.sheet.clone())),
+            (
+                "--header-row",
+                opt(self.run.input.frame.header_row.map(|h| h.to_string())),
+            ),
+            (
+                "--delimiter",
+                opt(r.delimiter.map(|d| (d as char).to_string())),
+            ),
+            ("--encoding", opt(r.encoding.map(|e| e.name().to_string()))),
+            ("--format", opt(r.format.map(|f| f.name().to_string()))),
+        ];
+        FileSettings {
+            hash: self.settings_hash(),
+            items: Some(items.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+        }
+    }
+
     /// What changes the leads a file produces, hashed: part of the file's identity
     /// in the store (importing it again under other settings needs `--restart`).
     pub fn settings_hash(&self) -> String {
@@ -122,5 +181,84 @@ impl ImportPlan {
             r.format,
         );
         format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+    }
+}
+
+impl InputPlan {
+    /// The settings that shape what is read and sent, for the report.
+    pub fn describe(&self) -> serde_json::Map<String, serde_json::Value> {
+        let n = &self.normalize;
+        let r = &self.read;
+        let map: serde_json::Map<String, serde_json::Value> = n
+            .explicit
+            .iter()
+            .map(|(f, c)| (f.to_string(), c.clone().into()))
+            .collect();
+        let constants: serde_json::Map<String, serde_json::Value> = n
+            .constants
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect();
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: serde_json::Value| {
+            if !v.is_null() {
+                m.insert(k.to_string(), v);
+            }
+        };
+        put(
+            "timezone",
+            n.rules.zone.as_ref().and_then(|z| z.iana_name()).into(),
+        );
+        put("time_format", n.rules.format.clone().into());
+        put(
+            "time_unit",
+            format!("{:?}", n.rules.unit).to_lowercase().into(),
+        );
+        put("map", map.into());
+        put("settings", constants.into());
+        put("microconversion", n.microconversion.into());
+        put("dedupe", self.dedupe.into());
+        put("format", r.format.map(|f| f.name()).into());
+        put(
+            "delimiter",
+            r.delimiter.map(|d| (d as char).to_string()).into(),
+        );
+        put("encoding", r.encoding.map(|e| e.name()).into());
+        put("sheet", r.sheet.clone().into());
+        put("header_row", self.frame.header_row.into());
+        m
+    }
+}
+
+impl SendPlan {
+    /// Where and how leads are sent, for the report (never the token).
+    pub fn describe(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        let (endpoint, account) = match &self.target {
+            TargetPlan::Sandbox => ("sandbox".to_string(), None),
+            TargetPlan::Api {
+                endpoint, account, ..
+            } => (endpoint.to_string(), Some(account.clone())),
+        };
+        m.insert("endpoint".into(), endpoint.into());
+        if let Some(a) = account {
+            m.insert("account_id".into(), a.into());
+        }
+        m.insert(
+            "click_time_unit".into(),
+            format!("{:?}", self.wire.click_time_unit)
+                .to_lowercase()
+                .into(),
+        );
+        m.insert("referrer_field".into(), self.wire.referrer_field.into());
+        m.insert(
+            "rate_per_s".into(),
+            self.rate
+                .per_second()
+                .map_or(serde_json::Value::Null, Into::into),
+        );
+        m.insert("concurrency".into(), self.dispatch.concurrency.into());
+        m.insert("max_attempts".into(), self.dispatch.max_attempts.into());
+        m
     }
 }

@@ -25,8 +25,13 @@ pub struct Counts {
     pub duplicates: u64,
     pub sent: u64,
     pub failed: u64,
-    /// Already sent by an earlier run.
+    /// Not sent because they were sent before: `resumed` plus `in_ledger`.
     pub skipped: u64,
+    /// Rows an earlier run of this file finished (resumed past).
+    pub resumed: u64,
+    /// Leads the ledger knows were sent before, from another file (or another
+    /// copy of this one).
+    pub in_ledger: u64,
     /// Rows whose request may have reached the API without an answer (in this run,
     /// or in one that died): they may have arrived twice, or not at all.
     pub uncertain: u64,
@@ -51,6 +56,8 @@ impl std::ops::AddAssign for Counts {
         self.sent += o.sent;
         self.failed += o.failed;
         self.skipped += o.skipped;
+        self.resumed += o.resumed;
+        self.in_ledger += o.in_ledger;
         self.uncertain += o.uncertain;
         self.unknown += o.unknown;
         self.pending += o.pending;
@@ -90,7 +97,11 @@ pub struct FileReport {
 #[derive(Debug, Default, Serialize)]
 pub struct RunReport {
     pub command: String,
+    /// setclick's version.
+    pub version: String,
     pub started_at: String,
+    /// The settings that shape what is read and sent (a run is repeatable from them).
+    pub settings: serde_json::Value,
     pub files: Vec<FileReport>,
     /// Entries of the directories given that were not read, with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -128,10 +139,45 @@ pub fn refuse_link(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// What a validate report leaves out: nothing is sent.
+const SEND_KEYS: [&str; 11] = [
+    "sent",
+    "failed",
+    "skipped",
+    "resumed",
+    "in_ledger",
+    "uncertain",
+    "pending",
+    "unknown",
+    "http",
+    "retries",
+    "uncertain_rows",
+];
+
 impl RunReport {
+    /// The report as written: validate's without the counts of sending.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if self.command != "import" {
+            let strip = |o: &mut serde_json::Value| {
+                if let Some(o) = o.as_object_mut() {
+                    for k in SEND_KEYS {
+                        o.remove(k);
+                    }
+                }
+            };
+            strip(&mut v);
+            strip(&mut v["totals"]);
+            if let Some(files) = v["files"].as_array_mut() {
+                files.iter_mut().for_each(strip);
+            }
+        }
+        v
+    }
+
     pub fn write(&self, path: &Path) -> io::Result<()> {
         let mut w = BufWriter::new(create_output(path)?);
-        serde_json::to_writer_pretty(&mut w, self)?;
+        serde_json::to_writer_pretty(&mut w, &self.to_json())?;
         w.write_all(b"\n")?;
         w.flush()
     }

@@ -42,3 +42,22 @@ pub(super) fn take(dir: &Path) -> Result<File, StateError> {
         Err(std::fs::TryLockError::Error(e)) => Err(unusable(&path, e)),
     }
 }
+
+/// Who holds the directory's lock, when an import runs there now: its lock
+/// file's line (`pid N started T`).
+pub(super) fn holder(dir: &Path) -> Option<String> {
+    let path = dir.join(LOCK_FILE);
+    let mut f = std::fs::OpenOptions::new().read(true).open(&path).ok()?;
+    match f.try_lock_shared() {
+        Ok(()) => {
+            let _ = f.unlock();
+            None
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = f.read_to_string(&mut text);
+            Some(text.trim().to_string())
+        }
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}

@@ -5,6 +5,7 @@
 mod ledger;
 mod lock;
 mod schema;
+mod settings;
 mod status;
 pub mod writer;
 
@@ -18,6 +19,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 pub use ledger::{Ledger, LedgerKey};
 use ledger::{account_id, repair_ledger};
+pub use settings::FileSettings;
 pub use status::FileStatus;
 pub use writer::{MarkDone, RowOutcome, RowState, Writer, WriterHandle};
 
@@ -224,70 +226,24 @@ impl Store {
     }
 
     /// Find or create the file's record and load what earlier runs did with it.
-    /// Settings differ from those it was imported with: `Changed` unless `restart`.
+    /// Settings differ from those it was imported with: `Changed` (naming them)
+    /// unless `restart`.
     pub fn file(
         &mut self,
         fingerprint: &str,
         account: &str,
-        settings: &str,
+        settings: impl Into<FileSettings>,
         path: &str,
         restart: bool,
         retry_failed: bool,
     ) -> Result<Prior, StateError> {
-        let found: Option<(i64, String, bool, Option<i64>)> = self
-            .conn
-            .query_row(
-                "SELECT f.id, f.settings, f.finished,
-                        (SELECT max(r.started_at) FROM runs r WHERE r.id IN
-                           (SELECT run_id FROM rows WHERE file_id = f.id
-                            UNION SELECT run_id FROM sent WHERE file_id = f.id))
-                 FROM files f WHERE f.fingerprint = ?1 AND f.account = ?2",
-                params![fingerprint, account],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let (id, last_run, finished) = match found {
-            Some((_, old, _, _)) if old != settings && !restart => {
-                return Err(StateError::Changed(format!(
-                    "{path} was imported before into this account with other settings (mapping, \
-                     time zone, normalization or wire options); resuming under new ones could send \
-                     its leads twice. Use the old settings, or --restart to import it anew"
-                )));
-            }
-            Some((id, _, finished, last)) if !restart => (id, last, finished),
-            Some((id, _, _, last)) => {
-                let tx = self
-                    .conn
-                    .transaction()
-                    .map_err(|e| unusable(&self.dir, e))?;
-                tx.execute("DELETE FROM rows WHERE file_id = ?1", params![id])
-                    .and_then(|_| tx.execute("DELETE FROM inflight WHERE file_id = ?1", params![id]))
-                    .and_then(|_| tx.execute("DELETE FROM sent WHERE file_id = ?1", params![id]))
-                    .and_then(|_| {
-                        tx.execute(
-                            "UPDATE files SET settings = ?2, finished = 0, rows = NULL WHERE id = ?1",
-                            params![id, settings],
-                        )
-                    })
-                    .and_then(|_| tx.commit())
-                    .map_err(|e| unusable(&self.dir, e))?;
-                (id, last, false)
-            }
-            None => {
-                self.conn
-                    .execute(
-                        "INSERT INTO files (fingerprint, account, settings, path, created_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
-                        params![fingerprint, account, settings, path],
-                    )
-                    .map_err(|e| self.err(e))?;
-                (self.conn.last_insert_rowid(), None, false)
-            }
-        };
+        let settings: FileSettings = settings.into();
+        let (id, finished, last_run) =
+            self.identify(fingerprint, account, &settings, path, restart)?;
         self.conn
             .execute(
-                "UPDATE files SET path = ?2 WHERE id = ?1",
-                params![id, path],
+                "UPDATE files SET path = ?2, last_run = ?3 WHERE id = ?1",
+                params![id, path, self.run_id],
             )
             .map_err(|e| self.err(e))?;
 
@@ -313,6 +269,88 @@ impl Store {
         prior.done.union(&outcomes.sent);
         prior.uncertain = self.uncertain_rows(id, &outcomes)?.into_iter().collect();
         Ok(prior)
+    }
+
+    /// The file's record: found (under the same settings, or forgotten with
+    /// `restart`) or made; its id, whether it was finished, its last run's start.
+    fn identify(
+        &mut self,
+        fingerprint: &str,
+        account: &str,
+        settings: &FileSettings,
+        path: &str,
+        restart: bool,
+    ) -> Result<(i64, bool, Option<i64>), StateError> {
+        let stored = settings.stored();
+        let found: Option<(i64, String, bool, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT f.id, f.settings, f.finished,
+                        (SELECT max(r.started_at) FROM runs r WHERE r.id IN
+                           (SELECT run_id FROM rows WHERE file_id = f.id
+                            UNION SELECT run_id FROM sent WHERE file_id = f.id))
+                 FROM files f WHERE f.fingerprint = ?1 AND f.account = ?2",
+                params![fingerprint, account],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(match found {
+            Some((id, old, finished, last)) if !restart => match settings.changes(&old) {
+                Some(changes) if changes.is_empty() => {
+                    if old != stored {
+                        // Kept as a fingerprint by an earlier setclick: now named.
+                        self.conn
+                            .execute(
+                                "UPDATE files SET settings = ?2 WHERE id = ?1",
+                                params![id, stored],
+                            )
+                            .map_err(|e| self.err(e))?;
+                    }
+                    (id, finished, last)
+                }
+                changes => {
+                    let which = match changes {
+                        Some(c) => format!("changed: {}", c.join("; ")),
+                        None => "the mapping, time zone, normalization or wire options (an \
+                                 earlier setclick kept only their fingerprint)"
+                            .to_string(),
+                    };
+                    return Err(StateError::Changed(format!(
+                        "{path} was imported before into this account with other settings \
+                         ({which}); resuming under new ones could send its leads twice. Use \
+                         the old settings, or --restart to import it anew"
+                    )));
+                }
+            },
+            Some((id, _, _, last)) => {
+                let tx = self
+                    .conn
+                    .transaction()
+                    .map_err(|e| unusable(&self.dir, e))?;
+                tx.execute("DELETE FROM rows WHERE file_id = ?1", params![id])
+                    .and_then(|_| tx.execute("DELETE FROM inflight WHERE file_id = ?1", params![id]))
+                    .and_then(|_| tx.execute("DELETE FROM sent WHERE file_id = ?1", params![id]))
+                    .and_then(|_| {
+                        tx.execute(
+                            "UPDATE files SET settings = ?2, finished = 0, rows = NULL WHERE id = ?1",
+                            params![id, stored],
+                        )
+                    })
+                    .and_then(|_| tx.commit())
+                    .map_err(|e| unusable(&self.dir, e))?;
+                (id, false, last)
+            }
+            None => {
+                self.conn
+                    .execute(
+                        "INSERT INTO files (fingerprint, account, settings, path, created_at) VALUES (?1, ?2, ?3, ?4, unixepoch())",
+                        params![fingerprint, account, stored, path],
+                    )
+                    .map_err(|e| self.err(e))?;
+                (self.conn.last_insert_rowid(), false, None)
+            }
+        })
     }
 
     /// Everything recorded of a file's rows.

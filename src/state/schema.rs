@@ -90,6 +90,12 @@ const MIGRATIONS: &[&str] = &[
       ORDER BY a.id, l.hash;
     DROP TABLE ledger;
     ALTER TABLE ledger_by_day RENAME TO ledger;",
+    // 3: the last run that opened each file (status's LAST RUN: a run that only
+    // skipped rows, or sent none, is a run of the file too).
+    "ALTER TABLE files ADD COLUMN last_run INTEGER REFERENCES runs(id);
+    UPDATE files SET last_run = (SELECT max(run_id) FROM
+      (SELECT run_id FROM rows WHERE file_id = files.id
+       UNION SELECT run_id FROM sent WHERE file_id = files.id));",
 ];
 
 /// The schema version this setclick writes.

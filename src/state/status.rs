@@ -1,21 +1,45 @@
 //! What `setclick status` shows: per file, the rows sent, rejected, failed,
-//! uncertain and pending, and the last run.
+//! uncertain and pending, and the last run; and whether an import runs now (its
+//! rows in flight are then in flight, not uncertain).
 
 use serde::Serialize;
 
-use super::{RowState, StateError, Store};
+use super::{RowState, StateError, Store, lock};
+
+/// An import running on the store now, as its lock says.
+#[derive(Debug, Clone, Serialize)]
+pub struct Live {
+    /// `pid N started T`.
+    pub holder: String,
+    /// Its run's number in the store.
+    #[serde(skip)]
+    pub run: Option<i64>,
+}
 
 impl Store {
+    /// The import running on this store now, if one is.
+    pub fn live(&self) -> Result<Option<Live>, StateError> {
+        let Some(holder) = lock::holder(&self.dir) else {
+            return Ok(None);
+        };
+        let run = self
+            .conn
+            .query_row("SELECT max(id) FROM runs WHERE ended_at IS NULL", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(Some(Live { holder, run }))
+    }
+
     /// Per-file summaries, newest first; only `fingerprints` when given.
     pub fn status(&self, fingerprints: Option<&[String]>) -> Result<Vec<FileStatus>, StateError> {
+        let live_run = self.live()?.and_then(|l| l.run);
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT f.id, f.fingerprint, f.path, f.rows, f.finished, f.account,
-                        (SELECT max(coalesce(r.ended_at, r.started_at)) FROM runs r WHERE r.id IN
-                           (SELECT run_id FROM rows WHERE file_id = f.id
-                            UNION SELECT run_id FROM sent WHERE file_id = f.id))
-                 FROM files f ORDER BY f.id DESC",
+                        r.started_at, r.ended_at, r.exit_code, f.last_run
+                 FROM files f LEFT JOIN runs r ON r.id = f.last_run ORDER BY f.id DESC",
             )
             .map_err(|e| self.err(e))?;
         let all = stmt
@@ -33,10 +57,11 @@ impl Store {
                     uncertain: 0,
                     skipped: 0,
                     pending: None,
-                    last_run: r
-                        .get::<_, Option<i64>>(6)?
-                        .and_then(|s| jiff::Timestamp::from_second(s).ok())
-                        .map(|t| t.to_string()),
+                    last_run: time(r.get(6)?),
+                    last_run_ended: time(r.get(7)?),
+                    last_exit: r.get(8)?,
+                    importing: live_run.is_some() && r.get::<_, Option<i64>>(9)? == live_run,
+                    in_flight: 0,
                     uncertain_rows: Vec::new(),
                 })
             })
@@ -59,10 +84,18 @@ impl Store {
                     Some(RowState::Pending) | None => {}
                 }
             }
-            s.uncertain_rows = self.uncertain_rows(s.file_id, &outcomes)?;
-            s.uncertain = s.uncertain_rows.len() as u64;
+            let open = self.uncertain_rows(s.file_id, &outcomes)?;
+            if s.importing {
+                // Marked by the import running now, and not answered yet.
+                s.in_flight = open.len() as u64;
+            } else {
+                s.uncertain = open.len() as u64;
+                s.uncertain_rows = open;
+            }
             s.pending = s.rows.map(|r| {
-                r.saturating_sub(s.sent + s.rejected + s.failed + s.uncertain + s.skipped)
+                r.saturating_sub(
+                    s.sent + s.rejected + s.failed + s.uncertain + s.skipped + s.in_flight,
+                )
             });
             out.push(s);
         }
@@ -84,12 +117,26 @@ pub struct FileStatus {
     pub sent: u64,
     pub rejected: u64,
     pub failed: u64,
-    /// Rows in flight when a run died.
+    /// Rows in flight when a run died (or left uncertain by a run): sent or not,
+    /// nobody knows.
     pub uncertain: u64,
     /// Duplicates and leads already sent from another file.
     pub skipped: u64,
     /// Rows without an outcome yet (when the row count is known).
     pub pending: Option<u64>,
+    /// When the last run that opened this file started, and ended (with its exit
+    /// code), or `None` while it runs or when it died.
     pub last_run: Option<String>,
+    pub last_run_ended: Option<String>,
+    pub last_exit: Option<i32>,
+    /// An import is sending this file now.
+    pub importing: bool,
+    /// Rows in flight in the import running now.
+    pub in_flight: u64,
     pub uncertain_rows: Vec<u64>,
+}
+
+fn time(secs: Option<i64>) -> Option<String> {
+    secs.and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map(|t| t.to_string())
 }

@@ -32,7 +32,7 @@ use crate::error::{Error, Exit};
 use crate::lead::{DstAdjust, Lead};
 use crate::normalize::Rejected;
 use crate::source::Input;
-use crate::state::{self, Prior, StateError, Store, Writer};
+use crate::state::{self, FileSettings, Prior, StateError, Store, Writer};
 use crate::ui::say;
 use feed::{Feed, Known};
 use recorder::Recorder;
@@ -101,6 +101,7 @@ impl Entry {
 pub async fn import(plan: ImportPlan) -> Result<Exit, Error> {
     let mut importer = Importer::build(plan).await?;
     let mut run = Run::start(importer.plan.run.clone(), Importer::COMMAND)?;
+    run.settings(importer.plan.send.describe());
     let done = run.each_file(&mut importer).await;
     let ending = importer.close();
     let exit = match done {
@@ -121,8 +122,8 @@ struct Importer {
     pacer: Arc<Pacer>,
     /// The endpoint's health, across files.
     health: Arc<Health>,
-    /// The settings that shape what is sent, hashed: part of a file's identity.
-    settings: String,
+    /// The settings that shape what is sent: part of a file's identity.
+    settings: FileSettings,
     stop: Stop,
     /// The store failed mid-run.
     store_error: Option<String>,
@@ -155,7 +156,7 @@ impl Importer {
         Ok(Importer {
             pacer: Arc::new(Pacer::new(plan.send.rate, plan.send.burst)),
             health: Arc::new(Health::new(d.concurrency, d.max_outage)),
-            settings: plan.settings_hash(),
+            settings: plan.file_settings(),
             plan,
             store,
             writer,
@@ -179,7 +180,7 @@ impl Importer {
         let prior = match store.file(
             &fingerprint,
             &self.target.account,
-            &self.settings,
+            self.settings.clone(),
             name,
             sp.restart,
             sp.retry_failed,
@@ -263,6 +264,16 @@ impl Files for Importer {
     async fn file(&mut self, input: &Input, shared: &mut Shared) -> Result<FileDone, Error> {
         let name = input.display();
         let started = Instant::now();
+        // CSV from stdin is copied to a file first, so that it has a fingerprint
+        // (resume, "already imported") like any file.
+        let spooled = match (input, &self.plan.state) {
+            (Input::Stdin, Some(sp)) => Some(spool_stdin(&sp.dir)?),
+            _ => None,
+        };
+        let input = &match &spooled {
+            Some(f) => Input::Path(f.path().to_path_buf()),
+            None => input.clone(),
+        };
         let known = match self.open(input, &name)? {
             Opened::Done(done) => return Ok(done),
             Opened::Go(known) => known,
@@ -387,6 +398,9 @@ fn unreadable(name: &str, error: String) -> FileDone {
 /// failed then, and are not retried now, stay failed).
 fn already_imported(name: &str, prior: &Prior, quiet: bool) -> FileDone {
     let mut tally = FileTally::new(name);
+    if let Some((format, _)) = crate::source::Format::from_path(std::path::Path::new(name)) {
+        tally.report.format = format.name().to_string();
+    }
     for _ in 0..prior.done.count().saturating_sub(prior.failed) {
         tally.enter(RowFate::Resumed);
     }
@@ -412,4 +426,16 @@ fn already_imported(name: &str, prior: &Prior, quiet: bool) -> FileDone {
         told: !quiet,
         ..FileDone::new(report, examples)
     }
+}
+
+/// Copy stdin to a file in the state directory (removed when dropped).
+fn spool_stdin(dir: &std::path::Path) -> Result<tempfile::NamedTempFile, Error> {
+    let fail = |e: std::io::Error| Error::output("reading stdin into the state directory", e);
+    let mut f = tempfile::Builder::new()
+        .prefix("stdin-")
+        .suffix(".csv")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    std::io::copy(&mut std::io::stdin().lock(), f.as_file_mut()).map_err(fail)?;
+    Ok(f)
 }
