@@ -420,6 +420,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Rows of a file marked in flight with no committed outcome: what a crash now
+    /// would leave uncertain (in order).
+    pub fn unanswered(&self, file_id: i64) -> Result<Vec<u64>, StateError> {
+        let outcomes = self.outcomes(file_id)?;
+        self.uncertain_rows(file_id, &outcomes)
+    }
+
     /// A connection for ledger look-ups from the pipeline thread.
     pub fn ledger(&self, account: &str) -> Result<Ledger, StateError> {
         Ledger::open(connect(&self.db_path())?, account).map_err(|e| self.err(e))

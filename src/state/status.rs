@@ -17,8 +17,12 @@ pub struct Live {
 }
 
 impl Store {
-    /// The import running on this store now, if one is.
+    /// The import running on this store now, if one is (other than this store's
+    /// own: an import asking is not watching another).
     pub fn live(&self) -> Result<Option<Live>, StateError> {
+        if self._lock.is_some() {
+            return Ok(None);
+        }
         let Some(holder) = lock::holder(&self.dir) else {
             return Ok(None);
         };

@@ -29,11 +29,8 @@ fn lead(row: u64) -> Lead {
 /// outcome is not.
 fn uncertain_now(dir: &Path) -> BTreeSet<u64> {
     let store = Store::open_read(dir).unwrap().unwrap();
-    store.status(None).unwrap()[0]
-        .uncertain_rows
-        .iter()
-        .copied()
-        .collect()
+    let file_id = store.status(None).unwrap()[0].file_id;
+    store.unanswered(file_id).unwrap().into_iter().collect()
 }
 
 fn failed(file_id: i64, row: u64) -> RowOutcome {
