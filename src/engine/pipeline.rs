@@ -202,56 +202,16 @@ fn drive<'scope, 'env, T: Send>(
     let (opened, header) = match ctl_rx.recv() {
         Ok(Ok(Control::Header(o, h))) => (o, h),
         Ok(Err(e)) => return Err(unreadable(e)),
-        _ => {
-            return Err(FileError::Unreadable(
-                "the reader stopped unexpectedly".into(),
-            ));
-        }
+        _ => return Err(reader_stopped()),
     };
-    if header.names.iter().all(String::is_empty) {
-        return Err(FileError::Config(
-            "the file has no header row with column names".into(),
-        ));
-    }
-    let mut normalizer =
-        Normalizer::new(&header.names, &cfg.normalize).map_err(|e| FileError::Config(e.0))?;
-    // Parquet reads only the mapped columns; and every column it can read when
-    // rejected rows are written whole.
-    let projection = header.pos.is_none().then(|| {
-        let mut used = normalizer.used_columns();
-        if cfg.all_columns {
-            used.extend(header.readable.iter().flatten());
-            used.sort_unstable();
-            used.dedup();
-        }
-        used
-    });
-    if let Some(p) = &projection {
-        normalizer.project(p);
-    }
-    let info = FileInfo {
-        format: opened.format,
-        locator: opened.locator.clone(),
-        header: normalizer.header().to_vec(),
-        header_pos: header.pos,
-        mapping: normalizer.describe(),
-        size: opened.size,
-        progress_in_bytes: opened.progress_in_bytes,
-        total_rows: opened.total_rows,
-    };
+    let (mut normalizer, info, projection) = mapped(cfg, &opened, &header)?;
     if go_tx.send(projection).is_err() {
-        return Err(FileError::Unreadable(
-            "the reader stopped unexpectedly".into(),
-        ));
+        return Err(reader_stopped());
     }
     let sample = match ctl_rx.recv() {
         Ok(Ok(Control::Sample(rows))) => rows,
         Ok(Err(e)) => return Err(unreadable(e)),
-        _ => {
-            return Err(FileError::Unreadable(
-                "the reader stopped unexpectedly".into(),
-            ));
-        }
+        _ => return Err(reader_stopped()),
     };
     let locator = opened.locator.clone();
     normalizer
@@ -311,6 +271,50 @@ fn drive<'scope, 'env, T: Send>(
         }
     }
     Ok(consumer.finish().is_break())
+}
+
+fn reader_stopped() -> FileError {
+    FileError::Unreadable("the reader stopped unexpectedly".into())
+}
+
+/// The file's mapping from its header: the normalizer, what the consumer learns,
+/// and the columns a schema reader (Parquet) is to read: the mapped ones, and every
+/// one it can when rejected rows are written whole.
+fn mapped(
+    cfg: &InputPlan,
+    opened: &Opened,
+    header: &source::Header,
+) -> Result<(Normalizer, FileInfo, Option<Vec<usize>>), FileError> {
+    if header.names.iter().all(String::is_empty) {
+        return Err(FileError::Config(
+            "the file has no header row with column names".into(),
+        ));
+    }
+    let mut normalizer =
+        Normalizer::new(&header.names, &cfg.normalize).map_err(|e| FileError::Config(e.0))?;
+    let projection = header.pos.is_none().then(|| {
+        let mut used = normalizer.used_columns();
+        if cfg.all_columns {
+            used.extend(header.readable.iter().flatten());
+            used.sort_unstable();
+            used.dedup();
+        }
+        used
+    });
+    if let Some(p) = &projection {
+        normalizer.project(p);
+    }
+    let info = FileInfo {
+        format: opened.format,
+        locator: opened.locator.clone(),
+        header: normalizer.header().to_vec(),
+        header_pos: header.pos,
+        mapping: normalizer.describe(),
+        size: opened.size,
+        progress_in_bytes: opened.progress_in_bytes,
+        total_rows: opened.total_rows,
+    };
+    Ok((normalizer, info, projection))
 }
 
 fn normalize_batches<T>(
