@@ -42,6 +42,24 @@ pub struct Lead {
 }
 
 impl Lead {
+    /// A lead with empty fields, for tests to fill in.
+    #[cfg(test)]
+    pub(crate) fn test(row: u64) -> Lead {
+        Lead {
+            row,
+            pos: row,
+            click_time: 1_720_000_000_000,
+            url_parameters: String::new(),
+            settings: String::new(),
+            referrer: None,
+            current_url: None,
+            dst: DstAdjust::None,
+            cells: vec![],
+            body: None,
+            known_fingerprint: None,
+        }
+    }
+
     /// Identity of what is sent: equal fingerprints mean equal leads.
     pub fn fingerprint(&self) -> u128 {
         self.known_fingerprint

@@ -301,17 +301,12 @@ mod tests {
 
     fn lead() -> Lead {
         Lead {
-            row: 1,
             pos: 2,
             click_time: 1_634_707_888_123,
             url_parameters: r#"{"utm_source":"a b&c"}"#.into(),
             settings: r#"{"email":"ana+x@example.com"}"#.into(),
             referrer: Some("https://facebook.com/".into()),
-            current_url: None,
-            dst: Default::default(),
-            cells: vec![],
-            body: None,
-            known_fingerprint: None,
+            ..Lead::test(1)
         }
     }
 

@@ -245,19 +245,7 @@ mod tests {
     use std::sync::Arc;
 
     fn lead(row: u64) -> Lead {
-        Lead {
-            row,
-            pos: row,
-            click_time: 0,
-            url_parameters: String::new(),
-            settings: String::new(),
-            referrer: None,
-            current_url: None,
-            dst: Default::default(),
-            cells: vec![],
-            body: None,
-            known_fingerprint: None,
-        }
+        Lead::test(row)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,19 +10,7 @@ use super::*;
 use crate::state::{RowState, Store};
 
 fn lead(row: u64) -> Lead {
-    Lead {
-        row,
-        pos: row,
-        click_time: 1_720_000_000_000,
-        url_parameters: String::new(),
-        settings: String::new(),
-        referrer: None,
-        current_url: None,
-        dst: Default::default(),
-        cells: vec![],
-        body: None,
-        known_fingerprint: None,
-    }
+    Lead::test(row)
 }
 
 /// What a crash now would leave uncertain: rows whose mark is committed and whose
