@@ -300,3 +300,57 @@ fn the_same_csv_piped_twice_is_imported_once() {
     assert!(String::from_utf8_lossy(&second.stderr).contains("already imported"));
     assert_eq!(sb.sb.stats().accepted, 30);
 }
+
+/// README's SQL examples, run on a store after failures were sent again by a
+/// second run, give status's numbers.
+#[test]
+fn the_readme_queries_agree_with_status() {
+    let w = Workdir::new();
+    write_csv(&w.path("calls.csv"), &leads(60, 78, 11), b',');
+    let failing = TestSandbox::start(SandboxConfig {
+        fail_rate: 0.3,
+        seed: 9,
+        ..SandboxConfig::default()
+    });
+    let args = [
+        "import",
+        "calls.csv",
+        "--timezone",
+        "Europe/Madrid",
+        "--rate",
+        "unlimited",
+        "--concurrency",
+        "1",
+        "--max-attempts",
+        "1",
+    ];
+    let r = w.run_against(&failing, &args);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let healthy = TestSandbox::start(SandboxConfig::default());
+    let r = w.run_against(&healthy, &args);
+    assert_eq!(r.code, 1, "rejected rows remain: {}", r.stderr);
+    let st = w.run(&["status", "--json"]);
+    let f = &serde_json::from_str::<serde_json::Value>(&st.stdout).unwrap()[0];
+    let db = rusqlite::Connection::open(w.path(".setclick/state.db")).unwrap();
+    let sent: i64 = db
+        .query_row(
+            "SELECT sum(length(s.rows) / 8) FROM sent s JOIN files f ON f.id = s.file_id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let by_state = |state: &str| -> i64 {
+        db.query_row("SELECT count(*) FROM rows WHERE state = ?1", [state], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(f["sent"].as_i64(), Some(sent));
+    assert_eq!(f["failed"].as_i64(), Some(by_state("failed")));
+    assert_eq!(f["rejected"].as_i64(), Some(by_state("rejected")));
+    assert_eq!(
+        f["skipped"].as_i64(),
+        Some(by_state("duplicate") + by_state("skipped"))
+    );
+    assert_eq!(f["failed"], 0, "every failed row went in the second run");
+}

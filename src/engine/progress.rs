@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::{SignedDuration, Timestamp};
 
 use super::pipeline::FileInfo;
-use crate::report::thousands;
+use crate::report::{rate, thousands};
 use crate::ui::{self, Ui, say};
 
 const LINE_EVERY: Duration = Duration::from_secs(10);
@@ -201,15 +201,6 @@ impl Line {
             s.push_str(&format!(", ETA {}", crate::dispatch::health::hms(at)));
         }
         s
-    }
-}
-
-/// A rate as people read it: `20`, `1,650,000`, `0.5`.
-pub fn rate(per_second: f64) -> String {
-    if per_second < 10.0 {
-        format!("{:.1}", per_second)
-    } else {
-        thousands(per_second as u64)
     }
 }
 

@@ -183,6 +183,15 @@ impl RunReport {
     }
 }
 
+/// A rate as people read it: `20`, `1,650,000`, `0.5` (not `0` for a slow run).
+pub fn rate(per_second: f64) -> String {
+    if per_second < 10.0 {
+        format!("{per_second:.1}")
+    } else {
+        thousands(per_second as u64)
+    }
+}
+
 /// `1234567` -> `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -234,15 +243,21 @@ pub fn summary_line(f: &FileReport, import: bool) -> String {
             s.push_str(&format!(", {} retries", thousands(r)));
         }
     }
-    let rate = if f.elapsed_s > 0.0 {
-        c.rows as f64 / f.elapsed_s
+    // What the run did per second: leads sent for an import, rows for validate.
+    let (amount, what) = if import {
+        (c.sent, "sent")
+    } else {
+        (c.rows, "rows")
+    };
+    let per_second = if f.elapsed_s > 0.0 {
+        amount as f64 / f.elapsed_s
     } else {
         0.0
     };
     s.push_str(&format!(
-        " in {:.2} s ({} rows/s)",
+        " in {:.2} s ({} {what}/s)",
         f.elapsed_s,
-        thousands(rate as u64)
+        rate(per_second)
     ));
     if f.dst_gaps + f.dst_folds > 0 {
         s.push_str(&format!(

@@ -100,6 +100,8 @@ pub struct Prior {
     pub uncertain: HashSet<u64>,
     /// Rows that failed in earlier runs (sent again unless --no-retry-failed).
     pub failed: u64,
+    /// Rows not done that have a record (failed, pending): a send replaces it.
+    pub recorded: Bitmap,
     pub last_run: Option<i64>,
 }
 
@@ -256,10 +258,12 @@ impl Store {
         let outcomes = self.outcomes(id)?;
         for (row, state) in outcomes.others() {
             match state {
-                Some(RowState::Pending) | None => {}
+                Some(RowState::Pending) | None => prior.recorded.set(row),
                 Some(RowState::Failed) => {
                     prior.failed += 1;
-                    if !retry_failed {
+                    if retry_failed {
+                        prior.recorded.set(row);
+                    } else {
                         prior.done.set(row);
                     }
                 }

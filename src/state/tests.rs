@@ -33,6 +33,7 @@ fn rows_outcomes_and_ledger_survive_reopening() {
             status: Some(501),
             message: Some("x".into()),
             key: None,
+            replaces: false,
         });
         h.finished(prior.file_id, 3);
         drop(h);
@@ -187,6 +188,7 @@ fn sent(file_id: i64, row: u64, fingerprint: u128) -> RowOutcome {
         status: Some(200),
         message: None,
         key: Some(k(fingerprint)),
+        replaces: false,
     }
 }
 
@@ -207,6 +209,7 @@ fn sent_rows_are_committed_as_one_block_and_outrank_earlier_outcomes() {
         status: Some(503),
         message: Some("busy".into()),
         key: None,
+        replaces: false,
     });
     h.outcome(RowOutcome::unsent(id, 3));
     assert!(h.flush());

@@ -33,6 +33,7 @@ impl RowOutcome {
             status: None,
             message: None,
             key: None,
+            replaces: false,
         }
     }
 }
@@ -96,6 +97,10 @@ pub struct RowOutcome {
     pub message: Option<String>,
     /// For sent leads: recorded in the ledger.
     pub key: Option<LedgerKey>,
+    /// A sent lead whose row had a record (it failed, or was left pending, in an
+    /// earlier run): the record goes, so that the sent block alone says what
+    /// happened (status and plain SQL agree).
+    pub replaces: bool,
 }
 
 enum Cmd {
@@ -434,6 +439,7 @@ fn apply(
         )?;
         let mut inflight =
             tx.prepare_cached("INSERT INTO inflight (file_id, run_id, rows) VALUES (?1, ?2, ?3)")?;
+        let mut forget = tx.prepare_cached("DELETE FROM rows WHERE file_id = ?1 AND row = ?2")?;
         let mut finished =
             tx.prepare_cached("UPDATE files SET finished = 1, rows = ?2 WHERE id = ?1")?;
         let mut blocks: Vec<SentBlock> = Vec::new();
@@ -446,6 +452,9 @@ fn apply(
                 Cmd::Outcomes(outcomes) => {
                     for o in outcomes {
                         if let (RowState::Sent, Some(key)) = (o.state, o.key) {
+                            if o.replaces {
+                                forget.execute(params![o.file_id, o.row as i64])?;
+                            }
                             let block = match blocks.iter_mut().find(|b| b.file_id == o.file_id) {
                                 Some(b) => b,
                                 None => {

@@ -177,10 +177,15 @@ impl Feed {
             } else {
                 RowFate::Pending
             };
+            let recorded_before = self
+                .known
+                .as_ref()
+                .is_some_and(|k| k.prior.recorded.get(lead.row));
             self.intake.entries.push(Entry {
                 row: lead.row,
                 fate,
                 uncertain_before,
+                recorded_before,
             });
             if !before {
                 send.push(lead);
@@ -201,9 +206,8 @@ impl Feed {
             if k.prior.uncertain.contains(&row) {
                 if k.uncertain_skip {
                     self.intake.entries.push(Entry {
-                        row,
-                        fate: RowFate::Uncertain,
                         uncertain_before: true,
+                        ..Entry::new(row, RowFate::Uncertain)
                     });
                     return None;
                 }
@@ -212,9 +216,8 @@ impl Feed {
         }
         if !self.seen.first(fingerprint) {
             self.intake.entries.push(Entry {
-                row,
-                fate: RowFate::Duplicate,
                 uncertain_before,
+                ..Entry::new(row, RowFate::Duplicate)
             });
             return None;
         }

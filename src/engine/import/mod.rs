@@ -85,6 +85,9 @@ pub struct Entry {
     pub fate: RowFate,
     /// A run that died left this row uncertain (it is listed as such).
     pub uncertain_before: bool,
+    /// The row has a record from an earlier run (failed, pending) that a send
+    /// replaces.
+    pub recorded_before: bool,
 }
 
 impl Entry {
@@ -93,6 +96,7 @@ impl Entry {
             row,
             fate,
             uncertain_before: false,
+            recorded_before: false,
         }
     }
 }

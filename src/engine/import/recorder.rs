@@ -49,6 +49,8 @@ pub struct Recorder<'a> {
     quiet: bool,
     /// Redirect targets already told.
     redirects: std::collections::HashSet<String>,
+    /// Rows sent again whose earlier record (failed, pending) a send replaces.
+    recorded_before: std::collections::HashSet<u64>,
 }
 
 impl<'a> Recorder<'a> {
@@ -73,6 +75,7 @@ impl<'a> Recorder<'a> {
             write_error: None,
             quiet,
             redirects: Default::default(),
+            recorded_before: Default::default(),
         }
     }
 
@@ -157,6 +160,7 @@ impl<'a> Recorder<'a> {
                 status: None,
                 message,
                 key: None,
+                replaces: false,
             });
         }
     }
@@ -174,8 +178,12 @@ impl<'a> Recorder<'a> {
             row,
             fate,
             uncertain_before,
+            recorded_before,
         } in i.entries
         {
+            if recorded_before && fate == RowFate::Pending {
+                self.recorded_before.insert(row);
+            }
             if uncertain_before {
                 self.tally.fates.note_uncertain(row);
             }
@@ -209,6 +217,7 @@ impl<'a> Recorder<'a> {
         self.retries += event.answers.len().saturating_sub(1) as u64;
         let status = event.status();
         let row = event.lead.row;
+        let replaces = self.recorded_before.remove(&row);
         let outcome = |state: RowState, message: Option<String>, key: Option<LedgerKey>| {
             self.file_id.map(|file_id| RowOutcome {
                 file_id,
@@ -217,6 +226,7 @@ impl<'a> Recorder<'a> {
                 status,
                 message,
                 key,
+                replaces: replaces && state == RowState::Sent,
             })
         };
         let (fate, record) = match &event.fate {

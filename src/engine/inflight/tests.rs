@@ -29,6 +29,7 @@ fn failed(file_id: i64, row: u64) -> RowOutcome {
         status: Some(500),
         message: None,
         key: None,
+        replaces: false,
     }
 }
 
