@@ -91,12 +91,14 @@ impl<'a> Recorder<'a> {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut read: Option<(Result<bool, FileError>, Option<Seen>)> = None;
         let mut sent = false;
+        // Every sender of the channel gone (it cannot be while the hand-off lives,
+        // but a closed channel must not spin this loop).
+        let mut closed = false;
         loop {
             tokio::select! {
-                got = inbox.recv_many(&mut batch, INBOX) => {
-                    if got > 0 {
-                        self.apply(&mut batch);
-                    }
+                got = inbox.recv_many(&mut batch, INBOX), if !closed => {
+                    closed = got == 0;
+                    self.apply(&mut batch);
                 }
                 done = &mut pipeline, if read.is_none() => {
                     read = Some(match done {
