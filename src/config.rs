@@ -190,7 +190,7 @@ pub fn input_config(args: &InputArgs, now: Timestamp) -> Result<InputConfig, Con
                 zone,
                 format: time_format,
                 unit,
-                order: None,
+                ..TimeRules::default()
             },
             constants,
             microconversion: args.microconversion || file.microconversion.unwrap_or(false),

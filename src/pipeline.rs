@@ -212,6 +212,7 @@ fn drive<'scope, 'env, T: Send>(
     }
     let mut normalizer =
         Normalizer::new(&header.names, &cfg.normalize).map_err(|e| FileError::Config(e.0))?;
+    normalizer.set_excel_epoch(opened.excel_epoch);
     // Parquet reads only the mapped columns.
     let projection = header.pos.is_none().then(|| normalizer.used_columns());
     if let Some(p) = &projection {

@@ -3,6 +3,7 @@
 pub mod columns;
 pub mod params;
 pub mod time;
+pub mod unicode;
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -11,7 +12,8 @@ use crate::lead::Lead;
 use crate::source::{Cell, Row};
 use columns::{ColumnMap, Field, MappingError};
 use params::Pairs;
-use time::{DayOffsets, DstAdjust, OrderVerdict, TimeError, TimeRules, When};
+use time::{DayOffsets, DstAdjust, ExcelEpoch, OrderVerdict, TimeError, TimeRules, When};
+use unicode::shown;
 
 /// Earliest accepted click: 2000-01-01T00:00:00Z.
 pub const MIN_CLICK_MS: i64 = 946_684_800_000;
@@ -85,6 +87,11 @@ impl Normalizer {
             max_ms: opts.max_ms,
             days: OnceLock::new(),
         })
+    }
+
+    /// The date system of the workbook being read (XLSX); the 1900 system otherwise.
+    pub fn set_excel_epoch(&mut self, epoch: ExcelEpoch) {
+        self.rules.excel_epoch = epoch;
     }
 
     /// Header indices the mapping reads, sorted.
@@ -186,7 +193,7 @@ impl Normalizer {
                     let raw = row
                         .cells
                         .get(col)
-                        .map(|c| c.to_string())
+                        .map(|c| shown(&c.to_string()).into_owned())
                         .unwrap_or_default();
                     return Err(CalibrationError(format!(
                         "column '{column}' holds times without a UTC offset (e.g. '{raw}' at {}); \
@@ -215,7 +222,7 @@ impl Normalizer {
         let raw = || {
             column
                 .and_then(|c| cells.get(c))
-                .map(|c| c.to_string())
+                .map(|c| shown(&c.to_string()).into_owned())
                 .unwrap_or_default()
         };
         let mut fail = |reason: String| {

@@ -109,6 +109,7 @@ pub(super) fn with_reader<T>(
         locator: Locator::Lines,
         size,
         progress_in_bytes: true,
+        excel_epoch: super::ExcelEpoch::E1900,
     };
     Ok(f(&opened, &mut records))
 }

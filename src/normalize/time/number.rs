@@ -1,0 +1,473 @@
+//! Numbers in a click_time column: Unix times of any unit and Excel serial days (both
+//! date systems), kept exact as written and rounded to the nearest millisecond; numbers
+//! in exponent notation too coarse for a second are refused.
+
+use std::borrow::Cow;
+
+use jiff::{SignedDuration, Span, Timestamp, civil};
+
+use super::{TimeError, TimeUnit, When};
+use crate::normalize::unicode::shown;
+pub use crate::source::ExcelEpoch;
+
+/// Serial days of the 1900 system at or past 9999-12-31 + 1 day (Excel's last date).
+const EXCEL_1900_END: u128 = 2_958_466;
+/// Milliseconds in a day.
+const DAY_MS: u128 = 86_400_000;
+
+/// A number as written in a cell: integer part and fraction digits, exact.
+#[derive(Debug, Clone)]
+pub(super) struct Number<'a> {
+    int: u128,
+    frac: Cow<'a, str>,
+    /// Exponent notation: the power of ten of the last digit written (7 for
+    /// `1.71557E+12`), and the count of significant digits written (6).
+    written: Option<(i32, usize)>,
+}
+
+impl<'a> Number<'a> {
+    pub(super) fn int(i: u128) -> Number<'static> {
+        Number {
+            int: i,
+            frac: Cow::Borrowed(""),
+            written: None,
+        }
+    }
+
+    /// `123`, `123.456`, or exponent notation (`1.5E+12`, `1,5E+12`, `15e11`).
+    /// `None`: not a number. `Some(Err)`: a number no time can be (beyond 39 digits).
+    pub(super) fn parse(s: &'a str) -> Option<Result<Number<'a>, TimeError>> {
+        let b = s.as_bytes();
+        if !b.first()?.is_ascii_digit() {
+            return None;
+        }
+        let (int_part, frac) = match memchr::memchr(b'.', b) {
+            Some(i) => (&s[..i], &s[i + 1..]),
+            None => (s, ""),
+        };
+        if int_part.bytes().all(|c| c.is_ascii_digit()) && frac.bytes().all(|c| c.is_ascii_digit())
+        {
+            return Some(match int_part.parse() {
+                Ok(int) => Ok(Number {
+                    int,
+                    frac: Cow::Borrowed(frac),
+                    written: None,
+                }),
+                Err(_) => Err(TimeError::range(s)),
+            });
+        }
+        if b.iter().any(|&c| c == b'e' || c == b'E') {
+            return exponent(s);
+        }
+        None
+    }
+
+    /// The value, roughly: enough to choose a unit by magnitude.
+    fn approx(&self) -> f64 {
+        self.int as f64
+    }
+}
+
+/// `D[.D]E[+-]N` (or with a decimal comma) as an exact decimal.
+fn exponent(s: &str) -> Option<Result<Number<'static>, TimeError>> {
+    let (mantissa, exp) = s.split_once(['e', 'E'])?;
+    let (mi, mf) = match mantissa.split_once(['.', ',']) {
+        Some((i, f)) => (i, f),
+        None => (mantissa, ""),
+    };
+    let digits = |t: &str| t.bytes().all(|c| c.is_ascii_digit());
+    if mi.is_empty() || !digits(mi) || !digits(mf) {
+        return None;
+    }
+    let exp: i32 = match exp.strip_prefix('+') {
+        Some(e) if e.starts_with('-') => return None,
+        Some(e) => e.parse().ok()?,
+        None => exp.parse().ok()?,
+    };
+    let all: String = [mi, mf].concat();
+    let significant = all.trim_start_matches('0').len().max(1);
+    let last = exp - mf.len() as i32;
+    // Where the decimal point falls in `all`.
+    let point = mi.len() as i64 + i64::from(exp);
+    if point > 39 {
+        return Some(Err(TimeError::range(s)));
+    }
+    let (int, frac) = if point <= 0 {
+        let zeros = usize::try_from(-point).unwrap_or(0).min(400);
+        ("0".to_string(), "0".repeat(zeros) + &all)
+    } else {
+        let p = point as usize;
+        if p >= all.len() {
+            (all.clone() + &"0".repeat(p - all.len()), String::new())
+        } else {
+            (all[..p].to_string(), all[p..].to_string())
+        }
+    };
+    Some(match int.parse() {
+        Ok(int) => Ok(Number {
+            int,
+            frac: Cow::Owned(frac),
+            written: Some((last, significant)),
+        }),
+        Err(_) => Err(TimeError::range(s)),
+    })
+}
+
+/// `round_half_up((int + 0.frac) × num / den)`, exactly, for any number of fraction
+/// digits: `None` on overflow.
+///
+/// `floor(10·x)` is worked out from the last fraction digit up, each carry being
+/// `floor((digit·10·num + carry) / 10)` (nested floors of integers: exact); its last
+/// digit is then the first digit past the unit, which half-up rounding needs alone.
+fn round_scaled(int: u128, frac: &str, num: u64, den: u128) -> Option<u128> {
+    let k = num.checked_mul(10)?;
+    let mut carry: u64 = 0;
+    for d in frac.bytes().rev() {
+        // carry < k always, so this stays below 10·k.
+        carry = (u64::from(d.wrapping_sub(b'0')) * k + carry) / 10;
+    }
+    let tenths = int
+        .checked_mul(u128::from(k))?
+        .checked_add(u128::from(carry))?;
+    Some((tenths / den + 5) / 10)
+}
+
+/// Milliseconds per unit as a fraction `num / den`.
+fn scale(unit: TimeUnit) -> (u64, u128) {
+    match unit {
+        TimeUnit::Seconds => (1_000, 1),
+        TimeUnit::Millis => (1, 1),
+        TimeUnit::Micros => (1, 1_000),
+        TimeUnit::Nanos => (1, 1_000_000),
+        TimeUnit::Excel | TimeUnit::Auto => (86_400_000, 1),
+    }
+}
+
+fn magnitude_unit(value: f64, raw: &str) -> Result<TimeUnit, TimeError> {
+    Ok(match value {
+        v if v < 1e6 => TimeUnit::Excel,
+        v if v < 1e8 => return Err(TimeError::Magnitude(shown(raw).into_owned())),
+        v if v < 1e11 => TimeUnit::Seconds,
+        v if v < 1e14 => TimeUnit::Millis,
+        v if v < 1e17 => TimeUnit::Micros,
+        _ => TimeUnit::Nanos,
+    })
+}
+
+/// A number of `unit` (decided by magnitude for `Auto`) to a time: Unix units to an
+/// instant, Excel serial days to a wall-clock time in `epoch`'s system. Rounded to the
+/// nearest millisecond, halves up.
+pub(super) fn from_number(
+    n: &Number<'_>,
+    unit: TimeUnit,
+    epoch: ExcelEpoch,
+    raw: &str,
+) -> Result<When, TimeError> {
+    let unit = match unit {
+        TimeUnit::Auto => magnitude_unit(n.approx(), raw)?,
+        u => u,
+    };
+    let (num, den) = scale(unit);
+    if let Some((last, significant)) = n.written {
+        let step_ms = 10f64.powi(last) * num as f64 / den as f64;
+        if step_ms > 1000.0 {
+            return Err(TimeError::Coarse {
+                raw: shown(raw).into_owned(),
+                significant,
+                step: human_duration(step_ms),
+            });
+        }
+    }
+    let range = || TimeError::range(raw);
+    let ms = round_scaled(n.int, &n.frac, num, den).ok_or_else(range)?;
+    if matches!(unit, TimeUnit::Excel | TimeUnit::Auto) {
+        return excel_naive(ms, epoch).map(When::Naive).ok_or_else(range);
+    }
+    let ms = i64::try_from(ms).map_err(|_| range())?;
+    Timestamp::from_millisecond(ms)
+        .map(When::Instant)
+        .map_err(|_| range())
+}
+
+/// A spreadsheet or Parquet float: as the shortest decimal that reads back as the same
+/// float (what the file most likely holds as text: an XLSX cell's `<v>` is decimal),
+/// then exactly as a written number, so that a number cell and a text cell of the same
+/// digits give the same millisecond.
+pub(super) fn from_float(x: f64, unit: TimeUnit, epoch: ExcelEpoch) -> Result<When, TimeError> {
+    let raw = || x.to_string();
+    if !x.is_finite() || x < 0.0 {
+        return Err(TimeError::range(&raw()));
+    }
+    if x.fract() == 0.0 && x < 1e38 {
+        return from_number(&Number::int(x as u128), unit, epoch, &raw());
+    }
+    let text = raw();
+    match Number::parse(&text) {
+        Some(Ok(n)) => from_number(&n, unit, epoch, &text),
+        _ => Err(TimeError::range(&text)),
+    }
+}
+
+/// A fraction of a day (a time-of-day cell) to milliseconds, rounded as numbers are.
+pub(super) fn day_fraction_ms(x: f64) -> Option<i64> {
+    if !(0.0..1.0).contains(&x) {
+        return None;
+    }
+    let text = x.to_string();
+    let frac = text.split_once('.').map_or("", |(_, f)| f);
+    i64::try_from(round_scaled(0, frac, 86_400_000, 1)?).ok()
+}
+
+/// Milliseconds since day 0 of `epoch` to a wall-clock time; `None` outside Excel's
+/// dates (to 9999-12-31) and on the 1900 system's 1900-02-29, which never was.
+pub fn excel_naive(ms: u128, epoch: ExcelEpoch) -> Option<civil::DateTime> {
+    let day0 = match epoch {
+        ExcelEpoch::E1904 => civil::date(1904, 1, 1),
+        ExcelEpoch::E1900 if ms >= EXCEL_1900_END * DAY_MS => return None,
+        // Serials 1 to 59 count from 1899-12-31: Lotus 1-2-3's leap day is serial 60.
+        ExcelEpoch::E1900 if ms < 60 * DAY_MS => civil::date(1899, 12, 31),
+        ExcelEpoch::E1900 if ms < 61 * DAY_MS => return None,
+        ExcelEpoch::E1900 => civil::date(1899, 12, 30),
+    };
+    // Whole days as a span of days (a duration of 8,000 years overflows jiff's
+    // nanoseconds), then the rest of the day.
+    let days = i64::try_from(ms / DAY_MS).ok()?;
+    let rest = i64::try_from(ms % DAY_MS).ok()?;
+    day0.checked_add(Span::new().days(days))
+        .ok()?
+        .to_datetime(civil::Time::midnight())
+        .checked_add(SignedDuration::from_millis(rest))
+        .ok()
+}
+
+/// Excel serial days (a float, as calamine reads a date cell) to a wall-clock time,
+/// rounded to the nearest millisecond as every other number is.
+pub fn excel_float_naive(days: f64, epoch: ExcelEpoch) -> Option<civil::DateTime> {
+    match from_float(days, TimeUnit::Excel, epoch) {
+        Ok(When::Naive(dt)) => Some(dt),
+        _ => None,
+    }
+}
+
+/// `10000000` ms as "2.8 hours": the step of a coarse number, for its reason.
+fn human_duration(ms: f64) -> String {
+    let (value, unit) = match ms {
+        m if m >= 86_400_000.0 => (m / 86_400_000.0, "days"),
+        m if m >= 3_600_000.0 => (m / 3_600_000.0, "hours"),
+        m if m >= 60_000.0 => (m / 60_000.0, "minutes"),
+        m => (m / 1000.0, "seconds"),
+    };
+    format!("{} {unit}", (value * 10.0).round() / 10.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn num(s: &str) -> Number<'_> {
+        Number::parse(s).unwrap().unwrap()
+    }
+
+    #[test]
+    fn rounding_is_exact_and_half_up_at_any_length() {
+        // Seconds to ms: .1234 down, .1235 up, .12349999… down.
+        assert_eq!(round_scaled(1, "1234", 1000, 1), Some(1123));
+        assert_eq!(round_scaled(1, "1235", 1000, 1), Some(1124));
+        let long = format!("1234{}", "9".repeat(60));
+        assert_eq!(round_scaled(1, &long, 1000, 1), Some(1123));
+        let tie = format!("1235{}", "0".repeat(60));
+        assert_eq!(round_scaled(1, &tie, 1000, 1), Some(1124));
+        // µs to ms: 499 down, 500 up.
+        assert_eq!(round_scaled(1_000_499, "", 1, 1000), Some(1000));
+        assert_eq!(round_scaled(1_000_500, "", 1, 1000), Some(1001));
+        // Days: 0.6222222222 d = 53,759,999.998 ms.
+        assert_eq!(
+            round_scaled(0, "6222222222", 86_400_000, 1),
+            Some(53_760_000)
+        );
+        assert_eq!(round_scaled(u128::MAX, "", 1000, 1), None);
+    }
+
+    #[test]
+    fn exponent_notation_is_read_exactly_and_its_precision_known() {
+        let n = num("1.71557E+12");
+        assert_eq!(
+            (n.int, n.frac.as_ref(), n.written),
+            (1_715_570_000_000, "", Some((7, 6)))
+        );
+        let n = num("1,715570123456E+12");
+        assert_eq!((n.int, n.written), (1_715_570_123_456, Some((0, 13))));
+        let n = num("4.54136E+04");
+        assert_eq!((n.int, n.frac.as_ref()), (45413, "6"));
+        let n = num("15e-1");
+        assert_eq!((n.int, n.frac.as_ref()), (1, "5"));
+        assert!(Number::parse("1e400").unwrap().is_err());
+        assert!(Number::parse("1.5E+x").is_none());
+        assert!(Number::parse("1.5E+-3").is_none());
+        assert!(Number::parse("E5").is_none());
+    }
+
+    #[test]
+    fn coarse_numbers_name_their_step() {
+        let err = from_number(
+            &num("1.71557E+12"),
+            TimeUnit::Auto,
+            ExcelEpoch::E1900,
+            "1.71557E+12",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("2.8 hours") && text.contains("6 significant"),
+            "{text}"
+        );
+        // Thirteen digits of ms: exact.
+        let ok = from_number(
+            &num("1.715570123456E+12"),
+            TimeUnit::Auto,
+            ExcelEpoch::E1900,
+            "x",
+        );
+        assert_eq!(
+            ok,
+            Ok(When::Instant(
+                Timestamp::from_millisecond(1_715_570_123_456).unwrap()
+            ))
+        );
+        // A tenth of a second is fine, ten seconds are not.
+        assert!(
+            from_number(
+                &num("1.7155701234E+09"),
+                TimeUnit::Auto,
+                ExcelEpoch::E1900,
+                "x"
+            )
+            .is_ok()
+        );
+        assert!(
+            from_number(
+                &num("1.71557012E+09"),
+                TimeUnit::Auto,
+                ExcelEpoch::E1900,
+                "x"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_two_excel_date_systems() {
+        let at = |y, mo, d, h, mi| civil::date(y, mo, d).at(h, mi, 0, 0);
+        let ms = |days: u128| days * DAY_MS;
+        assert_eq!(
+            excel_naive(ms(45413), ExcelEpoch::E1900),
+            Some(at(2024, 5, 1, 0, 0))
+        );
+        assert_eq!(
+            excel_naive(ms(43951), ExcelEpoch::E1904),
+            Some(at(2024, 5, 1, 0, 0))
+        );
+        // Serial 1 is 1900-01-01, 59 is 1900-02-28, 60 the day that never was, 61 March 1.
+        assert_eq!(
+            excel_naive(ms(1), ExcelEpoch::E1900),
+            Some(at(1900, 1, 1, 0, 0))
+        );
+        assert_eq!(
+            excel_naive(ms(59), ExcelEpoch::E1900),
+            Some(at(1900, 2, 28, 0, 0))
+        );
+        assert_eq!(excel_naive(ms(60), ExcelEpoch::E1900), None);
+        assert_eq!(
+            excel_naive(ms(61), ExcelEpoch::E1900),
+            Some(at(1900, 3, 1, 0, 0))
+        );
+        assert_eq!(
+            excel_naive(ms(0), ExcelEpoch::E1904),
+            Some(at(1904, 1, 1, 0, 0))
+        );
+        // 9999-12-31 is the last day of both.
+        assert_eq!(
+            excel_naive(ms(2_958_465), ExcelEpoch::E1900),
+            Some(at(9999, 12, 31, 0, 0))
+        );
+        assert_eq!(excel_naive(ms(2_958_466), ExcelEpoch::E1900), None);
+        assert_eq!(excel_naive(ms(2_957_004), ExcelEpoch::E1904), None);
+    }
+
+    #[test]
+    fn floats_read_as_their_shortest_decimal() {
+        let want = When::Naive(civil::date(2024, 5, 1).at(14, 56, 0, 0));
+        for (x, epoch) in [
+            (45413.6222222222, ExcelEpoch::E1900),
+            (43951.6222222222, ExcelEpoch::E1904),
+        ] {
+            assert_eq!(from_float(x, TimeUnit::Auto, epoch), Ok(want));
+        }
+        // 1714568159.9996 s is closer to …160.000 than to …159.999.
+        assert_eq!(
+            from_float(1_714_568_159.999_6, TimeUnit::Auto, ExcelEpoch::E1900),
+            Ok(When::Instant(
+                Timestamp::from_millisecond(1_714_568_160_000).unwrap()
+            ))
+        );
+        assert_eq!(day_fraction_ms(0.25), Some(21_600_000));
+        assert_eq!(day_fraction_ms(0.999_999_999_999), Some(86_400_000));
+        assert_eq!(day_fraction_ms(1.5), None);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// 2000-01-01 and 2100-01-01 as Unix ms; days 0 of both systems, Unix ms.
+        const MIN_MS: i64 = 946_684_800_000;
+        const MAX_MS: i64 = 4_102_444_800_000;
+        const DAY0_1900: i64 = -2_209_161_600_000;
+        const DAY0_1904: i64 = -2_082_844_800_000;
+
+        proptest! {
+            /// A whole millisecond written as serial days, in either system, as a float
+            /// (a number cell) or as its text at any length of 10 or more decimals,
+            /// comes back as the same millisecond.
+            #[test]
+            fn whole_milliseconds_round_trip_through_serial_days(
+                ms in MIN_MS..MAX_MS,
+                e1904 in any::<bool>(),
+                decimals in 10usize..=17,
+            ) {
+                let (epoch, day0) = if e1904 {
+                    (ExcelEpoch::E1904, DAY0_1904)
+                } else {
+                    (ExcelEpoch::E1900, DAY0_1900)
+                };
+                let days = (ms - day0) as f64 / 86_400_000.0;
+                let want = jiff::tz::Offset::UTC
+                    .to_datetime(Timestamp::from_millisecond(ms).unwrap());
+                prop_assert_eq!(from_float(days, TimeUnit::Excel, epoch), Ok(When::Naive(want)));
+                let text = format!("{days:.decimals$}");
+                let n = Number::parse(&text).unwrap().unwrap();
+                prop_assert_eq!(from_number(&n, TimeUnit::Auto, epoch, &text), Ok(When::Naive(want)), "{}", text);
+            }
+
+            /// Whole ms in seconds (any number of extra digits), µs and ns, rounded
+            /// by what follows: below half a millisecond down, from half up.
+            #[test]
+            fn sub_millisecond_digits_round_half_up(
+                ms in MIN_MS..MAX_MS,
+                extra in 0u32..1_000_000,
+            ) {
+                let want = |up: bool| When::Instant(Timestamp::from_millisecond(ms + i64::from(up)).unwrap());
+                let up = extra >= 500_000;
+                let secs = format!("{}.{:03}{extra:06}", ms.div_euclid(1000), ms.rem_euclid(1000));
+                let n = Number::parse(&secs).unwrap().unwrap();
+                prop_assert_eq!(from_number(&n, TimeUnit::Auto, ExcelEpoch::E1900, &secs), Ok(want(up)));
+                let nanos = i128::from(ms) * 1_000_000 + i128::from(extra);
+                let n = Number::int(nanos as u128);
+                prop_assert_eq!(from_number(&n, TimeUnit::Nanos, ExcelEpoch::E1900, "x"), Ok(want(up)));
+                let micros = i128::from(ms) * 1_000 + i128::from(extra / 1000);
+                let n = Number::int(micros as u128);
+                prop_assert_eq!(from_number(&n, TimeUnit::Micros, ExcelEpoch::E1900, "x"), Ok(want(extra / 1000 >= 500)));
+            }
+        }
+    }
+}
