@@ -1,6 +1,8 @@
 //! Normalization: one framed row in, one lead (or the reasons it was rejected) out.
 
 pub mod columns;
+pub mod email;
+pub mod limits;
 pub mod params;
 pub mod time;
 pub mod unicode;
