@@ -47,6 +47,20 @@ impl<'a> Pairs<'a> {
         self.0.is_empty()
     }
 
+    /// Bytes of the pairs written as a query string, `k=v&k=v`, unencoded.
+    pub fn query_len(&self) -> usize {
+        let pairs: usize = self.0.iter().map(|(k, v)| k.len() + v.len() + 1).sum();
+        pairs + self.0.len().saturating_sub(1)
+    }
+
+    /// The pair with the longest value.
+    pub fn longest(&self) -> Option<(&str, &str)> {
+        self.0
+            .iter()
+            .max_by_key(|(_, v)| v.len())
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+
     /// `{"a":"1","b":"2"}` with keys sorted.
     pub fn to_json(&mut self) -> String {
         if !self.0.is_sorted_by(|a, b| a.0 <= b.0) {
