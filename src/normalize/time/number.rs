@@ -126,6 +126,13 @@ fn round_scaled(int: u128, frac: &str, num: u64, den: u128) -> Option<u128> {
         // carry < k always, so this stays below 10·k.
         carry = (u64::from(d.wrapping_sub(b'0')) * k + carry) / 10;
     }
+    // In 64 bits when it fits (every Unix time and serial of this millennium does):
+    // 128-bit division is a library call, and this runs for every numeric cell.
+    if let (Ok(int), Ok(den)) = (u64::try_from(int), u64::try_from(den))
+        && let Some(tenths) = int.checked_mul(k).and_then(|t| t.checked_add(carry))
+    {
+        return Some(u128::from((tenths / den + 5) / 10));
+    }
     let tenths = int
         .checked_mul(u128::from(k))?
         .checked_add(u128::from(carry))?;
@@ -286,6 +293,10 @@ mod tests {
             Some(53_760_000)
         );
         assert_eq!(round_scaled(u128::MAX, "", 1000, 1), None);
+        // Past 64 bits: the 128-bit path gives the same rounding.
+        let big = u128::from(u64::MAX) * 10 + 7;
+        assert_eq!(round_scaled(big, "", 1, 1000), Some((big + 500) / 1000));
+        assert_eq!(round_scaled(big, "5", 1, 1), Some(big + 1));
     }
 
     #[test]
