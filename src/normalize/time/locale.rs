@@ -8,9 +8,13 @@ use crate::normalize::unicode::is_format;
 
 /// Words (lowercase, after the date) that stand between a date and its time:
 /// JavaScript's and ICU's `dateStyle`+`timeStyle` patterns of en ("at"), fr ("à"),
-/// pt ("às"), es ("a las", "a la"), de ("um"), it ("alle", "alle ore"), nl ("om").
-/// Source: CLDR `dateTimeFormats` (`atTime` variants) of those locales.
-const JOINING_WORDS: [&[&str]; 9] = [
+/// pt ("às"), es ("a las", "a la"), de ("um"), it ("alle", "alle ore"), nl ("om")
+/// (source: CLDR `dateTimeFormats`, `atTime` variants, of those locales); and the
+/// marks CRMs and form tools put there: `-` (also an en dash), `@`, `|`.
+const JOINING_WORDS: [&[&str]; 12] = [
+    &["-"],
+    &["@"],
+    &["|"],
     &["at"],
     &["à"],
     &["às"],
@@ -23,10 +27,11 @@ const JOINING_WORDS: [&[&str]; 9] = [
 ];
 
 /// AM/PM designators (lowercase, spaces as one ASCII space) and what they mean, longest
-/// first. Source: CLDR `dayPeriods` (abbreviated, format) of en ("AM", "a.m."), es
-/// ("a. m.", "p. m."; ICU puts a no-break space inside), pt and fr-CA ("a.m.", "p.m."),
-/// it and fr ("AM", "PM"), de before CLDR 32 ("vorm.", "nachm."); Windows/.NET write
-/// the same from their locale data.
+/// first; plain `AM`/`PM` (en, fr, it, pt-BR, de today) the parser reads itself.
+/// Source: CLDR `dayPeriods` (abbreviated, format): en-CA/en-AU/en-IE ("a.m.",
+/// "p.m."), es ("a. m.", "p. m."; ICU puts a no-break space inside), pt-PT and fr-CA
+/// ("a.m.", "p.m."), de in older CLDR releases ("vorm.", "nachm."); .NET on ICU writes
+/// these, and Windows' es-ES writes "a. m."/"p. m." too.
 const DESIGNATORS: [(&str, &str); 10] = [
     ("nachm.", "PM"),
     ("vorm.", "AM"),
@@ -166,6 +171,9 @@ mod tests {
         assert_eq!(n("13/05/2024 a las 15:27"), "13/05/2024 15:27");
         assert_eq!(n("13/05/2024 alle ore 15:27"), "13/05/2024 15:27");
         assert_eq!(n("13/05/2024 , 15:27"), "13/05/2024 15:27");
+        assert_eq!(n("13/05/2024 - 15:27"), "13/05/2024 15:27");
+        assert_eq!(n("13/05/2024 \u{2013} 15:27"), "13/05/2024 15:27");
+        assert_eq!(n("2024-05-13 @ 15:27"), "2024-05-13 15:27");
         assert_eq!(
             n("\u{FEFF}2024\u{2011}05\u{2011}13 15:27"),
             "2024-05-13 15:27"

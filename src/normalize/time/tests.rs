@@ -104,6 +104,21 @@ fn order_is_inferred_from_a_sample() {
     assert_eq!(infer_order(v.into_iter()), OrderVerdict::NotNeeded);
 }
 
+/// Marks before the date (LRM, BOM, a no-break space) do not hide it from the
+/// day/month decision.
+#[test]
+fn order_is_inferred_past_leading_marks() {
+    let v = [
+        "\u{200E}01/02/2021",
+        "\u{FEFF}25/02/2021 10:00",
+        "\u{00A0}03/03/2021",
+    ];
+    assert_eq!(
+        infer_order(v.into_iter()),
+        OrderVerdict::Decided(DateOrder::DayFirst)
+    );
+}
+
 #[test]
 fn numbers_by_magnitude() {
     let r = TimeRules::default();

@@ -6,6 +6,7 @@ use jiff::civil;
 use jiff::tz::Offset;
 
 use super::{DateOrder, TimeError, When};
+use crate::normalize::unicode::is_format;
 
 /// A cursor over ASCII bytes for the fast path.
 struct Scan<'a> {
@@ -60,8 +61,10 @@ impl Scan<'_> {
 /// The first two numbers of a `D/M/Y`-shaped date (not year-first), for inferring
 /// the order.
 pub fn slash_fields(s: &str) -> Option<(u32, u32)> {
+    // Leading marks some exporters add (LRM, BOM) do not hide the date.
+    let s = s.trim_start_matches(|c: char| c.is_whitespace() || is_format(c));
     let mut sc = Scan {
-        b: s.trim().as_bytes(),
+        b: s.trim_end().as_bytes(),
         i: 0,
     };
     let (a, _) = sc.digits(1, 2)?;
@@ -126,6 +129,7 @@ pub(super) fn parse_common(s: &str, order: Option<DateOrder>) -> Result<Option<W
 /// `Y-M-D` (with `-`, `/` or `.`), or `D/M/Y` / `M/D/Y` (with `/`, `.` or `-`, a
 /// two- or four-digit year) read in `order`: (year, month, day), unchecked.
 /// `Ok(None)`: not a date shape the fast path knows.
+#[inline]
 fn date_fields(
     sc: &mut Scan<'_>,
     s: &str,
@@ -189,6 +193,7 @@ struct Clock {
 
 /// `H:MM[:SS[.f…]]` (`.` or `,` before the fraction); fraction digits past the
 /// nanosecond are dropped. `None`: not that shape.
+#[inline]
 fn clock(sc: &mut Scan<'_>, s: &str) -> Option<Clock> {
     let (hour, _) = sc.digits(1, 2)?;
     if !sc.eat(b':') {
@@ -221,6 +226,7 @@ fn clock(sc: &mut Scan<'_>, s: &str) -> Option<Clock> {
 
 /// An `AM`/`PM` designator (any case) after the time, applied to `hour`; the hour
 /// unchanged without one. `None`: a designator with an hour outside 1 to 12.
+#[inline]
 fn twelve_hour(sc: &mut Scan<'_>, hour: u32) -> Option<u32> {
     let meridiem = match sc.b.get(sc.i..sc.i + 2) {
         Some(two) if two.eq_ignore_ascii_case(b"am") => false,
@@ -242,6 +248,7 @@ fn twelve_hour(sc: &mut Scan<'_>, hour: u32) -> Option<u32> {
 
 /// A UTC offset: `Z`, `UTC`, `GMT`, `+HH[[:]MM]` or `-HH[[:]MM]`, in seconds.
 /// `Ok(None)`: not an offset; `Err`: an offset out of range.
+#[inline]
 fn offset(sc: &mut Scan<'_>) -> Result<Option<i32>, ()> {
     if sc.eat(b'Z') || sc.eat(b'z') {
         return Ok(Some(0));
@@ -267,12 +274,14 @@ fn offset(sc: &mut Scan<'_>) -> Result<Option<i32>, ()> {
     Ok(Some(sign * (oh as i32 * 3600 + om as i32 * 60)))
 }
 
-/// Digits of a fraction scaled to `places` digits (truncating), as an integer.
-fn frac_scaled(frac: &str, places: usize) -> u128 {
-    let mut v: u128 = 0;
+/// Digits of a fraction scaled to `places` (at most 18) digits (truncating), as an
+/// integer.
+#[inline]
+fn frac_scaled(frac: &str, places: usize) -> u64 {
+    let mut v: u64 = 0;
     for i in 0..places {
         let d = frac.as_bytes().get(i).map_or(0, |c| c - b'0');
-        v = v * 10 + u128::from(d);
+        v = v * 10 + u64::from(d);
     }
     v
 }
