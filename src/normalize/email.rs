@@ -15,8 +15,8 @@ use crate::source::trim;
 /// In order: Unicode format characters (category Cf: zero-width spaces and joiners,
 /// BOM, soft hyphen, bidi marks) and non-ASCII white space (no-break spaces…) are
 /// removed wherever they are; the value is trimmed; a `mailto:` scheme (any case) is
-/// removed with any `?subject=…` tail, and the address percent-decoded (RFC 6068
-/// §2); the address is lowercased. It must then be an addr-spec (RFC 5322 §3.4.1)
+/// removed with any `//` after it and any `?subject=…` tail, and the address
+/// percent-decoded (RFC 6068 §2); the address is lowercased. It must then be an addr-spec (RFC 5322 §3.4.1)
 /// whose local part is a dot-atom of `atext` (§3.2.3) or non-ASCII letters (RFC
 /// 6532), at most 64 octets, and whose domain is a host name of at least two labels
 /// of letters, digits and inner hyphens, each at most 63 octets (RFC 1035 §2.3.4),
@@ -35,6 +35,9 @@ pub fn normalize_email<'a>(raw: impl Into<Cow<'a, str>>) -> Result<Cow<'a, str>,
             shown(&email.chars().take(40).collect::<String>())
         ));
     }
+    if email.is_ascii() && ascii_addr_spec(email.as_bytes()) {
+        return Ok(email);
+    }
     match addr_spec_problem(&email) {
         None => Ok(email),
         Some(why) => Err(format!(
@@ -44,44 +47,103 @@ pub fn normalize_email<'a>(raw: impl Into<Cow<'a, str>>) -> Result<Cow<'a, str>,
     }
 }
 
-/// `mailto:ADDR[?…]` (scheme in any case) as `ADDR`, percent-decoded; other text
-/// trimmed, unchanged.
+/// Whether ASCII `b` is an addr-spec by the rules of [`addr_spec_problem`], in one
+/// pass with no reason to build: the path of almost every row.
+fn ascii_addr_spec(b: &[u8]) -> bool {
+    let mut i = 0;
+    let mut prev_dot = true;
+    while i < b.len() && b[i] != b'@' {
+        let c = b[i];
+        if c == b'.' {
+            if prev_dot {
+                return false;
+            }
+            prev_dot = true;
+        } else if c >= 128 || !ATEXT[usize::from(c)] {
+            return false;
+        } else {
+            prev_dot = false;
+        }
+        i += 1;
+    }
+    if i == 0 || i == b.len() || prev_dot || i > EMAIL_LOCAL_MAX {
+        return false;
+    }
+    let d = &b[i + 1..];
+    if d.len() > EMAIL_DOMAIN_MAX {
+        return false;
+    }
+    let label_ok = |l: &[u8]| {
+        !l.is_empty() && l.len() <= DOMAIN_LABEL_MAX && l[0] != b'-' && l[l.len() - 1] != b'-'
+    };
+    let mut start = 0;
+    let mut dots = 0;
+    for (j, &c) in d.iter().enumerate() {
+        if c == b'.' {
+            if !label_ok(&d[start..j]) {
+                return false;
+            }
+            start = j + 1;
+            dots += 1;
+        } else if c >= 128 || !LABEL[usize::from(c)] {
+            return false;
+        }
+    }
+    let tld = &d[start..];
+    dots > 0 && label_ok(tld) && tld.len() >= 2 && !tld.iter().all(u8::is_ascii_digit)
+}
+
+/// `mailto:ADDR[?…]` (scheme in any case) as `ADDR`, percent-decoded and trimmed;
+/// other text unchanged.
 fn without_mailto(s: Cow<'_, str>) -> Cow<'_, str> {
     let t = trim(&s);
     let is_link = t.len() >= 7 && t.as_bytes()[..7].eq_ignore_ascii_case(b"mailto:");
     if !is_link {
-        return match s {
-            Cow::Borrowed(b) => Cow::Borrowed(trim(b)),
-            Cow::Owned(o) => Cow::Owned(trim(&o).to_string()),
-        };
+        // Trimmed by the caller.
+        return s;
     }
-    let addr = t[7..].split('?').next().unwrap_or("");
+    // `mailto://addr`, as some write it, is `mailto:addr` (RFC 6068 has no authority).
+    let addr = t[7..].trim_start_matches('/');
+    let addr = addr.split('?').next().unwrap_or("");
     let decoded = percent_encoding::percent_decode_str(addr).decode_utf8_lossy();
     Cow::Owned(trim(&decoded).to_string())
 }
 
-/// RFC 5322 §3.2.3 `atext` besides letters and digits.
-const ATEXT_SYMBOLS: &[u8] = b"!#$%&'*+-/=?^_`{|}~";
+/// ASCII bytes allowed in a dot-atom's atoms (RFC 5322 §3.2.3 `atext`): letters,
+/// digits and ``!#$%&'*+-/=?^_`{|}~``.
+const ATEXT: [bool; 128] = ascii_table(b"!#$%&'*+-/=?^_`{|}~");
+/// ASCII bytes allowed in a host name's labels besides `.`: letters, digits, `-`.
+const LABEL: [bool; 128] = ascii_table(b"-");
 
-fn local_char_ok(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_alphanumeric() || ATEXT_SYMBOLS.contains(&(c as u8))
-    } else {
-        !c.is_control() && !c.is_whitespace()
+const fn ascii_table(symbols: &[u8]) -> [bool; 128] {
+    let mut t = [false; 128];
+    let mut c = 0;
+    while c < 128 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
     }
+    let mut i = 0;
+    while i < symbols.len() {
+        t[symbols[i] as usize] = true;
+        i += 1;
+    }
+    t
 }
 
-fn domain_char_ok(c: char) -> bool {
-    c.is_alphanumeric() || c == '-'
+/// The character at byte `i` of `s` (a char boundary), escaped for a reason.
+fn char_at(s: &str, i: usize) -> String {
+    let c = s[i..].chars().next().unwrap_or(' ');
+    shown(c.encode_utf8(&mut [0; 4])).into_owned()
 }
 
-/// What makes `email` (trimmed, lowercased) not an addr-spec, or `None`.
+/// What makes `email` (trimmed, lowercased) not an addr-spec, or `None`. One pass
+/// over the bytes of each part: this runs for every row.
 fn addr_spec_problem(email: &str) -> Option<String> {
     let Some(at) = memchr::memchr(b'@', email.as_bytes()) else {
         return Some("it has no '@'".into());
     };
     let (local, domain) = (&email[..at], &email[at + 1..]);
-    if domain.contains('@') {
+    if memchr::memchr(b'@', domain.as_bytes()).is_some() {
         return Some("it has more than one '@'".into());
     }
     if local.is_empty() {
@@ -93,14 +155,29 @@ fn addr_spec_problem(email: &str) -> Option<String> {
             local.len()
         ));
     }
-    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
-        return Some("a '.' at either end of the part before '@', or two in a row".into());
+    let mut prev_dot = true;
+    for (i, &b) in local.as_bytes().iter().enumerate() {
+        let ok = match b {
+            b'.' if prev_dot => {
+                return Some("a '.' at the start of the part before '@', or two in a row".into());
+            }
+            b'.' => true,
+            0..=127 => ATEXT[usize::from(b)],
+            // Non-ASCII (RFC 6532): any character but controls and spaces; checked
+            // at the first byte of each.
+            0xC0.. => {
+                let c = local[i..].chars().next().unwrap_or(' ');
+                !c.is_control() && !c.is_whitespace()
+            }
+            _ => true,
+        };
+        if !ok {
+            return Some(format!("'{}' is not allowed before '@'", char_at(local, i)));
+        }
+        prev_dot = b == b'.';
     }
-    if let Some(c) = local.chars().find(|&c| c != '.' && !local_char_ok(c)) {
-        return Some(format!(
-            "'{}' is not allowed before '@'",
-            shown(&c.to_string())
-        ));
+    if prev_dot {
+        return Some("a '.' at the end of the part before '@'".into());
     }
     domain_problem(domain)
 }
@@ -118,28 +195,8 @@ fn domain_problem(domain: &str) -> Option<String> {
     let Some(dot) = memchr::memrchr(b'.', domain.as_bytes()) else {
         return Some("the domain has no '.'".into());
     };
-    for label in domain.split('.') {
-        if label.is_empty() {
-            return Some("the domain has an empty label (a '.' at an end, or two in a row)".into());
-        }
-        if label.len() > DOMAIN_LABEL_MAX {
-            return Some(format!(
-                "the domain label '{}…' is {} bytes, more than the {DOMAIN_LABEL_MAX} RFC 1035 allows",
-                label.chars().take(20).collect::<String>(),
-                label.len()
-            ));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Some(format!(
-                "the domain label '{label}' starts or ends with '-'"
-            ));
-        }
-        if let Some(c) = label.chars().find(|&c| !domain_char_ok(c)) {
-            return Some(format!(
-                "'{}' is not allowed in a domain",
-                shown(&c.to_string())
-            ));
-        }
+    if let Some(why) = domain.split('.').find_map(label_problem) {
+        return Some(why);
     }
     let tld = &domain[dot + 1..];
     if tld.chars().count() < 2 {
@@ -147,6 +204,41 @@ fn domain_problem(domain: &str) -> Option<String> {
     }
     if tld.bytes().all(|b| b.is_ascii_digit()) {
         return Some(format!("the top-level domain '{tld}' is a number"));
+    }
+    None
+}
+
+/// A host name label (RFC 1035 §2.3.4, with IDN letters): 1 to 63 octets of letters,
+/// digits and hyphens, no hyphen at either end.
+fn label_problem(label: &str) -> Option<String> {
+    let b = label.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return Some("the domain has an empty label (a '.' at an end, or two in a row)".into());
+    };
+    if b.len() > DOMAIN_LABEL_MAX {
+        return Some(format!(
+            "the domain label '{}…' is {} bytes, more than the {DOMAIN_LABEL_MAX} RFC 1035 allows",
+            label.chars().take(20).collect::<String>(),
+            b.len()
+        ));
+    }
+    if first == b'-' || last == b'-' {
+        return Some(format!(
+            "the domain label '{label}' starts or ends with '-'"
+        ));
+    }
+    for (i, &c) in b.iter().enumerate() {
+        let ok = match c {
+            0..=127 => LABEL[usize::from(c)],
+            0xC0.. => label[i..].chars().next().is_some_and(char::is_alphanumeric),
+            _ => true,
+        };
+        if !ok {
+            return Some(format!(
+                "'{}' is not allowed in a domain",
+                char_at(label, i)
+            ));
+        }
     }
     None
 }
@@ -182,6 +274,7 @@ mod tests {
             ),
             ("Mailto:nina%2Btag@example.com", "nina+tag@example.com"),
             ("mailto:%41na@example.com", "ana@example.com"),
+            ("mailto://eva@example.com", "eva@example.com"),
         ] {
             assert_eq!(normalize_email(raw).as_deref(), Ok(want), "{raw:?}");
         }
@@ -245,6 +338,20 @@ mod tests {
             let raw = if link.is_empty() { marked } else { format!("{link}{marked}{tail}") };
             let got = normalize_email(raw.as_str());
             proptest::prop_assert_eq!(got.as_deref(), Ok(clean.as_str()), "{:?}", raw);
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass ASCII check and the check that gives reasons agree.
+        #[test]
+        fn the_ascii_fast_path_agrees_with_the_reasons(
+            s in proptest::prop_oneof![
+                "[a-z0-9.@_+ :-]{0,12}(\\.[a-z0-9-]{0,4}){0,3}",
+                "[a-z0-9._+-]{1,8}@[a-z0-9_-]{1,6}(\\.[a-z0-9-]{0,6}){0,3}",
+                "[a-z.]{60,70}@[a-z-]{60,66}\\.[a-z0-9]{1,3}",
+            ],
+        ) {
+            proptest::prop_assert_eq!(ascii_addr_spec(s.as_bytes()), addr_spec_problem(&s).is_none(), "{:?}", s);
         }
     }
 
