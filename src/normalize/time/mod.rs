@@ -230,6 +230,7 @@ impl TimeRules {
 
     /// `s` (trimmed, not empty) by the format, as a number, by the fast path, then
     /// by jiff.
+    #[inline]
     fn parse_as_is(&self, s: &str) -> Result<When, TimeError> {
         if let Some(format) = &self.format {
             return parse_with_format(format, s);

@@ -36,35 +36,46 @@ impl<'a> Number<'a> {
 
     /// `123`, `123.456`, or exponent notation (`1.5E+12`, `1,5E+12`, `15e11`).
     /// `None`: not a number. `Some(Err)`: a number no time can be (beyond 39 digits).
+    ///
+    /// One pass over the bytes, the integer part gathered in 64 bits while it fits:
+    /// this runs for every text cell of a time column.
+    #[inline]
     pub(super) fn parse(s: &'a str) -> Option<Result<Number<'a>, TimeError>> {
         let b = s.as_bytes();
         if !b.first()?.is_ascii_digit() {
             return None;
         }
-        let (int_part, frac) = match memchr::memchr(b'.', b) {
+        let mut dot = None;
+        let mut small: Option<u64> = Some(0);
+        for (i, &c) in b.iter().enumerate() {
+            match c {
+                b'0'..=b'9' if dot.is_none() => {
+                    small = small
+                        .and_then(|v| v.checked_mul(10))
+                        .and_then(|v| v.checked_add(u64::from(c - b'0')));
+                }
+                b'0'..=b'9' => {}
+                b'.' if dot.is_none() => dot = Some(i),
+                _ if b[i..].iter().any(|&c| c == b'e' || c == b'E') => return exponent(s),
+                _ => return None,
+            }
+        }
+        let (int_part, frac) = match dot {
             Some(i) => (&s[..i], &s[i + 1..]),
             None => (s, ""),
         };
-        if int_part.bytes().all(|c| c.is_ascii_digit()) && frac.bytes().all(|c| c.is_ascii_digit())
-        {
-            return Some(match int_part.parse() {
-                Ok(int) => Ok(Number {
-                    int,
-                    frac: Cow::Borrowed(frac),
-                    written: None,
-                }),
-                Err(_) => Err(TimeError::range(s)),
-            });
-        }
-        if b.iter().any(|&c| c == b'e' || c == b'E') {
-            return exponent(s);
-        }
-        None
-    }
-
-    /// The value, roughly: enough to choose a unit by magnitude.
-    fn approx(&self) -> f64 {
-        self.int as f64
+        let int = match small {
+            Some(v) => u128::from(v),
+            None => match int_part.parse() {
+                Ok(v) => v,
+                Err(_) => return Some(Err(TimeError::range(s))),
+            },
+        };
+        Some(Ok(Number {
+            int,
+            frac: Cow::Borrowed(frac),
+            written: None,
+        }))
     }
 }
 
@@ -120,6 +131,20 @@ fn exponent(s: &str) -> Option<Result<Number<'static>, TimeError>> {
 /// `floor((digit·10·num + carry) / 10)` (nested floors of integers: exact); its last
 /// digit is then the first digit past the unit, which half-up rounding needs alone.
 fn round_scaled(int: u128, frac: &str, num: u64, den: u128) -> Option<u128> {
+    // Whole numbers (most Unix times): one multiplication, one division at most;
+    // x / den rounded half up is (2x + den) / 2den.
+    if frac.is_empty() {
+        let scaled = int.checked_mul(u128::from(num))?;
+        if den == 1 {
+            return Some(scaled);
+        }
+        if let (Ok(x), Ok(d)) = (u64::try_from(scaled), u64::try_from(den))
+            && let Some(t) = x.checked_mul(2).and_then(|t| t.checked_add(d))
+        {
+            return Some(u128::from(t / (2 * d)));
+        }
+        return Some(scaled.checked_mul(2)?.checked_add(den)? / (2 * den));
+    }
     let k = num.checked_mul(10)?;
     let mut carry: u64 = 0;
     for d in frac.bytes().rev() {
@@ -150,13 +175,16 @@ fn scale(unit: TimeUnit) -> (u64, u128) {
     }
 }
 
-fn magnitude_unit(value: f64, raw: &str) -> Result<TimeUnit, TimeError> {
-    Ok(match value {
-        v if v < 1e6 => TimeUnit::Excel,
-        v if v < 1e8 => return Err(TimeError::Magnitude(shown(raw).into_owned())),
-        v if v < 1e11 => TimeUnit::Seconds,
-        v if v < 1e14 => TimeUnit::Millis,
-        v if v < 1e17 => TimeUnit::Micros,
+/// The unit of a number by its magnitude (its integer part decides: the bounds are
+/// whole numbers): below 1e6 Excel days, 1e8 to 1e11 seconds, to 1e14 ms, to 1e17 µs,
+/// beyond ns; between 1e6 and 1e8 nothing a click time can be.
+fn magnitude_unit(int: u128, raw: &str) -> Result<TimeUnit, TimeError> {
+    Ok(match int {
+        v if v < 1_000_000 => TimeUnit::Excel,
+        v if v < 100_000_000 => return Err(TimeError::Magnitude(shown(raw).into_owned())),
+        v if v < 100_000_000_000 => TimeUnit::Seconds,
+        v if v < 100_000_000_000_000 => TimeUnit::Millis,
+        v if v < 100_000_000_000_000_000 => TimeUnit::Micros,
         _ => TimeUnit::Nanos,
     })
 }
@@ -164,6 +192,7 @@ fn magnitude_unit(value: f64, raw: &str) -> Result<TimeUnit, TimeError> {
 /// A number of `unit` (decided by magnitude for `Auto`) to a time: Unix units to an
 /// instant, Excel serial days to a wall-clock time in `epoch`'s system. Rounded to the
 /// nearest millisecond, halves up.
+#[inline]
 pub(super) fn from_number(
     n: &Number<'_>,
     unit: TimeUnit,
@@ -171,7 +200,7 @@ pub(super) fn from_number(
     raw: &str,
 ) -> Result<When, TimeError> {
     let unit = match unit {
-        TimeUnit::Auto => magnitude_unit(n.approx(), raw)?,
+        TimeUnit::Auto => magnitude_unit(n.int, raw)?,
         u => u,
     };
     let (num, den) = scale(unit);
@@ -297,6 +326,10 @@ mod tests {
         let big = u128::from(u64::MAX) * 10 + 7;
         assert_eq!(round_scaled(big, "", 1, 1000), Some((big + 500) / 1000));
         assert_eq!(round_scaled(big, "5", 1, 1), Some(big + 1));
+        assert_eq!(
+            round_scaled(big, "", 1, 1_000_000),
+            Some((big + 500_000) / 1_000_000)
+        );
     }
 
     #[test]
