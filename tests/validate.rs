@@ -634,10 +634,12 @@ fn huge_cells_nul_bytes_and_late_invalid_utf8_reject_rows_without_crashing() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let rep: serde_json::Value = serde_json::from_str(&w.read("report.json")).unwrap();
     assert_eq!(rep["totals"]["rows"], 2003);
+    // Issue 13: the 10 MiB utm_source is beyond what a URL carries (8 KiB), a third
+    // rejected row (it was sent before).
     assert_eq!(
         rep["totals"]["rejected"],
-        2,
-        "NUL and invalid UTF-8 rows: {}",
+        3,
+        "NUL, invalid UTF-8 and 10 MiB utm_source rows: {}",
         w.read("rej.csv").chars().take(500).collect::<String>()
     );
     let rej = w.read("rej.csv");
@@ -646,4 +648,5 @@ fn huge_cells_nul_bytes_and_late_invalid_utf8_reject_rows_without_crashing() {
         "{}",
         &rej[..rej.len().min(400)]
     );
+    assert!(rej.contains("more than the 8192 bytes a URL carries"));
 }

@@ -162,7 +162,7 @@ fn time_rules(args: &InputArgs) -> Result<TimeRules, ConfigError> {
         zone,
         format,
         unit,
-        order: None,
+        ..TimeRules::default()
     })
 }
 

@@ -292,6 +292,7 @@ fn mapped(
     }
     let mut normalizer =
         Normalizer::new(&header.names, &cfg.normalize).map_err(|e| FileError::Config(e.0))?;
+    normalizer.set_excel_epoch(opened.excel_epoch);
     let projection = header.pos.is_none().then(|| {
         let mut used = normalizer.used_columns();
         if cfg.all_columns {

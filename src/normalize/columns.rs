@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::unicode;
+
 /// Click ids that travel in `url_parameters` like UTMs.
 pub const CLICK_IDS: [&str; 8] = [
     "gclid",
@@ -101,19 +103,27 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
 }
 
-/// Header canonicalization: trim, lowercase, spaces and hyphens to `_`.
+/// Header canonicalization: trim, lowercase, white space (any Unicode space) and
+/// hyphens to `_`, Unicode format characters (zero-width spaces, BOM) dropped. Keys of
+/// `utm_*` and `settings.KEY` columns are sent in this form.
 pub fn canonical(header: &str) -> String {
     header
         .trim()
         .chars()
+        .filter(|&c| !unicode::is_format(c))
         .map(|c| match c {
-            ' ' | '-' | '\t' => '_',
+            '-' => '_',
+            c if c.is_whitespace() => '_',
             c => c,
         })
         .flat_map(char::to_lowercase)
         .collect()
 }
 
+/// Google Forms names its first column "Timestamp" in the form's language: es
+/// "Marca temporal", pt "Carimbo de data/hora", fr "Horodateur", de "Zeitstempel",
+/// it "Informazioni cronologiche". The rest: the words for date and time in es, pt,
+/// fr, de and it.
 const CLICK_TIME_ALIASES: &[&str] = &[
     "click_time",
     "timestamp",
@@ -127,14 +137,44 @@ const CLICK_TIME_ALIASES: &[&str] = &[
     "call_date",
     "fecha",
     "fecha_hora",
+    "fecha_y_hora",
+    "marca_temporal",
+    "data_hora",
+    "data_e_hora",
+    "carimbo_de_data_hora",
+    "date_heure",
+    "date_et_heure",
+    "horodatage",
+    "horodateur",
+    "datum_uhrzeit",
+    "datum_und_uhrzeit",
+    "zeitstempel",
+    "data_ora",
+    "data_e_ora",
+    "informazioni_cronologiche",
 ];
+/// With Google Forms' "Email address" column in es, pt, fr, de and it.
 const EMAIL_ALIASES: &[&str] = &[
     "email",
     "e_mail",
     "mail",
     "email_address",
+    "e_mail_address",
     "correo",
     "correo_electronico",
+    "direccion_de_correo_electronico",
+    "direccion_de_correo",
+    "endereco_de_e_mail",
+    "endereco_de_email",
+    "courriel",
+    "adresse_e_mail",
+    "adresse_email",
+    "adresse_mail",
+    "e_mail_adresse",
+    "email_adresse",
+    "indirizzo_email",
+    "indirizzo_e_mail",
+    "posta_elettronica",
 ];
 const REFERRER_ALIASES: &[&str] = &["referrer", "referer", "referrer_url"];
 const CURRENT_URL_ALIASES: &[&str] = &[
@@ -145,29 +185,36 @@ const CURRENT_URL_ALIASES: &[&str] = &[
     "landing_url",
 ];
 
-/// The field a header names on its own, after canonicalization.
+/// The field a header names on its own. Aliases are matched against the header both
+/// canonicalized and folded ([`unicode::fold_header`]: accents, Unicode spaces and
+/// dashes, `/`), so `Correo electrónico` and `Fecha/Hora` are found.
 pub fn auto_field(header: &str) -> Option<Field> {
     let c = canonical(header);
-    let c = c.as_str();
-    if is_param_key(c) {
-        return Some(Field::Param(c.to_string()));
+    if is_param_key(&c) {
+        return Some(Field::Param(c));
     }
-    if CLICK_TIME_ALIASES.contains(&c) {
+    let f = unicode::fold_header(header);
+    if is_param_key(&f) {
+        return Some(Field::Param(f));
+    }
+    let named = |aliases: &[&str]| aliases.contains(&c.as_str()) || aliases.contains(&f.as_str());
+    if named(CLICK_TIME_ALIASES) {
         return Some(Field::ClickTime);
     }
-    if EMAIL_ALIASES.contains(&c) {
+    if named(EMAIL_ALIASES) {
         return Some(Field::Email);
     }
-    if REFERRER_ALIASES.contains(&c) {
+    if named(REFERRER_ALIASES) {
         return Some(Field::Referrer);
     }
-    if CURRENT_URL_ALIASES.contains(&c) {
+    if named(CURRENT_URL_ALIASES) {
         return Some(Field::CurrentUrl);
     }
-    match c {
-        "url_parameters" => return Some(Field::UrlParameters),
-        "microconversion" | "micro_conversion" => return Some(Field::Microconversion),
-        _ => {}
+    if named(&["url_parameters"]) {
+        return Some(Field::UrlParameters);
+    }
+    if named(&["microconversion", "micro_conversion"]) {
+        return Some(Field::Microconversion);
     }
     match c.strip_prefix("settings.") {
         Some(k) if !k.is_empty() && k != "email" && k != "microconversion" => {
@@ -290,29 +337,36 @@ fn list(header: &[String]) -> String {
     out.join(", ")
 }
 
-/// Find `column` in the header: exactly, then after canonicalization.
+/// Find `column` in the header: exactly, then after canonicalization, then folded
+/// ([`unicode::fold_header`]); at each step, more than one match is an error.
 fn find_column(header: &[String], column: &str) -> Result<Option<usize>, MappingError> {
     if let Some(i) = header.iter().position(|h| h == column) {
         return Ok(Some(i));
     }
-    let want = canonical(column);
-    let hits: Vec<usize> = header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| canonical(h) == want)
-        .map(|(i, _)| i)
-        .collect();
-    match hits.as_slice() {
-        [] => Ok(None),
-        [i] => Ok(Some(*i)),
-        many => Err(MappingError(format!(
-            "column '{column}' matches several headers ({}); name it exactly as in the file",
-            many.iter()
-                .map(|&i| format!("'{}'", header[i]))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+    let forms: [fn(&str) -> String; 2] = [canonical, unicode::fold_header];
+    for form in forms {
+        let want = form(column);
+        let hits: Vec<usize> = header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| form(h) == want)
+            .map(|(i, _)| i)
+            .collect();
+        match hits.as_slice() {
+            [] => continue,
+            [i] => return Ok(Some(*i)),
+            many => {
+                return Err(MappingError(format!(
+                    "column '{column}' matches several headers ({}); name it exactly as in the file",
+                    many.iter()
+                        .map(|&i| format!("'{}'", header[i]))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
     }
+    Ok(None)
 }
 
 /// Resolve explicit `--map` pairs and automatic aliases against a header.
@@ -413,9 +467,11 @@ pub fn header_score(names: &[String], explicit: &[(Field, String)]) -> usize {
         .filter(|n| {
             !n.is_empty()
                 && (auto_field(n).is_some()
-                    || explicit
-                        .iter()
-                        .any(|(_, c)| c == *n || canonical(c) == canonical(n)))
+                    || explicit.iter().any(|(_, c)| {
+                        c == *n
+                            || canonical(c) == canonical(n)
+                            || unicode::fold_header(c) == unicode::fold_header(n)
+                    }))
         })
         .count()
 }

@@ -122,3 +122,42 @@ fn projection_rewrites_indices() {
         (Some(0), Some(1), 2)
     );
 }
+
+#[test]
+fn accented_headers_unicode_spaces_and_dashes_match_their_aliases() {
+    for (time, email) in [
+        ("Fecha/Hora", "Correo electrónico"),
+        ("Fecha\u{00A0}Hora", "E\u{2011}mail"),
+        ("\u{FEFF}Marca temporal", "Dirección de correo electrónico"),
+        ("Carimbo de data/hora", "Endereço de e-mail"),
+        ("Horodateur", "Adresse e-mail"),
+        ("Zeitstempel", "E-Mail-Adresse"),
+        ("Informazioni cronologiche", "Indirizzo email"),
+        ("Fecha y hora", "Correo\u{202F}Electrónico"),
+    ] {
+        let m = resolve(&h(&[time, email, "UTM\u{00A0}Source", "Teléfono"]), &[])
+            .unwrap_or_else(|e| panic!("{time} / {email}: {e}"));
+        assert_eq!(
+            (m.click_time, m.email),
+            (Some(0), Some(1)),
+            "{time} / {email}"
+        );
+        assert_eq!(m.params, vec![("utm_source".to_string(), 2)]);
+    }
+    // Keys sent keep their accents: only alias matching folds them.
+    assert_eq!(
+        auto_field("settings.Categoría"),
+        Some(Field::Setting("categoría".into()))
+    );
+    assert_eq!(canonical("E\u{00A0}Mail\u{200B}"), "e_mail");
+    // --map finds a column by its folded name; two folded matches are an error.
+    let header = h(&["Fecha", "Correo electrónico de contacto", "utm_source"]);
+    let explicit = [(Field::Email, "CORREO ELECTRONICO DE CONTACTO".into())];
+    let m = resolve(&header, &explicit).unwrap();
+    assert_eq!(m.email, Some(1));
+    let header = h(&["Córreo", "Correo", "fecha", "utm_source"]);
+    let err = resolve(&header, &[(Field::Email, "CORREÓ".into())])
+        .unwrap_err()
+        .0;
+    assert!(err.contains("several headers"), "{err}");
+}

@@ -1,17 +1,20 @@
 //! Normalization: one framed row in, one lead (or the reasons it was rejected) out.
 
 pub mod columns;
+pub mod email;
+mod fields;
+pub mod limits;
 pub mod params;
 pub mod time;
+pub mod unicode;
 
-use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use crate::lead::Lead;
 use crate::source::{Cell, Row};
 use columns::{ColumnMap, Field, MappingError};
-use params::Pairs;
-use time::{DayOffsets, DstAdjust, OrderVerdict, TimeError, TimeRules, When};
+use time::{DayOffsets, DstAdjust, ExcelEpoch, OrderVerdict, TimeError, TimeRules, When};
+use unicode::shown;
 
 /// Earliest accepted click: 2000-01-01T00:00:00Z.
 pub const MIN_CLICK_MS: i64 = 946_684_800_000;
@@ -74,8 +77,20 @@ pub struct Normalizer {
 }
 
 impl Normalizer {
+    /// The mapping of `header`; a `--setting` constant beyond [`limits::SETTING_MAX`]
+    /// is a mapping error too (it would reject every row).
     pub fn new(header: &[String], opts: &NormalizeOptions) -> Result<Normalizer, MappingError> {
         let map = columns::resolve(header, &opts.explicit)?;
+        if let Some((key, value)) = opts
+            .constants
+            .iter()
+            .find(|(_, v)| v.len() > limits::SETTING_MAX)
+        {
+            return Err(MappingError(format!(
+                "--setting {key}: {}",
+                limits::too_long("a value", value, limits::SETTING_MAX, "a setting may hold")
+            )));
+        }
         Ok(Normalizer {
             map,
             header: header.to_vec(),
@@ -85,6 +100,11 @@ impl Normalizer {
             max_ms: opts.max_ms,
             days: OnceLock::new(),
         })
+    }
+
+    /// The date system of the workbook being read (XLSX); the 1900 system otherwise.
+    pub fn set_excel_epoch(&mut self, epoch: ExcelEpoch) {
+        self.rules.excel_epoch = epoch;
     }
 
     /// Header indices the mapping reads, sorted.
@@ -186,7 +206,7 @@ impl Normalizer {
                     let raw = row
                         .cells
                         .get(col)
-                        .map(|c| c.to_string())
+                        .map(|c| shown(&c.to_string()).into_owned())
                         .unwrap_or_default();
                     return Err(CalibrationError(format!(
                         "column '{column}' holds times without a UTC offset (e.g. '{raw}' at {}); \
@@ -215,7 +235,7 @@ impl Normalizer {
         let raw = || {
             column
                 .and_then(|c| cells.get(c))
-                .map(|c| c.to_string())
+                .map(|c| shown(&c.to_string()).into_owned())
                 .unwrap_or_default()
         };
         let mut fail = |reason: String| {
@@ -299,140 +319,6 @@ impl Normalizer {
                 cells,
             }),
         }
-    }
-
-    /// Everything but click_time, borrowing from the row until the JSON is written.
-    fn fields(&self, cells: &[Cell], problems: &mut Vec<Problem>) -> Option<Fields> {
-        let m = &self.map;
-        let text = |i: Option<usize>| i.and_then(|i| cells.get(i)).and_then(Cell::text);
-        let before = problems.len();
-
-        let mut settings = Pairs::default();
-        match text(m.email) {
-            None => problems.push(Problem {
-                field: "email".into(),
-                column: m.email,
-                reason: "missing".into(),
-            }),
-            Some(raw) => match params::normalize_email(raw) {
-                Ok(e) => settings.add("email", e),
-                Err(reason) => problems.push(Problem {
-                    field: "email".into(),
-                    column: m.email,
-                    reason,
-                }),
-            },
-        }
-        let micro_cell = m.microconversion.and_then(|i| cells.get(i));
-        let micro = match micro_cell {
-            None | Some(Cell::Empty) => Some(false),
-            Some(Cell::Bool(b)) => Some(*b),
-            Some(Cell::Int(i)) => match i {
-                0 => Some(false),
-                1 => Some(true),
-                _ => None,
-            },
-            Some(Cell::Float(x)) if *x == 0.0 || *x == 1.0 => Some(*x == 1.0),
-            Some(c) => c.text().map_or(Some(false), |t| params::truthy(&t)),
-        };
-        match micro {
-            Some(on) => {
-                if on || self.microconversion {
-                    settings.add("microconversion", "1");
-                }
-            }
-            None => problems.push(Problem {
-                field: "microconversion".into(),
-                column: m.microconversion,
-                reason: format!(
-                    "'{}' is not yes or no (1, true, yes, y, si, sí / 0, false, no, n)",
-                    micro_cell.map(|c| c.to_string()).unwrap_or_default()
-                ),
-            }),
-        }
-        for (key, i) in &m.settings {
-            if let Some(v) = text(Some(*i)) {
-                settings.add(key.as_str(), v);
-            }
-        }
-        for (key, value) in &self.constants {
-            settings.add(key.as_str(), value.as_str());
-        }
-
-        let mut url_params = Pairs::default();
-        for (key, i) in &m.params {
-            if let Some(v) = text(Some(*i)) {
-                url_params.add(key.as_str(), v);
-            }
-        }
-        let json = text(m.url_parameters);
-        if let Some(json) = &json
-            && let Err(reason) = params::add_json_object(&mut url_params, json)
-        {
-            problems.push(Problem {
-                field: "url_parameters".into(),
-                column: m.url_parameters,
-                reason,
-            });
-        }
-        let current_url = text(m.current_url).map(plain_url);
-        if let Some(u) = &current_url {
-            params::add_url_query(&mut url_params, u);
-        }
-        if url_params.is_empty() && !problems.iter().any(|p| p.field == "url_parameters") {
-            problems.push(Problem {
-                field: "url_parameters".into(),
-                column: m
-                    .params
-                    .iter()
-                    .map(|p| p.1)
-                    .min()
-                    .or(m.url_parameters)
-                    .or(m.current_url),
-                reason: "no UTM parameter or click id in this row".into(),
-            });
-        }
-        if problems.len() > before {
-            return None;
-        }
-        let owned = |u: Option<Cow<'_, str>>| u.filter(|s| !s.is_empty()).map(Cow::into_owned);
-        Some(Fields {
-            url_parameters: url_params.to_json(),
-            settings: settings.to_json(),
-            referrer: owned(text(m.referrer).map(plain_url)),
-            current_url: owned(current_url),
-        })
-    }
-}
-
-/// The set-click fields of a row other than click_time, ready to send.
-struct Fields {
-    url_parameters: String,
-    settings: String,
-    referrer: Option<String>,
-    current_url: Option<String>,
-}
-
-/// URLs are sent plain: trimmed, and one pair of JSON-style quotes removed (users copy
-/// the API page's examples, which quote them).
-fn plain_url(s: Cow<'_, str>) -> Cow<'_, str> {
-    let unquote = |t: &str| -> Option<(usize, usize)> {
-        let inner = t.trim().strip_prefix('"')?.strip_suffix('"')?.trim();
-        let start = inner.as_ptr() as usize - t.as_ptr() as usize;
-        Some((start, start + inner.len()))
-    };
-    match s {
-        Cow::Borrowed(b) => {
-            let t = b.trim();
-            match unquote(t) {
-                Some((a, z)) => Cow::Borrowed(&t[a..z]),
-                None => Cow::Borrowed(t),
-            }
-        }
-        Cow::Owned(o) => match unquote(&o) {
-            Some((a, z)) => Cow::Owned(o[a..z].to_string()),
-            None => Cow::Owned(o.trim().to_string()),
-        },
     }
 }
 

@@ -1,10 +1,12 @@
 //! url_parameters and settings: collecting keys from columns, a JSON column and the
-//! query of current_url; email and microconversion rules; compact JSON output.
+//! query of current_url; the microconversion rule; compact JSON output. (The email
+//! rule is in `email`.)
 
 use std::borrow::Cow;
 
 use super::columns::is_param_key;
 use crate::json::json_str;
+pub use super::email::normalize_email;
 use crate::source::trim;
 
 /// Key/value pairs where the first value given for a key wins; written sorted.
@@ -44,6 +46,20 @@ impl<'a> Pairs<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Bytes of the pairs written as a query string, `k=v&k=v`, unencoded.
+    pub fn query_len(&self) -> usize {
+        let pairs: usize = self.0.iter().map(|(k, v)| k.len() + v.len() + 1).sum();
+        pairs + self.0.len().saturating_sub(1)
+    }
+
+    /// The pair with the longest value.
+    pub fn longest(&self) -> Option<(&str, &str)> {
+        self.0
+            .iter()
+            .max_by_key(|(_, v)| v.len())
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 
     /// `{"a":"1","b":"2"}` with keys sorted.
@@ -141,48 +157,6 @@ fn form_decoded(s: &str) -> Cow<'_, str> {
             .decode_utf8_lossy()
             .into_owned(),
     )
-}
-
-/// Trimmed and lowercased; must look like `local@domain.tld`.
-pub fn normalize_email<'a>(raw: impl Into<Cow<'a, str>>) -> Result<Cow<'a, str>, String> {
-    let email = lowered(raw.into());
-    if email.len() > 254 {
-        return Err(format!(
-            "an email address of {} characters is longer than the 254 allowed",
-            email.chars().count()
-        ));
-    }
-    let bad = || format!("'{email}' is not an email address");
-    // Split at ASCII bytes, not chars: a `char` pattern checks each match with a
-    // `memcmp` call, and this runs for every row.
-    let (local, domain) = split_at_byte(&email, b'@').ok_or_else(bad)?;
-    let ok_char = |c: char| {
-        !c.is_whitespace()
-            && !c.is_control()
-            && !matches!(
-                c,
-                '<' | '>' | '(' | ')' | ',' | ';' | '"' | '@' | '[' | ']' | '\\'
-            )
-    };
-    if local.is_empty() || local.len() > 64 || !local.chars().all(ok_char) {
-        return Err(bad());
-    }
-    let dot = memchr::memrchr(b'.', domain.as_bytes());
-    let tld = dot.map_or(domain, |i| &domain[i + 1..]);
-    if dot.is_none()
-        || domain
-            .as_bytes()
-            .split(|&b| b == b'.')
-            .any(|l| l.is_empty() || l.starts_with(b"-") || l.ends_with(b"-"))
-        || !domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
-        || tld.chars().count() < 2
-        || tld.chars().all(|c| c.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    Ok(email)
 }
 
 /// Microconversion cell: `Some(true)` for 1/true/yes/y/si/sí, `Some(false)` for

@@ -110,6 +110,7 @@ pub(super) fn with_reader<T>(
         size,
         progress_in_bytes: true,
         total_rows: None,
+        excel_epoch: super::ExcelEpoch::E1900,
     };
     Ok(f(&opened, &mut records))
 }

@@ -88,6 +88,24 @@ impl fmt::Display for Cell {
     }
 }
 
+/// An Excel workbook's date system: where its serial day 0 is.
+///
+/// Source: Microsoft, "Differences between the 1900 and the 1904 date system in
+/// Excel" (learn.microsoft.com/office/troubleshoot/excel/1900-and-1904-date-system):
+/// serial 1 is 1900-01-01 in the 1900 system (which counts a 1900-02-29 that never
+/// was, serial 60) and serial 0 is 1904-01-01 in the 1904 system, 1,462 days after
+/// the 1900 system's day 0; a workbook says which with ECMA-376 Part 1's
+/// `workbookPr/@date1904`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExcelEpoch {
+    /// Windows Excel, and every workbook without `date1904`: day 0 is 1899-12-30
+    /// for serials from 61 (1900-03-01) on.
+    #[default]
+    E1900,
+    /// Excel for Mac before 2011 (and workbooks made from those): day 0 is 1904-01-01.
+    E1904,
+}
+
 /// A record as the reader saw it: its physical position and its cells.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -282,6 +300,9 @@ pub struct Opened {
     pub progress_in_bytes: bool,
     /// Data rows in the file, when its metadata says (Parquet).
     pub total_rows: Option<u64>,
+    /// The date system of Excel serial numbers in the file: a workbook's own (XLSX
+    /// `workbookPr/@date1904`), the 1900 system for other formats.
+    pub excel_epoch: ExcelEpoch,
 }
 
 /// Shared counter of bytes read, for progress.

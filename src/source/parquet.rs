@@ -79,6 +79,7 @@ pub(super) fn with_reader<T>(
         size,
         progress_in_bytes: false,
         total_rows: Some(records.metadata.num_rows as u64),
+        excel_epoch: super::ExcelEpoch::E1900,
     };
     Ok(f(&opened, &mut records))
 }
@@ -367,12 +368,47 @@ fn date_cell(days: i32) -> Cell {
 }
 
 /// A Parquet timestamp: an instant when the column has a zone, a wall-clock time when
-/// it does not. Sub-millisecond parts are truncated.
+/// it does not. Rounded to the nearest millisecond, halves up, as every other number
+/// in a time column is (`normalize::time`).
 fn datetime_cell(value: i64, per_ms: i64, zoned: bool) -> Cell {
-    let ms = value.div_euclid(per_ms);
+    let ms = (i128::from(value) + i128::from(per_ms / 2)).div_euclid(i128::from(per_ms));
+    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
     match Timestamp::from_millisecond(ms) {
         Ok(ts) if zoned => Cell::Instant(ts),
         Ok(ts) => Cell::Naive(jiff::tz::Offset::UTC.to_datetime(ts)),
         Err(_) => Cell::Int(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_to_the_nearest_millisecond() {
+        let ms = |c: Cell| match c {
+            Cell::Instant(ts) => ts.as_millisecond(),
+            other => panic!("{other:?}"),
+        };
+        // 2024-05-01T12:55:59.9996Z in µs and ns: the next millisecond.
+        assert_eq!(
+            ms(datetime_cell(1_714_568_159_999_600, 1_000, true)),
+            1_714_568_160_000
+        );
+        assert_eq!(
+            ms(datetime_cell(1_714_568_159_999_499_999, 1_000_000, true)),
+            1_714_568_159_999
+        );
+        assert_eq!(
+            ms(datetime_cell(1_714_568_159_999_500_000, 1_000_000, true)),
+            1_714_568_160_000
+        );
+        // Before 1970 too: halves up, not away from zero.
+        assert_eq!(ms(datetime_cell(-1_500, 1_000, true)), -1);
+        assert_eq!(ms(datetime_cell(-1_501, 1_000, true)), -2);
+        assert_eq!(
+            datetime_cell(1_000_499, 1_000, false),
+            Cell::Naive(civil::date(1970, 1, 1).at(0, 0, 1, 0))
+        );
     }
 }

@@ -5,9 +5,11 @@ use std::fs::File;
 use std::io::BufReader;
 
 use calamine::{DataRef, Reader, Xlsx, XlsxCellReader};
-use jiff::civil;
 
-use super::{Cell, Input, Locator, Opened, ReadOptions, Record, RecordReader, SourceError};
+use super::{
+    Cell, ExcelEpoch, Input, Locator, Opened, ReadOptions, Record, RecordReader, SourceError,
+};
+use crate::normalize::time::excel_float_naive;
 
 /// Excel's own limit; a cell beyond it is a damaged or hostile file.
 const MAX_COLUMNS: u32 = 16_384;
@@ -57,6 +59,11 @@ pub(super) fn with_reader<T>(
     std::io::Seek::rewind(&mut &file)?;
     let mut book = Xlsx::new(BufReader::new(file))
         .map_err(|e| SourceError::invalid(format!("not a readable XLSX workbook: {e}")))?;
+    let epoch = if book.has_1904_epoch() {
+        ExcelEpoch::E1904
+    } else {
+        ExcelEpoch::E1900
+    };
     let names = book.sheet_names();
     let sheet = match &opts.sheet {
         Some(s) => names
@@ -80,6 +87,7 @@ pub(super) fn with_reader<T>(
         .map_err(|e| SourceError::invalid(format!("cannot read sheet '{sheet}': {e}")))?;
     let mut records = XlsxRecords {
         cells,
+        epoch,
         lookahead: None,
         done: false,
     };
@@ -89,12 +97,15 @@ pub(super) fn with_reader<T>(
         size,
         progress_in_bytes: false,
         total_rows: None,
+        excel_epoch: epoch,
     };
     Ok(f(&opened, &mut records))
 }
 
 struct XlsxRecords<'a> {
     cells: XlsxCellReader<'a, BufReader<File>>,
+    /// The workbook's date system, for its date cells.
+    epoch: ExcelEpoch,
     lookahead: Option<(u32, u32, Cell)>,
     done: bool,
 }
@@ -117,7 +128,7 @@ impl XlsxRecords<'_> {
                         col + 1
                     )));
                 }
-                Ok(Some((row, col, convert(cell.get_value()))))
+                Ok(Some((row, col, convert(cell.get_value(), self.epoch))))
             }
             Ok(None) => {
                 self.done = true;
@@ -162,7 +173,7 @@ fn place(cells: &mut Vec<Cell>, col: u32, cell: Cell) {
     cells[col] = cell;
 }
 
-fn convert(value: &DataRef<'_>) -> Cell {
+fn convert(value: &DataRef<'_>, epoch: ExcelEpoch) -> Cell {
     match value {
         DataRef::Empty => Cell::Empty,
         DataRef::Int(i) => Cell::Int(*i),
@@ -171,21 +182,20 @@ fn convert(value: &DataRef<'_>) -> Cell {
         DataRef::String(s) => Cell::from_text(s),
         DataRef::SharedString(s) => Cell::from_text(s),
         DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::from_text(s),
-        DataRef::DateTime(dt) if dt.is_datetime() => excel_datetime(dt),
+        DataRef::DateTime(dt) if dt.is_datetime() => excel_datetime(dt, epoch),
         DataRef::DateTime(dt) => Cell::Float(dt.as_f64()),
         DataRef::Error(e) => Cell::Text(compact_str::format_compact!("#{e:?}")),
     }
 }
 
-/// A date-formatted cell is a wall-clock time; both epochs are handled by calamine.
-fn excel_datetime(dt: &calamine::ExcelDateTime) -> Cell {
-    let (y, mo, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
-    let date = civil::Date::new(y as i16, mo as i8, d as i8);
-    let time = civil::Time::new(h as i8, mi as i8, s as i8, i32::from(ms) * 1_000_000);
-    match (date, time) {
-        (Ok(date), Ok(time)) => Cell::Naive(date.to_datetime(time)),
+/// A date-formatted cell is a wall-clock time, its serial days counted in the
+/// workbook's date system and rounded to the nearest millisecond as every other
+/// number in a time column is (`normalize::time`).
+fn excel_datetime(dt: &calamine::ExcelDateTime, epoch: ExcelEpoch) -> Cell {
+    match excel_float_naive(dt.as_f64(), epoch) {
+        Some(naive) => Cell::Naive(naive),
         // Excel's phantom 1900-02-29 and out-of-range serials: keep the number.
-        _ => Cell::Float(dt.as_f64()),
+        None => Cell::Float(dt.as_f64()),
     }
 }
 
@@ -193,6 +203,7 @@ fn excel_datetime(dt: &calamine::ExcelDateTime) -> Cell {
 mod tests {
     use super::*;
     use calamine::{ExcelDateTime, ExcelDateTimeType};
+    use jiff::civil;
 
     #[test]
     fn excel_serials_in_both_date_systems() {
@@ -201,12 +212,29 @@ mod tests {
         let want = Cell::Naive(civil::date(2021, 10, 20).at(7, 30, 0, 0));
         let d1900 = ExcelDateTime::new(44489.3125, ExcelDateTimeType::DateTime, false);
         let d1904 = ExcelDateTime::new(43027.3125, ExcelDateTimeType::DateTime, true);
-        assert_eq!(excel_datetime(&d1900), want);
-        assert_eq!(excel_datetime(&d1904), want);
+        assert_eq!(excel_datetime(&d1900, ExcelEpoch::E1900), want);
+        assert_eq!(excel_datetime(&d1904, ExcelEpoch::E1904), want);
         // Durations stay numbers.
         let dur = DataRef::DateTime(ExcelDateTime::new(1.5, ExcelDateTimeType::TimeDelta, false));
-        assert_eq!(convert(&dur), Cell::Float(1.5));
-        assert_eq!(convert(&DataRef::SharedString("")), Cell::Empty);
-        assert_eq!(convert(&DataRef::Bool(true)), Cell::Bool(true));
+        assert_eq!(convert(&dur, ExcelEpoch::E1900), Cell::Float(1.5));
+        assert_eq!(
+            convert(&DataRef::SharedString(""), ExcelEpoch::E1900),
+            Cell::Empty
+        );
+        assert_eq!(
+            convert(&DataRef::Bool(true), ExcelEpoch::E1900),
+            Cell::Bool(true)
+        );
+    }
+
+    /// A date cell a hair under a whole minute (Excel's 15 digits) is that minute, as
+    /// calamine's own conversion says too.
+    #[test]
+    fn date_cells_round_as_calamine_does() {
+        let serial = 45413.6222222222; // 2024-05-01 14:56:00.000, a hair under.
+        let dt = ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, false);
+        let want = Cell::Naive(civil::date(2024, 5, 1).at(14, 56, 0, 0));
+        assert_eq!(excel_datetime(&dt, ExcelEpoch::E1900), want);
+        assert_eq!(dt.to_ymd_hms_milli(), (2024, 5, 1, 14, 56, 0, 0));
     }
 }

@@ -2,19 +2,26 @@
 //!
 //! Text is parsed by a hand-written fast path for the shapes exports use (ISO 8601 /
 //! RFC 3339, `D/M/Y` or `M/D/Y` with an order decided once per file, optional
-//! AM/PM and offset), then jiff for the rest. Numbers go by magnitude or `--time-unit`.
+//! AM/PM and offset), then jiff for the rest; text neither reads is brought to those
+//! shapes (Unicode spaces, locale AM/PM designators, words between date and time) and
+//! read again. Numbers go by magnitude or `--time-unit`, rounded to the millisecond.
 
 use jiff::civil::{self, DateTime};
 use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
 use jiff::{Timestamp, fmt::strtime};
 
 pub use crate::lead::DstAdjust;
+use crate::normalize::unicode::shown;
 use crate::source::Cell;
 
 mod days;
+mod locale;
+mod number;
 mod text;
 
 pub use days::DayOffsets;
+pub use number::{ExcelEpoch, excel_float_naive, excel_naive};
+use number::{Number, day_fraction_ms, from_float, from_number};
 use text::parse_common;
 pub use text::{OrderVerdict, infer_order, slash_fields};
 
@@ -28,7 +35,8 @@ pub enum TimeUnit {
     Millis,
     Micros,
     Nanos,
-    /// Days since 1899-12-30 (Excel's 1900 date system), a wall-clock time.
+    /// Excel serial days, a wall-clock time: since 1899-12-30 (the 1900 date
+    /// system), or since 1904-01-01 in a workbook of the 1904 system.
     Excel,
 }
 
@@ -65,6 +73,8 @@ pub enum When {
     Naive(DateTime),
 }
 
+/// Why a click_time cell was not taken. Values in messages are shown as written, with
+/// invisible characters escaped (`3:27:05\u{202F}PM`) and long values cut.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
     #[error("empty")]
@@ -83,6 +93,50 @@ pub enum TimeError {
     Magnitude(String),
     #[error("'{0}' is out of range")]
     Range(String),
+    /// A number in exponent notation whose last written digit is worth more than a
+    /// second: the exporting program rounded the time (Excel shows numbers of 12 or
+    /// more digits so in a General column, and saves them so to CSV).
+    #[error(
+        "'{raw}' is in exponent notation with {significant} significant digits: it is \
+         precise only to {step}, so the time was rounded away before export; format the \
+         column as a number (no decimals) or as text before exporting"
+    )]
+    Coarse {
+        raw: String,
+        significant: usize,
+        step: String,
+    },
+}
+
+impl TimeError {
+    fn unparseable(s: &str) -> TimeError {
+        TimeError::Unparseable(shown(s).into_owned())
+    }
+
+    fn range(s: &str) -> TimeError {
+        TimeError::Range(shown(s).into_owned())
+    }
+
+    /// The same error naming `raw` (the value as written, escaped) instead of the
+    /// text that was parsed.
+    fn naming(self, raw: &str) -> TimeError {
+        let raw = || shown(raw).into_owned();
+        match self {
+            TimeError::Missing => TimeError::Missing,
+            TimeError::Unparseable(_) => TimeError::Unparseable(raw()),
+            TimeError::Ambiguous(_) => TimeError::Ambiguous(raw()),
+            TimeError::NeedsZone(_) => TimeError::NeedsZone(raw()),
+            TimeError::Magnitude(_) => TimeError::Magnitude(raw()),
+            TimeError::Range(_) => TimeError::Range(raw()),
+            TimeError::Coarse {
+                significant, step, ..
+            } => TimeError::Coarse {
+                raw: raw(),
+                significant,
+                step,
+            },
+        }
+    }
 }
 
 /// The parser's settings for one file.
@@ -92,6 +146,8 @@ pub struct TimeRules {
     pub format: Option<String>,
     pub unit: TimeUnit,
     pub order: Option<DateOrder>,
+    /// The date system of the workbook the cells come from (1900 for other files).
+    pub excel_epoch: ExcelEpoch,
 }
 
 impl TimeRules {
@@ -100,9 +156,12 @@ impl TimeRules {
         match cell {
             Cell::Empty => Err(TimeError::Missing),
             Cell::Text(s) => self.parse_text(s),
-            Cell::Int(i) => from_number_parts(&Number::int(*i), self.unit, &i.to_string()),
-            Cell::Float(x) => from_float(*x, self.unit),
-            Cell::Bool(b) => Err(TimeError::Unparseable(b.to_string())),
+            Cell::Int(i) => match u128::try_from(*i) {
+                Ok(n) => from_number(&Number::int(n), self.unit, self.excel_epoch, &i.to_string()),
+                Err(_) => Err(TimeError::range(&i.to_string())),
+            },
+            Cell::Float(x) => from_float(*x, self.unit, self.excel_epoch),
+            Cell::Bool(b) => Err(TimeError::unparseable(&b.to_string())),
             Cell::Naive(dt) => Ok(When::Naive(*dt)),
             Cell::Instant(ts) => Ok(When::Instant(*ts)),
         }
@@ -124,10 +183,10 @@ impl TimeRules {
             Cell::Empty => return self.parse_text(&d),
             Cell::Naive(dt) => dt.time().to_string(),
             Cell::Float(x) if (0.0..1.0).contains(x) => {
-                let ms = (x * 86_400_000.0).round() as i64;
+                let ms = day_fraction_ms(*x).ok_or_else(|| TimeError::range(&x.to_string()))?;
                 civil::Time::midnight()
                     .checked_add(jiff::SignedDuration::from_millis(ms))
-                    .map_err(|_| TimeError::Range(x.to_string()))?
+                    .map_err(|_| TimeError::range(&x.to_string()))?
                     .to_string()
             }
             other => other.to_string().trim().to_string(),
@@ -135,16 +194,39 @@ impl TimeRules {
         self.parse_text(&format!("{d} {t}"))
     }
 
+    /// Parse the text of a click_time cell. Text the parser cannot read as it is,
+    /// is read again after [`locale::normalized`] (or, with `--time-format`,
+    /// [`locale::normalized_chars`]) has rewritten what exporters put in it; errors
+    /// name the text as written.
     pub fn parse_text(&self, s: &str) -> Result<When, TimeError> {
         let s = s.trim();
         if s.is_empty() {
             return Err(TimeError::Missing);
         }
+        let first = self.parse_as_is(s);
+        if !matches!(first, Err(TimeError::Unparseable(_))) {
+            return first.map_err(|e| e.naming(s));
+        }
+        let rewritten = match &self.format {
+            Some(_) => locale::normalized_chars(s),
+            None => locale::normalized(s),
+        };
+        match rewritten.as_deref().map(str::trim) {
+            Some("") => Err(TimeError::Missing),
+            Some(t) => self.parse_as_is(t).map_err(|e| e.naming(s)),
+            None => Err(TimeError::unparseable(s)),
+        }
+    }
+
+    /// `s` (trimmed, not empty) by the format, as a number, by the fast path, then
+    /// by jiff.
+    #[inline]
+    fn parse_as_is(&self, s: &str) -> Result<When, TimeError> {
         if let Some(format) = &self.format {
             return parse_with_format(format, s);
         }
         if let Some(n) = Number::parse(s) {
-            return from_number_parts(&n, self.unit, s);
+            return from_number(&n?, self.unit, self.excel_epoch, s);
         }
         if let Some(w) = parse_common(s, self.order)? {
             return Ok(w);
@@ -164,14 +246,16 @@ impl TimeRules {
                 let zone = self
                     .zone
                     .as_ref()
-                    .ok_or_else(|| TimeError::NeedsZone(raw()))?;
+                    .ok_or_else(|| TimeError::NeedsZone(shown(&raw()).into_owned()))?;
                 let amb = zone.to_ambiguous_timestamp(dt);
                 let adjust = match amb.offset() {
                     AmbiguousOffset::Unambiguous { .. } => DstAdjust::None,
                     AmbiguousOffset::Gap { .. } => DstAdjust::Gap,
                     AmbiguousOffset::Fold { .. } => DstAdjust::Fold,
                 };
-                let ts = amb.compatible().map_err(|_| TimeError::Range(raw()))?;
+                let ts = amb
+                    .compatible()
+                    .map_err(|_| TimeError::Range(shown(&raw()).into_owned()))?;
                 Ok((ts.as_millisecond(), adjust))
             }
         }
@@ -179,16 +263,16 @@ impl TimeRules {
 }
 
 fn parse_with_format(format: &str, s: &str) -> Result<When, TimeError> {
-    let tm = strtime::parse(format, s).map_err(|_| TimeError::Unparseable(s.to_string()))?;
+    let tm = strtime::parse(format, s).map_err(|_| TimeError::unparseable(s))?;
     if tm.offset().is_some() || tm.timestamp().is_some() {
         return tm
             .to_timestamp()
             .map(When::Instant)
-            .map_err(|_| TimeError::Unparseable(s.to_string()));
+            .map_err(|_| TimeError::unparseable(s));
     }
     tm.to_datetime()
         .map(When::Naive)
-        .map_err(|_| TimeError::Unparseable(s.to_string()))
+        .map_err(|_| TimeError::unparseable(s))
 }
 
 /// RFC 3339 with brackets, RFC 2822, anything jiff knows.
@@ -202,146 +286,7 @@ fn parse_fallback(s: &str) -> Result<When, TimeError> {
     if let Ok(dt) = s.parse::<DateTime>() {
         return Ok(When::Naive(dt));
     }
-    Err(TimeError::Unparseable(s.to_string()))
-}
-
-/// A number written in a cell, kept exact: integer part and fraction digits.
-#[derive(Debug, Clone)]
-struct Number<'a> {
-    int: u128,
-    frac: &'a str,
-    /// Scientific notation or beyond u128: only as a float.
-    float: Option<f64>,
-}
-
-impl<'a> Number<'a> {
-    fn int(i: i64) -> Number<'static> {
-        Number {
-            int: u128::from(i.unsigned_abs()),
-            frac: "",
-            float: (i < 0).then_some(i as f64),
-        }
-    }
-
-    fn parse(s: &'a str) -> Option<Number<'a>> {
-        let b = s.as_bytes();
-        if !b.first()?.is_ascii_digit() {
-            return None;
-        }
-        let (int_part, frac) = match s.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (s, ""),
-        };
-        if int_part.bytes().all(|c| c.is_ascii_digit()) && frac.bytes().all(|c| c.is_ascii_digit())
-        {
-            return Some(Number {
-                int: int_part.parse().ok()?,
-                frac,
-                float: None,
-            });
-        }
-        if s.contains(['e', 'E']) {
-            let x: f64 = s.parse().ok()?;
-            return Some(Number {
-                int: 0,
-                frac: "",
-                float: Some(x),
-            });
-        }
-        None
-    }
-}
-
-/// Digits of a fraction scaled to `places` digits (truncating), as an integer.
-fn frac_scaled(frac: &str, places: usize) -> u128 {
-    let mut v: u128 = 0;
-    for i in 0..places {
-        let d = frac.as_bytes().get(i).map_or(0, |c| c - b'0');
-        v = v * 10 + u128::from(d);
-    }
-    v
-}
-
-fn magnitude_unit(value: f64, raw: &str) -> Result<TimeUnit, TimeError> {
-    Ok(match value {
-        v if v < 1e6 => TimeUnit::Excel,
-        v if v < 1e8 => return Err(TimeError::Magnitude(raw.to_string())),
-        v if v < 1e11 => TimeUnit::Seconds,
-        v if v < 1e14 => TimeUnit::Millis,
-        v if v < 1e17 => TimeUnit::Micros,
-        _ => TimeUnit::Nanos,
-    })
-}
-
-fn from_number_parts(n: &Number<'_>, unit: TimeUnit, raw: &str) -> Result<When, TimeError> {
-    if let Some(x) = n.float {
-        return from_float(x, unit);
-    }
-    let unit = match unit {
-        TimeUnit::Auto => magnitude_unit(n.int as f64, raw)?,
-        u => u,
-    };
-    let range = || TimeError::Range(raw.to_string());
-    let ms: u128 = match unit {
-        TimeUnit::Seconds => n.int.checked_mul(1000).ok_or_else(range)? + frac_scaled(n.frac, 3),
-        TimeUnit::Millis => n.int,
-        TimeUnit::Micros => n.int / 1_000,
-        TimeUnit::Nanos => n.int / 1_000_000,
-        TimeUnit::Excel | TimeUnit::Auto => {
-            let x: f64 = raw.parse().map_err(|_| range())?;
-            return excel_serial(x, raw);
-        }
-    };
-    let ms = i64::try_from(ms).map_err(|_| range())?;
-    Timestamp::from_millisecond(ms)
-        .map(When::Instant)
-        .map_err(|_| range())
-}
-
-/// Floats (spreadsheet and Parquet numbers): to the millisecond, truncating, but
-/// without letting binary noise (…122.99999) drop a millisecond.
-fn from_float(x: f64, unit: TimeUnit) -> Result<When, TimeError> {
-    let raw = || x.to_string();
-    if !x.is_finite() || x < 0.0 {
-        return Err(TimeError::Range(raw()));
-    }
-    let unit = match unit {
-        TimeUnit::Auto => magnitude_unit(x, &raw())?,
-        u => u,
-    };
-    let per_ms = match unit {
-        TimeUnit::Seconds => 1e-3,
-        TimeUnit::Millis => 1.0,
-        TimeUnit::Micros => 1e3,
-        TimeUnit::Nanos => 1e6,
-        TimeUnit::Excel | TimeUnit::Auto => return excel_serial(x, &raw()),
-    };
-    let ms = float_ms(x / per_ms);
-    Timestamp::from_millisecond(ms)
-        .map(When::Instant)
-        .map_err(|_| TimeError::Range(raw()))
-}
-
-fn float_ms(ms: f64) -> i64 {
-    let r = ms.round();
-    if (ms - r).abs() < 1e-3 {
-        r as i64
-    } else {
-        ms.floor() as i64
-    }
-}
-
-/// Excel serial days (1900 date system) to a wall-clock time.
-fn excel_serial(days: f64, raw: &str) -> Result<When, TimeError> {
-    if !days.is_finite() || !(0.0..2_958_466.0).contains(&days) {
-        return Err(TimeError::Range(raw.to_string()));
-    }
-    let ms = float_ms(days * 86_400_000.0);
-    civil::date(1899, 12, 30)
-        .to_datetime(civil::Time::midnight())
-        .checked_add(jiff::SignedDuration::from_millis(ms))
-        .map(When::Naive)
-        .map_err(|_| TimeError::Range(raw.to_string()))
+    Err(TimeError::unparseable(s))
 }
 
 #[cfg(test)]

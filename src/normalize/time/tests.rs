@@ -104,12 +104,29 @@ fn order_is_inferred_from_a_sample() {
     assert_eq!(infer_order(v.into_iter()), OrderVerdict::NotNeeded);
 }
 
+/// Marks before the date (LRM, BOM, a no-break space) do not hide it from the
+/// day/month decision.
+#[test]
+fn order_is_inferred_past_leading_marks() {
+    let v = [
+        "\u{200E}01/02/2021",
+        "\u{FEFF}25/02/2021 10:00",
+        "\u{00A0}03/03/2021",
+    ];
+    assert_eq!(
+        infer_order(v.into_iter()),
+        OrderVerdict::Decided(DateOrder::DayFirst)
+    );
+}
+
 #[test]
 fn numbers_by_magnitude() {
     let r = TimeRules::default();
     assert_eq!(ms(&r, "1634707888"), 1_634_707_888_000);
     assert_eq!(ms(&r, "1634707888.123"), 1_634_707_888_123);
-    assert_eq!(ms(&r, "1634707888.1239"), 1_634_707_888_123);
+    // Digits past the millisecond round to the nearest (issue 13: they were cut).
+    assert_eq!(ms(&r, "1634707888.1239"), 1_634_707_888_124);
+    assert_eq!(ms(&r, "1634707888.1234"), 1_634_707_888_123);
     assert_eq!(ms(&r, "1634707888123"), 1_634_707_888_123);
     assert_eq!(ms(&r, "1634707888123456"), 1_634_707_888_123);
     assert_eq!(ms(&r, "1634707888123456789"), 1_634_707_888_123);
@@ -275,6 +292,71 @@ mod props {
             } else {
                 prop_assert_eq!(back, ms);
             }
+        }
+    }
+
+    /// White space exporters put in time text: ASCII, no-break (U+00A0), narrow
+    /// no-break (ICU 72+, U+202F), thin (U+2009), figure (U+2007), ideographic
+    /// (U+3000), tab.
+    const SPACES: [&str; 7] = [
+        " ", "\u{00A0}", "\u{202F}", "\u{2009}", "\u{2007}", "\u{3000}", "\t",
+    ];
+    /// How a date meets its time: a space of any kind, a comma and a space (JavaScript
+    /// `toLocaleString`), a word (en, fr, pt, de, es).
+    const JOINS: [&str; 7] = [" ", ", ", "\u{202F}", " at ", " à ", " às ", " um "];
+    /// Before-noon and after-noon designators of en, es, pt, fr, de and it, with the
+    /// no-break space ICU puts inside the Spanish ones.
+    const DESIGNATORS: [(&str, &str); 7] = [
+        ("AM", "PM"),
+        ("am", "pm"),
+        ("a.m.", "p.m."),
+        ("A.M.", "P.M."),
+        ("a. m.", "p. m."),
+        ("a.\u{00A0}m.", "p.\u{00A0}m."),
+        ("vorm.", "nachm."),
+    ];
+    /// Format characters that ride along unseen: LRM (U+200E), ZWSP (U+200B), BOM.
+    const INVISIBLE: [&str; 4] = ["", "\u{200E}", "\u{200B}", "\u{FEFF}"];
+
+    proptest! {
+        /// A 12-hour time as any locale's software writes it (any space, join and
+        /// designator, invisible marks around) is the same wall-clock time as the
+        /// plain 24-hour text, to the second.
+        #[test]
+        fn twelve_hour_text_in_any_spacing_and_designator_is_the_same_time(
+            ms in MIN_MS..MAX_MS,
+            join in 0..JOINS.len(),
+            space in 0..SPACES.len(),
+            designator in 0..DESIGNATORS.len(),
+            lead in 0..INVISIBLE.len(),
+            trail in 0..INVISIBLE.len(),
+            day_first in any::<bool>(),
+        ) {
+            let wall = Offset::UTC.to_datetime(Timestamp::from_millisecond(ms).unwrap());
+            let wall = wall.with().subsec_nanosecond(0).build().unwrap();
+            let hour12 = match wall.hour() % 12 { 0 => 12, h => h };
+            let (am, pm) = DESIGNATORS[designator];
+            let date = if day_first {
+                format!("{}/{}/{}", wall.day(), wall.month(), wall.year())
+            } else {
+                format!("{}/{}/{}", wall.month(), wall.day(), wall.year())
+            };
+            let text = format!(
+                "{}{date}{}{hour12}:{:02}:{:02}{}{}{}",
+                INVISIBLE[lead],
+                JOINS[join],
+                wall.minute(),
+                wall.second(),
+                SPACES[space],
+                if wall.hour() < 12 { am } else { pm },
+                INVISIBLE[trail],
+            );
+            let r = TimeRules {
+                zone: Some(TimeZone::UTC),
+                order: Some(if day_first { DateOrder::DayFirst } else { DateOrder::MonthFirst }),
+                ..TimeRules::default()
+            };
+            prop_assert_eq!(r.parse_text(&text), Ok(When::Naive(wall)), "{:?}", text);
         }
     }
 

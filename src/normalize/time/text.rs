@@ -5,7 +5,8 @@
 use jiff::civil;
 use jiff::tz::Offset;
 
-use super::{DateOrder, TimeError, When, frac_scaled};
+use super::{DateOrder, TimeError, When};
+use crate::normalize::unicode::is_format;
 
 /// A cursor over ASCII bytes for the fast path.
 struct Scan<'a> {
@@ -60,8 +61,10 @@ impl Scan<'_> {
 /// The first two numbers of a `D/M/Y`-shaped date (not year-first), for inferring
 /// the order.
 pub fn slash_fields(s: &str) -> Option<(u32, u32)> {
+    // Leading marks some exporters add (LRM, BOM) do not hide the date.
+    let s = s.trim_start_matches(|c: char| c.is_whitespace() || is_format(c));
     let mut sc = Scan {
-        b: s.trim().as_bytes(),
+        b: s.trim_end().as_bytes(),
         i: 0,
     };
     let (a, _) = sc.digits(1, 2)?;
@@ -82,7 +85,57 @@ pub(super) fn parse_common(s: &str, order: Option<DateOrder>) -> Result<Option<W
         i: 0,
     };
     let bad = || TimeError::Unparseable(s.to_string());
-    let (year, month, day) = match sc.digits(1, 4) {
+    let Some((year, month, day)) = date_fields(&mut sc, s, order)? else {
+        return Ok(None);
+    };
+    let date = civil::Date::new(year as i16, month as i8, day as i8).map_err(|_| bad())?;
+
+    // Date only.
+    if sc.done() {
+        return Ok(Some(When::Naive(date.to_datetime(civil::Time::midnight()))));
+    }
+    if !(sc.eat(b'T') || sc.eat(b't') || sc.skip_spaces() > 0) {
+        return Ok(None);
+    }
+    sc.skip_spaces();
+    let Some(clock) = clock(&mut sc, s) else {
+        return Ok(None);
+    };
+    sc.skip_spaces();
+    let hour = twelve_hour(&mut sc, clock.hour).ok_or_else(bad)?;
+    let time = civil::Time::new(
+        hour as i8,
+        clock.minute as i8,
+        clock.second as i8,
+        clock.nanos,
+    )
+    .map_err(|_| bad())?;
+    let dt = date.to_datetime(time);
+    if sc.done() {
+        return Ok(Some(When::Naive(dt)));
+    }
+    let Some(offset_secs) = offset(&mut sc).map_err(|()| bad())? else {
+        return Ok(None);
+    };
+    sc.skip_spaces();
+    if !sc.done() {
+        return Ok(None);
+    }
+    let offset = Offset::from_seconds(offset_secs).map_err(|_| bad())?;
+    let ts = offset.to_timestamp(dt).map_err(|_| bad())?;
+    Ok(Some(When::Instant(ts)))
+}
+
+/// `Y-M-D` (with `-`, `/` or `.`), or `D/M/Y` / `M/D/Y` (with `/`, `.` or `-`, a
+/// two- or four-digit year) read in `order`: (year, month, day), unchecked.
+/// `Ok(None)`: not a date shape the fast path knows.
+#[inline]
+fn date_fields(
+    sc: &mut Scan<'_>,
+    s: &str,
+    order: Option<DateOrder>,
+) -> Result<Option<(u32, u32, u32)>, TimeError> {
+    Ok(match sc.digits(1, 4) {
         Some((y, 4)) => {
             let Some(sep) = sc.peek().filter(|c| matches!(c, b'-' | b'/' | b'.')) else {
                 return Ok(None);
@@ -97,7 +150,7 @@ pub(super) fn parse_common(s: &str, order: Option<DateOrder>) -> Result<Option<W
             let Some((d, _)) = sc.digits(1, 2) else {
                 return Ok(None);
             };
-            (y, m, d)
+            Some((y, m, d))
         }
         Some((a, 1 | 2)) => {
             let Some(sep) = sc.peek().filter(|c| matches!(c, b'/' | b'.' | b'-')) else {
@@ -119,115 +172,118 @@ pub(super) fn parse_common(s: &str, order: Option<DateOrder>) -> Result<Option<W
                 _ => return Ok(None),
             };
             match order {
-                Some(DateOrder::DayFirst) => (y, b, a),
-                Some(DateOrder::MonthFirst) => (y, a, b),
-                None if a > 12 => (y, b, a),
-                None if b > 12 => (y, a, b),
+                Some(DateOrder::DayFirst) => Some((y, b, a)),
+                Some(DateOrder::MonthFirst) => Some((y, a, b)),
+                None if a > 12 => Some((y, b, a)),
+                None if b > 12 => Some((y, a, b)),
                 None => return Err(TimeError::Ambiguous(s.to_string())),
             }
         }
-        _ => return Ok(None),
-    };
-    let date = civil::Date::new(year as i16, month as i8, day as i8).map_err(|_| bad())?;
+        _ => None,
+    })
+}
 
-    // Date only.
-    if sc.done() {
-        return Ok(Some(When::Naive(date.to_datetime(civil::Time::midnight()))));
-    }
-    if !(sc.eat(b'T') || sc.eat(b't') || sc.skip_spaces() > 0) {
-        return Ok(None);
-    }
-    sc.skip_spaces();
-    let Some((mut hour, _)) = sc.digits(1, 2) else {
-        return Ok(None);
-    };
+/// A time of day as written, before the 12-hour clock is applied.
+struct Clock {
+    hour: u32,
+    minute: u32,
+    second: u32,
+    nanos: i32,
+}
+
+/// `H:MM[:SS[.f…]]` (`.` or `,` before the fraction); fraction digits past the
+/// nanosecond are dropped. `None`: not that shape.
+#[inline]
+fn clock(sc: &mut Scan<'_>, s: &str) -> Option<Clock> {
+    let (hour, _) = sc.digits(1, 2)?;
     if !sc.eat(b':') {
-        return Ok(None);
+        return None;
     }
     let Some((minute, 2)) = sc.digits(2, 2) else {
-        return Ok(None);
+        return None;
     };
-    let mut second = 0;
-    let mut nanos = 0;
+    let mut c = Clock {
+        hour,
+        minute,
+        second: 0,
+        nanos: 0,
+    };
     if sc.eat(b':') {
         let Some((sec, 2)) = sc.digits(2, 2) else {
-            return Ok(None);
+            return None;
         };
-        second = sec;
+        c.second = sec;
         if sc.eat(b'.') || sc.eat(b',') {
             let start = sc.i;
-            let Some(_) = sc.digits(1, 9) else {
-                return Ok(None);
-            };
-            let frac = &s[start..sc.i];
-            nanos = frac_scaled(frac, 9) as i32;
+            sc.digits(1, 9)?;
+            c.nanos = frac_scaled(&s[start..sc.i], 9) as i32;
             // Finer digits beyond nanoseconds are dropped.
             sc.digits(0, 64);
         }
     }
-    sc.skip_spaces();
-    // 12-hour clock.
-    let meridiem = if sc.b[sc.i..].len() >= 2 {
-        let two = &sc.b[sc.i..sc.i + 2];
-        if two.eq_ignore_ascii_case(b"am") {
-            Some(false)
-        } else if two.eq_ignore_ascii_case(b"pm") {
-            Some(true)
-        } else {
-            None
-        }
-    } else {
-        None
+    Some(c)
+}
+
+/// An `AM`/`PM` designator (any case) after the time, applied to `hour`; the hour
+/// unchanged without one. `None`: a designator with an hour outside 1 to 12.
+#[inline]
+fn twelve_hour(sc: &mut Scan<'_>, hour: u32) -> Option<u32> {
+    let meridiem = match sc.b.get(sc.i..sc.i + 2) {
+        Some(two) if two.eq_ignore_ascii_case(b"am") => false,
+        Some(two) if two.eq_ignore_ascii_case(b"pm") => true,
+        _ => return Some(hour),
     };
-    if let Some(pm) = meridiem {
-        sc.i += 2;
-        if !(1..=12).contains(&hour) {
-            return Err(bad());
-        }
-        hour = match (hour, pm) {
-            (12, false) => 0,
-            (12, true) => 12,
-            (h, true) => h + 12,
-            (h, false) => h,
-        };
-        sc.skip_spaces();
+    sc.i += 2;
+    if !(1..=12).contains(&hour) {
+        return None;
     }
-    let time =
-        civil::Time::new(hour as i8, minute as i8, second as i8, nanos).map_err(|_| bad())?;
-    let dt = date.to_datetime(time);
-    if sc.done() {
-        return Ok(Some(When::Naive(dt)));
+    sc.skip_spaces();
+    Some(match (hour, meridiem) {
+        (12, false) => 0,
+        (12, true) => 12,
+        (h, true) => h + 12,
+        (h, false) => h,
+    })
+}
+
+/// A UTC offset: `Z`, `UTC`, `GMT`, `+HH[[:]MM]` or `-HH[[:]MM]`, in seconds.
+/// `Ok(None)`: not an offset; `Err`: an offset out of range.
+#[inline]
+fn offset(sc: &mut Scan<'_>) -> Result<Option<i32>, ()> {
+    if sc.eat(b'Z') || sc.eat(b'z') {
+        return Ok(Some(0));
     }
-    // Offset.
-    let offset_secs: i32 = if sc.eat(b'Z') || sc.eat(b'z') {
-        0
-    } else if sc.rest_eq_ignore_case("UTC") || sc.rest_eq_ignore_case("GMT") {
+    if sc.rest_eq_ignore_case("UTC") || sc.rest_eq_ignore_case("GMT") {
         sc.i += 3;
-        0
-    } else {
-        let sign = match sc.peek() {
-            Some(b'+') => 1,
-            Some(b'-') => -1,
-            _ => return Ok(None),
-        };
-        sc.i += 1;
-        let Some((oh, 2)) = sc.digits(2, 2) else {
-            return Ok(None);
-        };
-        sc.eat(b':');
-        let om = sc.digits(2, 2).map_or(0, |(m, _)| m);
-        if oh > 23 || om > 59 {
-            return Err(bad());
-        }
-        sign * (oh as i32 * 3600 + om as i32 * 60)
-    };
-    sc.skip_spaces();
-    if !sc.done() {
-        return Ok(None);
+        return Ok(Some(0));
     }
-    let offset = Offset::from_seconds(offset_secs).map_err(|_| bad())?;
-    let ts = offset.to_timestamp(dt).map_err(|_| bad())?;
-    Ok(Some(When::Instant(ts)))
+    let sign = match sc.peek() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ => return Ok(None),
+    };
+    sc.i += 1;
+    let Some((oh, 2)) = sc.digits(2, 2) else {
+        return Ok(None);
+    };
+    sc.eat(b':');
+    let om = sc.digits(2, 2).map_or(0, |(m, _)| m);
+    if oh > 23 || om > 59 {
+        return Err(());
+    }
+    Ok(Some(sign * (oh as i32 * 3600 + om as i32 * 60)))
+}
+
+/// Digits of a fraction scaled to `places` (at most 18) digits (truncating), as an
+/// integer.
+#[inline]
+fn frac_scaled(frac: &str, places: usize) -> u64 {
+    let mut v: u64 = 0;
+    for i in 0..places {
+        let d = frac.as_bytes().get(i).map_or(0, |c| c - b'0');
+        v = v * 10 + u64::from(d);
+    }
+    v
 }
 
 /// What a sample of a file's time column says about day/month order.
