@@ -2,8 +2,8 @@
 
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::cell::Cell;
 use crate::json::json_str;
-use crate::source::Cell;
 
 /// How a naive time met its zone (daylight saving), counted in reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -7,6 +7,7 @@
 //! subcommand each. ARCHITECTURE.md maps the modules, threads and owners.
 
 pub mod api;
+pub mod cell;
 pub mod cli;
 pub mod commands;
 pub mod config;

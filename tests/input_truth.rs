@@ -155,9 +155,10 @@ fn validate(
         let mut rd = csv::Reader::from_reader(text.as_bytes());
         for rec in rd.records() {
             let rec = rec.unwrap();
+            // file, row, location, field, reason, then the cells.
             rejected.insert(
-                rec[0].parse().unwrap(),
-                (rec[2].to_string(), rec[3].to_string()),
+                rec[1].parse().unwrap(),
+                (rec[3].to_string(), rec[4].to_string()),
             );
         }
         let _ = std::fs::remove_file(w.path("rej.csv"));

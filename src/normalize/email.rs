@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use super::limits::{DOMAIN_LABEL_MAX, EMAIL_DOMAIN_MAX, EMAIL_LOCAL_MAX, EMAIL_MAX};
 use super::params::lowered;
 use super::unicode::{shown, strip_invisible_cow};
-use crate::source::trim;
+use crate::cell::trim;
 
 /// The address to send, or why there is none.
 ///

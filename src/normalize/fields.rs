@@ -9,7 +9,7 @@ use super::limits::{self, QUERY_MAX, REFERRER_MAX, SETTING_MAX, URL_MAX};
 use super::params::{self, Pairs};
 use super::unicode::shown;
 use super::{Normalizer, Problem};
-use crate::source::Cell;
+use crate::cell::Cell;
 
 /// The set-click fields of a row other than click_time, ready to send.
 pub(super) struct Fields {

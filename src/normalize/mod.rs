@@ -10,8 +10,8 @@ pub mod unicode;
 
 use std::sync::OnceLock;
 
+use crate::cell::{Cell, Row};
 use crate::lead::Lead;
-use crate::source::{Cell, Row};
 use columns::{ColumnMap, Field, MappingError};
 use time::{DayOffsets, DstAdjust, ExcelEpoch, OrderVerdict, TimeError, TimeRules, When};
 use unicode::shown;

@@ -5,9 +5,9 @@
 use std::borrow::Cow;
 
 use super::columns::is_param_key;
-use crate::json::json_str;
 pub use super::email::normalize_email;
-use crate::source::trim;
+use crate::cell::trim;
+use crate::json::json_str;
 
 /// Key/value pairs where the first value given for a key wins; written sorted.
 /// Keys and values borrow from the row where they can: this runs for every row.

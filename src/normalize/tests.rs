@@ -170,7 +170,7 @@ fn defects_reject_the_row() {
     let h = header(&["date", "email", "utm_source"]);
     let n = Normalizer::new(&h, &opts()).unwrap();
     let mut r = row(&["2021-10-20T05:31:28Z", "a@b.co", "x"]);
-    r.defect = Some(crate::source::Defect {
+    r.defect = Some(crate::cell::Defect {
         column: None,
         reason: "row has 4 fields, the header has 3".into(),
     });

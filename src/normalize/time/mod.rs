@@ -10,9 +10,9 @@ use jiff::civil::{self, DateTime};
 use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
 use jiff::{Timestamp, fmt::strtime};
 
+use crate::cell::Cell;
 pub use crate::lead::DstAdjust;
 use crate::normalize::unicode::shown;
-use crate::source::Cell;
 
 mod days;
 mod locale;

@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use jiff::{SignedDuration, Span, Timestamp, civil};
 
 use super::{TimeError, TimeUnit, When};
+pub use crate::cell::ExcelEpoch;
 use crate::normalize::unicode::shown;
-pub use crate::source::ExcelEpoch;
 
 /// Serial days of the 1900 system at or past 9999-12-31 + 1 day (Excel's last date).
 const EXCEL_1900_END: u128 = 2_958_466;
