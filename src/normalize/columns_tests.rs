@@ -161,3 +161,70 @@ fn accented_headers_unicode_spaces_and_dashes_match_their_aliases() {
         .0;
     assert!(err.contains("several headers"), "{err}");
 }
+
+#[test]
+fn every_mapping_problem_is_named_in_one_message() {
+    // A --map column that is missing, two headers for one field, and a required field
+    // without a column: three problems, one message, the headers listed once.
+    let err = resolve(
+        &h(&["Email", "e-mail", "when", "utm_source"]),
+        &[(Field::Param("utm_campaign".into()), "campaign".into())],
+    )
+    .unwrap_err()
+    .0;
+    assert!(err.starts_with("3 mapping problems:"), "{err}");
+    assert!(
+        err.contains("--map utm_campaign=campaign: no column 'campaign'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("'Email' and 'e-mail' both look like email"),
+        "{err}"
+    );
+    assert!(err.contains("no column for click_time"), "{err}");
+    assert_eq!(err.matches("columns found:").count(), 1, "{err}");
+    assert!(err.contains("'when'"), "{err}");
+
+    // A missing --map column is one problem, not also "no column for" its field.
+    let err = resolve(
+        &h(&["date", "utm_source"]),
+        &[(Field::Email, "mail".into())],
+    )
+    .unwrap_err()
+    .0;
+    assert!(
+        err.starts_with("--map email=mail: no column 'mail'"),
+        "{err}"
+    );
+    assert!(!err.contains("no column for email"), "{err}");
+
+    // Exclusive --map pairs are named beside the missing fields.
+    let err = resolve(
+        &h(&["d", "t", "utm_source"]),
+        &[(Field::ClickTimeOfDay, "t".into())],
+    )
+    .unwrap_err()
+    .0;
+    assert!(err.contains("2 mapping problems"), "{err}");
+    assert!(
+        err.contains("click_time_of_day needs --map click_date"),
+        "{err}"
+    );
+    assert!(err.contains("no column for email"), "{err}");
+}
+
+#[test]
+fn a_mapped_click_date_keeps_a_timestamp_header_from_being_matched_too() {
+    let m = resolve(
+        &h(&["Timestamp", "d", "t", "email", "utm_source"]),
+        &[
+            (Field::ClickDate, "d".into()),
+            (Field::ClickTimeOfDay, "t".into()),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        (m.click_time, m.click_date, m.click_time_of_day),
+        (None, Some(1), Some(2))
+    );
+}
