@@ -299,16 +299,6 @@ fn describe(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
-    fn lead() -> Lead {
-        Lead {
-            pos: 2,
-            click_time: 1_634_707_888_123,
-            url_parameters: r#"{"utm_source":"a b&c"}"#.into(),
-            settings: r#"{"email":"ana+x@example.com"}"#.into(),
-            referrer: Some("https://facebook.com/".into()),
-            ..Lead::test(1)
-        }
-    }
 
     fn client(wire: Wire) -> ApiClient {
         let url = Url::parse("http://127.0.0.1:9/api/auth/v1.0/set-click").unwrap();
@@ -359,13 +349,13 @@ mod tests {
         .unwrap();
         let mut conn = Conn::default();
         let start = std::time::Instant::now();
-        match c.send(&mut conn, &lead()).await.answer {
+        match c.send(&mut conn, &Lead::test(1)).await.answer {
             Answer::Transport(Transport::TimedOut(e)) => assert!(e.contains("timeout"), "{e}"),
             other => panic!("{other:?}"),
         }
         assert!(start.elapsed() >= Duration::from_millis(200));
         // The next request does not reuse the connection the timed-out one is on.
-        let _ = c.send(&mut conn, &lead()).await;
+        let _ = c.send(&mut conn, &Lead::test(1)).await;
         assert_eq!(held.await.unwrap(), 2);
     }
 
