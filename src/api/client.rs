@@ -299,7 +299,6 @@ fn describe(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
-
     fn client(wire: Wire) -> ApiClient {
         let url = Url::parse("http://127.0.0.1:9/api/auth/v1.0/set-click").unwrap();
         ApiClient::new(
