@@ -69,7 +69,7 @@ fn fault_soak_with_a_crash_loses_nothing_and_explains_every_duplicate() {
     );
 
     // The resumed run meets a 30 s outage a little way in, and waits it out.
-    let mut resumed = w
+    let resumed = w
         .cmd_against(&sb)
         .args(args)
         .stderr(Stdio::piped())
