@@ -14,6 +14,8 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use super::plan::InputPlan;
 use crate::normalize::columns::header_score;
 use crate::normalize::{Normalizer, Outcome, SAMPLE_ROWS};
+use crate::profile::days::Clock;
+use crate::profile::{BatchProfile, Profiler};
 use crate::source::{
     self, ByteCounter, Cell, Format, Framer, Input, Locator, Opened, Row, SourceError,
 };
@@ -93,8 +95,9 @@ impl DataTx {
 }
 
 enum Done<T> {
-    /// A batch's prepared outcomes and the text their preparation wrote.
-    Outcomes(u64, Vec<T>, String),
+    /// A batch's prepared outcomes, the text their preparation wrote, and the
+    /// profile of its valid leads.
+    Outcomes(u64, Vec<T>, String, Box<BatchProfile>),
     Failed(u64, SourceError),
 }
 
@@ -106,6 +109,10 @@ pub trait Consumer<T> {
     /// preparing them wrote (each item's after the previous one's); every row comes
     /// in one batch. `Break` stops the run.
     fn batch(&mut self, items: Vec<T>, text: &str) -> ControlFlow<()>;
+    /// The profile of the file's first batch (the rows of the sample the
+    /// normalizer was calibrated on), before that batch's outcomes: an import
+    /// warns from it before any lead is sent.
+    fn sampled(&mut self, _profile: &Profiler) {}
     /// After the last outcome of a file read to its end.
     fn finish(&mut self) -> ControlFlow<()> {
         ControlFlow::Continue(())
@@ -130,7 +137,9 @@ pub enum Cells {
 }
 
 /// Read, frame and normalize `input`, `prepare` each outcome in parallel and feed
-/// `consumer` in file order. Returns whether the consumer stopped the run early.
+/// `consumer` in file order; the valid leads of every batch fed are added to
+/// `profile` (profiled on the normalizing threads, merged here in order). Returns
+/// whether the consumer stopped the run early.
 pub fn run_file<T: Send>(
     input: &Input,
     cfg: &InputPlan,
@@ -138,6 +147,7 @@ pub fn run_file<T: Send>(
     cells: Cells,
     prepare: Prepare<'_, T>,
     consumer: &mut dyn Consumer<T>,
+    profile: &mut Profiler,
 ) -> Result<bool, FileError> {
     let (ctl_tx, ctl_rx) = bounded::<Result<Control, SourceError>>(2);
     let (go_tx, go_rx) = bounded::<Option<Vec<usize>>>(1);
@@ -168,7 +178,7 @@ pub fn run_file<T: Send>(
 
         let result = drive(
             cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, credit_tx, spent_tx, texts,
-            prepare, consumer,
+            prepare, consumer, profile,
         );
         drop(ctl_rx);
         match reader.join() {
@@ -194,6 +204,7 @@ fn drive<'scope, 'env, T: Send>(
     (text_tx, text_rx): (Sender<String>, Receiver<String>),
     prepare: Prepare<'env, T>,
     consumer: &mut dyn Consumer<T>,
+    profile: &mut Profiler,
 ) -> Result<bool, FileError> {
     let unreadable = |e: SourceError| FileError::Unreadable(e.to_string());
     let (opened, header) = match ctl_rx.recv() {
@@ -257,10 +268,11 @@ fn drive<'scope, 'env, T: Send>(
         let n = Arc::clone(&normalizer);
         let spent = spent_tx.clone();
         let texts = text_rx.clone();
+        let clock = profile.clock();
         thread::Builder::new()
             .name(format!("normalize-{i}"))
             .spawn_scoped(scope, move || {
-                normalize_batches(&n, prepare, rx, tx, spent, &texts)
+                normalize_batches(&n, &clock, prepare, rx, tx, spent, &texts)
             })
             .map_err(|e| FileError::Unreadable(format!("cannot start a worker: {e}")))?;
     }
@@ -268,7 +280,20 @@ fn drive<'scope, 'env, T: Send>(
     drop(data_rx);
     drop(spent_tx);
 
-    // Put batches back in file order.
+    in_order(&done_rx, &credits, counters, &text_tx, consumer, profile)
+}
+
+/// The in-order thread's loop: put batches back in file order, add their
+/// profiles and feed their outcomes to the consumer. Returns whether the consumer
+/// stopped the run early.
+fn in_order<T>(
+    done_rx: &Receiver<Done<T>>,
+    credits: &Sender<()>,
+    counters: &Counters,
+    text_tx: &Sender<String>,
+    consumer: &mut dyn Consumer<T>,
+    profile: &mut Profiler,
+) -> Result<bool, FileError> {
     let mut next = 0u64;
     let mut parked: BTreeMap<u64, Done<T>> = BTreeMap::new();
     for done in done_rx.iter() {
@@ -279,9 +304,13 @@ fn drive<'scope, 'env, T: Send>(
         while let Some(done) = parked.remove(&next) {
             next += 1;
             match done {
-                Done::Failed(_, e) => return Err(unreadable(e)),
-                Done::Outcomes(_, outcomes, text) => {
+                Done::Failed(_, e) => return Err(FileError::Unreadable(e.to_string())),
+                Done::Outcomes(_, outcomes, text, leads) => {
                     let _ = credits.try_send(());
+                    profile.add_batch(&leads);
+                    if next == 1 {
+                        consumer.sampled(profile);
+                    }
                     counters
                         .rows
                         .fetch_add(outcomes.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -302,6 +331,7 @@ fn drive<'scope, 'env, T: Send>(
 
 fn normalize_batches<T>(
     n: &Normalizer,
+    clock: &Clock,
     prepare: Prepare<'_, T>,
     rx: Receiver<Data>,
     tx: Sender<Done<T>>,
@@ -319,12 +349,16 @@ fn normalize_batches<T>(
                     .try_recv()
                     .unwrap_or_else(|_| String::with_capacity(last_text + last_text / 4));
                 text.clear();
+                let mut profile = Box::<BatchProfile>::default();
                 let outcomes = rows
                     .into_iter()
                     .map(|r| {
                         let mut o = n.normalize(r);
-                        if let (Some(_), Outcome::Valid(lead)) = (&spent_tx, &mut o) {
-                            spent.push(std::mem::take(&mut lead.cells));
+                        if let Outcome::Valid(lead) = &mut o {
+                            profile.add(clock, lead);
+                            if spent_tx.is_some() {
+                                spent.push(std::mem::take(&mut lead.cells));
+                            }
                         }
                         prepare(o, &mut text)
                     })
@@ -334,7 +368,7 @@ fn normalize_batches<T>(
                     let _ = s.try_send(spent);
                 }
                 last_text = text.len();
-                Done::Outcomes(seq, outcomes, text)
+                Done::Outcomes(seq, outcomes, text, profile)
             }
             Data::Failed(seq, e) => Done::Failed(seq, e),
         };

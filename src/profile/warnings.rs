@@ -65,9 +65,9 @@ pub fn check(s: &Shape<'_>) -> Vec<Warning> {
             flags: &["--map click_time_of_day=COLUMN"],
             message: format!(
                 "every click time is exactly 00:00:00 ({zone}): the file gives dates without \
-                 a time of day, and each lead lands on its day's first click; map the column \
-                 with the time of day (--map click_time_of_day=COLUMN) or export the time \
-                 with the date"
+                 a time of day, so the click's hour is lost (each lead is sent at the start \
+                 of its day, before that day's clicks); map the column with the time of day \
+                 (--map click_time_of_day=COLUMN) or export the time with the date"
             ),
         });
     }
@@ -162,9 +162,7 @@ mod tests {
     #[test]
     fn a_daytime_file_is_quiet() {
         let mut hours = [0; 24];
-        for h in 8..22 {
-            hours[h] = 10;
-        }
+        hours[8..22].fill(10);
         hours[2] = 5;
         assert!(shape(&hours, 0, JUNE, JUNE + 29 * DAY_MS).is_empty());
     }
