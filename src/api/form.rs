@@ -119,6 +119,7 @@ mod tests {
             cells: vec![],
             body: None,
             known_fingerprint: None,
+            marks: Default::default(),
         }
     }
 

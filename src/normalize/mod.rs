@@ -7,7 +7,7 @@ pub mod time;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use crate::lead::Lead;
+use crate::lead::{Lead, Marks};
 use crate::source::{Cell, Row};
 use columns::{ColumnMap, Field, MappingError};
 use params::Pairs;
@@ -50,7 +50,13 @@ pub struct Rejected {
     pub cells: Vec<Cell>,
 }
 
+/// One row's result. `Valid` is nearly every row: it is not boxed, which would
+/// cost an allocation per lead.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "Valid is the common case; boxing it allocates per row"
+)]
 pub enum Outcome {
     Valid(Lead),
     Rejected(Rejected),
@@ -291,6 +297,7 @@ impl Normalizer {
                 cells,
                 body: None,
                 known_fingerprint: None,
+                marks: f.marks,
             }),
             _ => Outcome::Rejected(Rejected {
                 row: ordinal,
@@ -396,11 +403,25 @@ impl Normalizer {
             return None;
         }
         let owned = |u: Option<Cow<'_, str>>| u.filter(|s| !s.is_empty()).map(Cow::into_owned);
+        let mut marks = Marks::default();
+        let url_parameters = url_params.to_json_marked(|key, _, at| match key {
+            "utm_source" => marks.utm_source = at,
+            "utm_medium" => marks.utm_medium = at,
+            "utm_campaign" => marks.utm_campaign = at,
+            k if k.starts_with("utm_") => {}
+            k => marks.click_id |= columns::CLICK_IDS.contains(&k),
+        });
+        let settings = settings.to_json_marked(|key, value, at| match key {
+            "email" => marks.email = at,
+            "microconversion" => marks.microconversion = value == "1",
+            _ => {}
+        });
         Some(Fields {
-            url_parameters: url_params.to_json(),
-            settings: settings.to_json(),
+            url_parameters,
+            settings,
             referrer: owned(text(m.referrer).map(plain_url)),
             current_url: owned(current_url),
+            marks,
         })
     }
 }
@@ -411,6 +432,7 @@ struct Fields {
     settings: String,
     referrer: Option<String>,
     current_url: Option<String>,
+    marks: Marks,
 }
 
 /// URLs are sent plain: trimmed, and one pair of JSON-style quotes removed (users copy

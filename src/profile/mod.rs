@@ -9,7 +9,8 @@
 //! profiles the batches read up to the stop.
 //!
 //! Where the work happens: each normalizing thread profiles its batch of rows
-//! ([`BatchProfile`]: exact counts, the values read off each lead's JSON); the
+//! ([`BatchProfile`]: exact counts, the values found where normalize noted them
+//! in each lead's JSON, [`crate::lead::Marks`]); the
 //! in-order thread merges the batches in file order ([`Profiler::add_batch`]: a
 //! few array additions, and one Space-Saving update per distinct value of the
 //! batch, see [`topk`]). Memory is bounded whatever the number of rows: 1,024
@@ -17,7 +18,6 @@
 
 pub mod days;
 pub mod render;
-mod scan;
 pub mod topk;
 pub mod warnings;
 
@@ -29,7 +29,6 @@ use jiff::tz::TimeZone;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::lead::{DstAdjust, Lead};
-use crate::normalize::columns::CLICK_IDS;
 use days::{Clock, DAY_MS, DayCounts, HOUR_MS};
 use topk::{Tally, TopK};
 pub use warnings::Warning;
@@ -82,6 +81,20 @@ impl Default for BatchProfile {
 }
 
 impl BatchProfile {
+    /// Empty, keeping the room its tallies grew to.
+    pub fn clear(&mut self) {
+        let columns = std::mem::take(&mut self.columns);
+        *self = BatchProfile {
+            columns,
+            days: std::mem::take(&mut self.days),
+            ..BatchProfile::default()
+        };
+        self.days.clear();
+        for c in &mut self.columns {
+            c.clear();
+        }
+    }
+
     /// One valid lead, its click read on `clock`.
     pub fn add(&mut self, clock: &Clock, lead: &Lead) {
         let utc = lead.click_time;
@@ -101,27 +114,31 @@ impl BatchProfile {
             Some((d, n)) if *d == day => *n += 1,
             _ => self.days.push((day, 1)),
         }
+        let m = &lead.marks;
         let [source, medium, campaign, domains] = &mut self.columns;
-        let mut click_id = false;
-        scan::pairs(&lead.url_parameters, |k, v| match k {
-            "utm_source" => source.add(&v),
-            "utm_medium" => medium.add(&v),
-            "utm_campaign" => campaign.add(&v),
-            _ => click_id |= CLICK_IDS.contains(&k),
-        });
-        let mut micro = false;
-        scan::pairs(&lead.settings, |k, v| match k {
-            "email" => {
-                if let Some(d) = scan::domain(&v) {
-                    domains.add(d);
-                }
+        for (tally, mark) in [
+            (source, m.utm_source),
+            (medium, m.utm_medium),
+            (campaign, m.utm_campaign),
+        ] {
+            if let Some(v) = mark.text(&lead.url_parameters) {
+                tally.add(&v);
             }
-            "microconversion" => micro = true,
-            _ => {}
-        });
-        self.click_ids += u64::from(click_id);
-        self.micro += u64::from(micro);
+        }
+        if let Some(email) = m.email.text(&lead.settings)
+            && let Some(d) = domain(&email)
+        {
+            domains.add(d);
+        }
+        self.click_ids += u64::from(m.click_id);
+        self.micro += u64::from(m.microconversion);
     }
+}
+
+/// The domain of a normalized email address (after its `@`).
+fn domain(email: &str) -> Option<&str> {
+    let at = memchr::memrchr(b'@', email.as_bytes())?;
+    Some(&email[at + 1..]).filter(|d| !d.is_empty())
 }
 
 /// A file's (or a run's) profile as it is built: batches and files merged in.

@@ -2,47 +2,68 @@
 //! order, files into a run, and the report's shape.
 
 use super::*;
+use crate::normalize::time::TimeRules;
+use crate::normalize::{NormalizeOptions, Normalizer, Outcome};
+use crate::source::{Cell, Row};
 
-fn lead(click_time: i64, params: &str, settings: &str, dst: DstAdjust) -> Lead {
-    Lead {
-        row: 1,
+const HEADER: [&str; 7] = [
+    "click_time",
+    "email",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "url_parameters",
+    "microconversion",
+];
+
+/// A lead as normalize makes it (with its marks), from the cells under `HEADER`;
+/// naive times are Madrid's.
+fn lead(cells: [&str; 7]) -> Lead {
+    let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
+    let opts = NormalizeOptions {
+        rules: TimeRules {
+            zone: Some(madrid()),
+            ..TimeRules::default()
+        },
+        max_ms: i64::MAX,
+        ..NormalizeOptions::default()
+    };
+    let n = Normalizer::new(&header, &opts).unwrap();
+    let row = Row {
+        ordinal: 1,
         pos: 1,
-        click_time,
-        url_parameters: params.into(),
-        settings: settings.into(),
-        referrer: None,
-        current_url: None,
-        dst,
-        cells: vec![],
-        body: None,
-        known_fingerprint: None,
+        cells: cells
+            .iter()
+            .map(|c| match *c {
+                "" => Cell::Empty,
+                c => Cell::Text(c.into()),
+            })
+            .collect(),
+        defect: None,
+    };
+    match n.normalize(row) {
+        Outcome::Valid(l) => l,
+        Outcome::Rejected(r) => panic!("{cells:?}: {:?}", r.problems),
     }
 }
 
-fn ms(s: &str) -> i64 {
-    s.parse::<Timestamp>().unwrap().as_millisecond()
+/// A lead at `time` from google, a@x.com.
+fn at(time: &str) -> Lead {
+    lead([time, "a@x.com", "google", "", "", "", ""])
 }
 
 fn madrid() -> TimeZone {
     TimeZone::get("Europe/Madrid").unwrap()
 }
 
-/// Leads at these UTC instants, in batches of `per_batch`, profiled in Madrid.
+/// Leads at these instants, in batches of `per_batch`, profiled in Madrid.
 fn profile_of(times: &[&str], per_batch: usize) -> Profiler {
     let mut p = Profiler::new(Some(&madrid()));
     let clock = p.clock();
     for chunk in times.chunks(per_batch) {
         let mut b = BatchProfile::default();
         for t in chunk {
-            b.add(
-                &clock,
-                &lead(
-                    ms(t),
-                    r#"{"utm_source":"google"}"#,
-                    r#"{"email":"a@x.com"}"#,
-                    DstAdjust::None,
-                ),
-            );
+            b.add(&clock, &at(t));
         }
         p.add_batch(&b);
     }
@@ -88,41 +109,63 @@ fn hours_and_days_are_on_the_zones_clock_across_a_dst_change() {
 
 #[test]
 fn values_click_ids_microconversions_and_dst_are_counted() {
-    let mut p = Profiler::new(None);
+    let mut p = Profiler::new(Some(&madrid()));
     let clock = p.clock();
     let mut b = BatchProfile::default();
-    let t = ms("2024-06-01T10:00:00Z");
     let rows = [
-        (
-            r#"{"gclid":"x","utm_campaign":"summer","utm_medium":"cpc","utm_source":"google"}"#,
-            r#"{"email":"a@gmail.com","microconversion":"1"}"#,
-            DstAdjust::Gap,
-        ),
-        (
-            r#"{"utm_medium":"cpc","utm_source":"google"}"#,
-            r#"{"email":"b@gmail.com"}"#,
-            DstAdjust::Fold,
-        ),
-        (
-            r#"{"fbclid":"y","utm_source":"Bing"}"#,
-            r#"{"email":"c@corp.es","plan":"x"}"#,
-            DstAdjust::None,
-        ),
-        (
+        // Madrid springs forward at 02:00 on 2024-03-31 (a gap), falls back at
+        // 03:00 on 2024-10-27 (a fold).
+        [
+            "2024-03-31 02:30:00",
+            " A@Gmail.com",
+            "google",
+            "cpc",
+            "summer",
+            r#"{"gclid":"x"}"#,
+            "yes",
+        ],
+        [
+            "2024-10-27 02:30:00",
+            "b@gmail.com",
+            "google",
+            "cpc",
+            "",
+            "",
+            "no",
+        ],
+        [
+            "2024-06-01 10:00:00",
+            "c@corp.es",
+            "Bing",
+            "",
+            "",
+            r#"{"fbclid":"y","plan":"x"}"#,
+            "",
+        ],
+        [
+            "2024-06-01 10:00:00",
+            "d@corp.es",
+            "say \"hi\"",
+            "",
+            "",
             r#"{"utm_content":"z"}"#,
-            r#"{"email":"d@corp.es"}"#,
-            DstAdjust::None,
-        ),
+            "",
+        ],
     ];
-    for (params, settings, dst) in rows {
-        b.add(&clock, &lead(t, params, settings, dst));
+    for cells in rows {
+        b.add(&clock, &lead(cells));
     }
     p.add_batch(&b);
     let s = p.summary();
     assert_eq!(s.leads, 4);
     assert_eq!(
         s.utm_source,
-        Top(vec![("google".into(), 2), ("Bing".into(), 1)])
+        Top(vec![
+            ("google".into(), 2),
+            ("Bing".into(), 1),
+            ("say \"hi\"".into(), 1)
+        ]),
+        "escaped values unescaped"
     );
     assert_eq!(s.utm_medium, Top(vec![("cpc".into(), 2)]));
     assert_eq!(s.utm_campaign, Top(vec![("summer".into(), 1)]));
@@ -133,8 +176,9 @@ fn values_click_ids_microconversions_and_dst_are_counted() {
     assert_eq!((s.with_click_id, s.microconversions), (2, 1));
     assert_eq!((s.click_time.dst_gaps, s.click_time.dst_folds), (1, 1));
     assert_eq!(p.dst(), (1, 1));
-    assert_eq!(s.click_time.zone, "UTC");
-    assert_eq!(s.click_time.by_hour[10], 4);
+    assert_eq!(s.click_time.by_hour[10], 2);
+    assert_eq!(s.click_time.by_hour[3], 1, "02:30 in the gap is 03:30");
+    assert_eq!(s.click_time.by_hour[2], 1, "02:30 in the fold, the earlier");
     assert!(s.top_error.is_empty(), "exact");
 }
 
@@ -144,19 +188,26 @@ fn only_the_ten_most_frequent_values_are_reported() {
     let clock = p.clock();
     let mut b = BatchProfile::default();
     for i in 0..30u64 {
+        let campaign = format!("c{i:02}");
+        let l = lead(["2024-06-01T10:00:00Z", "a@x.com", "", "", &campaign, "", ""]);
         for _ in 0..=i {
-            let params = format!(r#"{{"utm_campaign":"c{i:02}"}}"#);
-            b.add(
-                &clock,
-                &lead(ms("2024-06-01T10:00:00Z"), &params, "{}", DstAdjust::None),
-            );
+            b.add(&clock, &l);
         }
     }
     p.add_batch(&b);
-    let top = p.summary().utm_campaign.0;
+    let s = p.summary();
+    assert_eq!(s.click_time.zone, "UTC");
+    let top = s.utm_campaign.0;
     assert_eq!(top.len(), TOP);
     assert_eq!(top[0], ("c29".to_string(), 30));
     assert_eq!(top[9], ("c20".to_string(), 21));
+}
+
+#[test]
+fn email_domains() {
+    assert_eq!(domain("ana@example.com"), Some("example.com"));
+    assert_eq!(domain("no-at"), None);
+    assert_eq!(domain("x@"), None);
 }
 
 #[test]

@@ -55,6 +55,12 @@ struct Slots {
 }
 
 impl Slots {
+    /// Empty, keeping the room.
+    fn clear(&mut self) {
+        self.slots.fill(EMPTY);
+        self.len = 0;
+    }
+
     fn home(&self, hash: u64) -> usize {
         hash as usize & (self.slots.len() - 1)
     }
@@ -182,6 +188,13 @@ impl Tally {
         self.text.push_str(value);
         let entries = &self.entries;
         self.slots.insert(hash, index, |i| entries[i as usize].hash);
+    }
+
+    /// Empty, keeping the room (a batch's tally is used again for the next).
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.entries.clear();
+        self.slots.clear();
     }
 
     /// `(hash, value, count)` of each distinct value, in order of first sight.

@@ -22,6 +22,7 @@ fn lead(row: u64) -> Lead {
         cells: vec![],
         body: None,
         known_fingerprint: None,
+        marks: Default::default(),
     }
 }
 
