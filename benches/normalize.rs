@@ -1,10 +1,13 @@
-//! Hot paths: time parsing and normalizing one row. `cargo bench --bench normalize`.
+//! Hot paths: time parsing, normalizing one row, profiling one lead (on a
+//! normalizing thread) and merging a batch's profile (on the in-order thread).
+//! `cargo bench --bench normalize`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 use setclick::normalize::time::TimeRules;
-use setclick::normalize::{NormalizeOptions, Normalizer};
+use setclick::normalize::{NormalizeOptions, Normalizer, Outcome};
+use setclick::profile::{BatchProfile, Profiler};
 use setclick::source::{Cell, Row};
 
 fn rules() -> TimeRules {
@@ -30,7 +33,7 @@ fn time(c: &mut Criterion) {
     }
 }
 
-fn row(c: &mut Criterion) {
+fn normalizer() -> Normalizer {
     let header: Vec<String> = [
         "click_time",
         "email",
@@ -48,19 +51,49 @@ fn row(c: &mut Criterion) {
         max_ms: i64::MAX,
         ..NormalizeOptions::default()
     };
-    let n = Normalizer::new(&header, &opts).unwrap();
-    let cells: Vec<Cell> = [
-        "2024-07-01 10:31:28",
-        "customer.123@example-9.com",
-        "google",
-        "cpc",
-        "campaign-7",
-        "https://shop.example.com/product/77?utm_content=banner-3&page=2",
-        "https://www.google.com/",
+    Normalizer::new(&header, &opts).unwrap()
+}
+
+/// A row like the e2e bench's: 6 sources, 4 mediums, 50 campaigns, 1,000 email
+/// domains, times over a year.
+fn cells(i: u64) -> Vec<Cell> {
+    let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+    [
+        format!(
+            "2024-{:02}-{:02} {:02}:{:02}:{:02}",
+            1 + x % 12,
+            1 + x / 12 % 28,
+            x / 7 % 24,
+            x / 11 % 60,
+            x / 13 % 60
+        ),
+        format!("customer.{i}@example-{}.com", x / 17 % 1000),
+        [
+            "google",
+            "facebook",
+            "newsletter",
+            "bing",
+            "tiktok",
+            "linkedin",
+        ][(x / 19 % 6) as usize]
+            .to_string(),
+        ["cpc", "email", "social", "display"][(x / 23 % 4) as usize].to_string(),
+        format!("campaign-{}", x / 29 % 50),
+        format!(
+            "https://shop.example.com/product/{}?utm_content=banner-{}&page=2",
+            x % 100_000,
+            x / 31 % 20
+        ),
+        "https://www.google.com/".to_string(),
     ]
-    .iter()
-    .map(|s| Cell::Text((*s).into()))
-    .collect();
+    .into_iter()
+    .map(|s| Cell::Text(s.into()))
+    .collect()
+}
+
+fn row(c: &mut Criterion) {
+    let n = normalizer();
+    let cells = cells(123);
     c.bench_function("normalize/row", |b| {
         b.iter(|| {
             let r = Row {
@@ -74,5 +107,90 @@ fn row(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, time, row);
+/// The profile's cost per lead: on a normalizing thread (`profile/lead`, batches of
+/// 1,024 as the pipeline makes them) and on the in-order thread (`profile/merge`,
+/// a batch's profile merged, per lead).
+fn profile(c: &mut Criterion) {
+    let n = normalizer();
+    let leads: Vec<_> = (0..8192)
+        .filter_map(|i| {
+            match n.normalize(Row {
+                ordinal: i,
+                pos: i,
+                cells: cells(i),
+                defect: None,
+            }) {
+                Outcome::Valid(l) => Some(l),
+                Outcome::Rejected(_) => None,
+            }
+        })
+        .collect();
+    assert_eq!(leads.len(), 8192);
+    let clock = Profiler::new(rules().zone.as_ref()).clock();
+    // What a normalizing thread does per row, with and without the profile: the
+    // difference is the profile's cost with the lead fresh in the cache.
+    let rows: Vec<Vec<Cell>> = (0..1024).map(cells).collect();
+    for with_profile in [false, true] {
+        let name = if with_profile {
+            "profile/row+lead"
+        } else {
+            "profile/row"
+        };
+        c.bench_function(name, |b| {
+            let mut batch = BatchProfile::default();
+            let mut i = 0;
+            b.iter(|| {
+                let r = Row {
+                    ordinal: 1,
+                    pos: 2,
+                    cells: rows[i % rows.len()].clone(),
+                    defect: None,
+                };
+                let o = n.normalize(black_box(r));
+                if let (true, Outcome::Valid(lead)) = (with_profile, &o) {
+                    batch.add(&clock, lead);
+                }
+                i += 1;
+                if i % 1024 == 0 {
+                    batch.clear();
+                }
+                o
+            })
+        });
+    }
+    c.bench_function("profile/lead", |b| {
+        let mut batch = BatchProfile::default();
+        let mut i = 0;
+        b.iter(|| {
+            batch.add(&clock, black_box(&leads[i % leads.len()]));
+            i += 1;
+            if i % 1024 == 0 {
+                batch.clear();
+            }
+        })
+    });
+    let batches: Vec<BatchProfile> = leads
+        .chunks(1024)
+        .map(|chunk| {
+            let mut b = BatchProfile::default();
+            for l in chunk {
+                b.add(&clock, l);
+            }
+            b
+        })
+        .collect();
+    let mut group = c.benchmark_group("profile");
+    group.throughput(criterion::Throughput::Elements(1024));
+    group.bench_function("merge", |b| {
+        let mut p = Profiler::new(rules().zone.as_ref());
+        let mut i = 0;
+        b.iter(|| {
+            p.add_batch(black_box(&batches[i % batches.len()]));
+            i += 1;
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, time, row, profile);
 criterion_main!(benches);

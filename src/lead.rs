@@ -1,4 +1,5 @@
-//! A lead: exactly the set-click fields of one valid row, ready to send or emit.
+//! A lead: exactly the set-click fields of one valid row, ready to send or emit,
+//! and where the values the profile counts sit in them.
 
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -14,6 +15,49 @@ pub enum DstAdjust {
     Gap,
     /// The wall-clock time happens twice (fall back): the earlier was taken.
     Fold,
+}
+
+/// A value's bytes in one of a lead's JSON texts, between its quotes (none when
+/// `start == end`: values are never empty).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mark {
+    pub start: u32,
+    pub end: u32,
+    /// Written with JSON escapes (`\"`, `\\`, `\n`, `\u00XX`).
+    pub escaped: bool,
+}
+
+/// Where the values the data's profile counts sit in a lead's JSON
+/// texts, noted by normalize as it wrote them: read off a valid row on its
+/// normalizing thread without parsing its JSON again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// In `url_parameters`.
+    pub utm_source: Mark,
+    pub utm_medium: Mark,
+    pub utm_campaign: Mark,
+    /// In `settings`.
+    pub email: Mark,
+    /// `url_parameters` has a click id (gclid, fbclid, msclkid...).
+    pub click_id: bool,
+    /// `settings` has `"microconversion":"1"`.
+    pub microconversion: bool,
+}
+
+impl Mark {
+    /// The value's text in `json`, unescaped when it was escaped; `None` for no
+    /// value (or a mark that does not fit `json`).
+    pub fn text<'a>(&self, json: &'a str) -> Option<std::borrow::Cow<'a, str>> {
+        let raw = json.get(self.start as usize..self.end as usize)?;
+        if raw.is_empty() {
+            return None;
+        }
+        if !self.escaped {
+            return Some(raw.into());
+        }
+        let quoted = json.get(self.start.checked_sub(1)? as usize..self.end as usize + 1)?;
+        serde_json::from_str::<String>(quoted).ok().map(Into::into)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +83,8 @@ pub struct Lead {
     /// The fingerprint, once worked out on a normalizing thread (`tally::check`),
     /// so that the thread recording sends does not hash the lead again.
     pub known_fingerprint: Option<u128>,
+    /// Where the profile's values are in `url_parameters` and `settings`.
+    pub marks: Marks,
 }
 
 impl Lead {
@@ -57,6 +103,7 @@ impl Lead {
             cells: vec![],
             body: None,
             known_fingerprint: None,
+            marks: Marks::default(),
         }
     }
 
@@ -144,6 +191,7 @@ mod tests {
             cells: vec![],
             body: None,
             known_fingerprint: None,
+            marks: Marks::default(),
         }
     }
 

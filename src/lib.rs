@@ -18,6 +18,7 @@ pub mod json;
 pub mod lead;
 pub mod normalize;
 pub mod panics;
+pub mod profile;
 pub mod report;
 pub mod sandbox;
 pub mod seen;

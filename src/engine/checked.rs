@@ -2,7 +2,7 @@
 //! a valid lead with its fingerprint, or the reasons it was rejected; and the
 //! run's duplicate check over those fingerprints.
 
-use crate::lead::{DstAdjust, Lead};
+use crate::lead::Lead;
 use crate::normalize::{Outcome, Rejected};
 use crate::seen::{Limits, SeenSet};
 
@@ -37,7 +37,6 @@ impl Seen {
 /// A valid lead as the in-order consumer needs it.
 pub struct Valid<P> {
     pub fingerprint: u128,
-    pub dst: DstAdjust,
     /// The lead (import) or what the consumer keeps of it (validate: the length
     /// of its emitted line).
     pub payload: P,
@@ -57,7 +56,6 @@ pub fn check<P>(outcome: Outcome, payload: impl FnOnce(Lead) -> P) -> Checked<P>
             lead.known_fingerprint = Some(fingerprint);
             Checked::Valid(Valid {
                 fingerprint,
-                dst: lead.dst,
                 payload: payload(lead),
             })
         }

@@ -24,6 +24,7 @@ use jiff::Timestamp;
 
 use crate::dispatch::fault::RunFault;
 use crate::error::{Error, Exit, exit_code, hint};
+use crate::profile::{Profiler, render};
 use crate::report::{Counts, FileReport, Rejects, RunReport};
 use crate::source::Input;
 use crate::state::StateError;
@@ -41,6 +42,8 @@ pub struct Shared {
     /// More than one file: rejects locations carry the file's name.
     pub several: bool,
     pub ui: Ui,
+    /// The profile of every file's leads.
+    pub profile: Profiler,
 }
 
 /// One file, done or given up.
@@ -123,6 +126,7 @@ impl Run {
                 progress: Progress::new(plan.ui),
                 several: plan.inputs.len() > 1,
                 ui: plan.ui,
+                profile: Profiler::default(),
             },
             report: RunReport {
                 command: command.into(),
@@ -191,6 +195,7 @@ impl Run {
         }
         self.report.elapsed_s = self.started.elapsed().as_secs_f64();
         self.report.exit_code = exit as i32;
+        self.report.totals.profile = self.shared.profile.summary();
         if let Some(p) = &self.plan.report {
             self.report
                 .write(p)
@@ -198,6 +203,7 @@ impl Run {
         }
         if !self.plan.ui.quiet && self.plan.inputs.len() > 1 {
             say(totals_line(&self.report, self.plan.inputs.len(), import));
+            render::print(&self.report.totals.profile);
         }
         Ok(exit)
     }

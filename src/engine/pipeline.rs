@@ -12,12 +12,14 @@ use std::thread;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::plan::InputPlan;
-use crate::normalize::columns::header_score;
-use crate::normalize::{Normalizer, Outcome, SAMPLE_ROWS};
-use crate::report::rejects::{LEADING, is_rejects_header, unguard};
-use crate::source::{
-    self, ByteCounter, Cell, Format, Framer, Input, Locator, Opened, Row, SourceError,
-};
+use crate::normalize::{Normalizer, Outcome};
+use crate::profile::days::Clock;
+use crate::profile::{BatchProfile, Profiler};
+use crate::source::{self, ByteCounter, Cell, Format, Input, Locator, Opened, Row, SourceError};
+
+#[path = "pipeline_reader.rs"]
+mod reader;
+use reader::read_file;
 
 /// Rows per batch handed between threads.
 const BATCH_ROWS: usize = 1024;
@@ -96,8 +98,9 @@ impl DataTx {
 }
 
 enum Done<T> {
-    /// A batch's prepared outcomes and the text their preparation wrote.
-    Outcomes(u64, Vec<T>, String),
+    /// A batch's prepared outcomes, the text their preparation wrote, and the
+    /// profile of its valid leads.
+    Outcomes(u64, Vec<T>, String, Box<BatchProfile>),
     Failed(u64, SourceError),
 }
 
@@ -109,6 +112,10 @@ pub trait Consumer<T> {
     /// preparing them wrote (each item's after the previous one's); every row comes
     /// in one batch. `Break` stops the run.
     fn batch(&mut self, items: Vec<T>, text: &str) -> ControlFlow<()>;
+    /// The profile of the file's first batch (the rows of the sample the
+    /// normalizer was calibrated on), before that batch's outcomes: an import
+    /// warns from it before any lead is sent.
+    fn sampled(&mut self, _profile: &Profiler) {}
     /// After the last outcome of a file read to its end.
     fn finish(&mut self) -> ControlFlow<()> {
         ControlFlow::Continue(())
@@ -133,7 +140,9 @@ pub enum Cells {
 }
 
 /// Read, frame and normalize `input`, `prepare` each outcome in parallel and feed
-/// `consumer` in file order. Returns whether the consumer stopped the run early.
+/// `consumer` in file order; the valid leads of every batch fed are added to
+/// `profile` (profiled on the normalizing threads, merged here in order). Returns
+/// whether the consumer stopped the run early.
 pub fn run_file<T: Send>(
     input: &Input,
     cfg: &InputPlan,
@@ -141,6 +150,7 @@ pub fn run_file<T: Send>(
     cells: Cells,
     prepare: Prepare<'_, T>,
     consumer: &mut dyn Consumer<T>,
+    profile: &mut Profiler,
 ) -> Result<bool, FileError> {
     let (ctl_tx, ctl_rx) = bounded::<Result<Control, SourceError>>(2);
     let (go_tx, go_rx) = bounded::<Option<Vec<usize>>>(1);
@@ -171,7 +181,7 @@ pub fn run_file<T: Send>(
 
         let result = drive(
             cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, credit_tx, spent_tx, texts,
-            prepare, consumer,
+            prepare, consumer, profile,
         );
         drop(ctl_rx);
         match reader.join() {
@@ -197,6 +207,7 @@ fn drive<'scope, 'env, T: Send>(
     (text_tx, text_rx): (Sender<String>, Receiver<String>),
     prepare: Prepare<'env, T>,
     consumer: &mut dyn Consumer<T>,
+    profile: &mut Profiler,
 ) -> Result<bool, FileError> {
     let unreadable = |e: SourceError| FileError::Unreadable(e.to_string());
     let (opened, header) = match ctl_rx.recv() {
@@ -230,10 +241,11 @@ fn drive<'scope, 'env, T: Send>(
         let n = Arc::clone(&normalizer);
         let spent = spent_tx.clone();
         let texts = text_rx.clone();
+        let clock = profile.clock();
         thread::Builder::new()
             .name(format!("normalize-{i}"))
             .spawn_scoped(scope, move || {
-                normalize_batches(&n, prepare, rx, tx, spent, &texts)
+                normalize_batches(&n, &clock, prepare, rx, tx, spent, &texts)
             })
             .map_err(|e| FileError::Unreadable(format!("cannot start a worker: {e}")))?;
     }
@@ -241,7 +253,20 @@ fn drive<'scope, 'env, T: Send>(
     drop(data_rx);
     drop(spent_tx);
 
-    // Put batches back in file order.
+    in_order(&done_rx, &credits, counters, &text_tx, consumer, profile)
+}
+
+/// The in-order thread's loop: put batches back in file order, add their
+/// profiles and feed their outcomes to the consumer. Returns whether the consumer
+/// stopped the run early.
+fn in_order<T>(
+    done_rx: &Receiver<Done<T>>,
+    credits: &Sender<()>,
+    counters: &Counters,
+    text_tx: &Sender<String>,
+    consumer: &mut dyn Consumer<T>,
+    profile: &mut Profiler,
+) -> Result<bool, FileError> {
     let mut next = 0u64;
     let mut parked: BTreeMap<u64, Done<T>> = BTreeMap::new();
     for done in done_rx.iter() {
@@ -252,9 +277,13 @@ fn drive<'scope, 'env, T: Send>(
         while let Some(done) = parked.remove(&next) {
             next += 1;
             match done {
-                Done::Failed(_, e) => return Err(unreadable(e)),
-                Done::Outcomes(_, outcomes, text) => {
+                Done::Failed(_, e) => return Err(FileError::Unreadable(e.to_string())),
+                Done::Outcomes(_, outcomes, text, leads) => {
                     let _ = credits.try_send(());
+                    profile.add_batch(&leads);
+                    if next == 1 {
+                        consumer.sampled(profile);
+                    }
                     counters
                         .rows
                         .fetch_add(outcomes.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -320,6 +349,7 @@ fn mapped(
 
 fn normalize_batches<T>(
     n: &Normalizer,
+    clock: &Clock,
     prepare: Prepare<'_, T>,
     rx: Receiver<Data>,
     tx: Sender<Done<T>>,
@@ -337,12 +367,16 @@ fn normalize_batches<T>(
                     .try_recv()
                     .unwrap_or_else(|_| String::with_capacity(last_text + last_text / 4));
                 text.clear();
+                let mut profile = Box::<BatchProfile>::default();
                 let outcomes = rows
                     .into_iter()
                     .map(|r| {
                         let mut o = n.normalize(r);
-                        if let (Some(_), Outcome::Valid(lead)) = (&spent_tx, &mut o) {
-                            spent.push(std::mem::take(&mut lead.cells));
+                        if let Outcome::Valid(lead) = &mut o {
+                            profile.add(clock, lead);
+                            if spent_tx.is_some() {
+                                spent.push(std::mem::take(&mut lead.cells));
+                            }
                         }
                         prepare(o, &mut text)
                     })
@@ -352,141 +386,12 @@ fn normalize_batches<T>(
                     let _ = s.try_send(spent);
                 }
                 last_text = text.len();
-                Done::Outcomes(seq, outcomes, text)
+                Done::Outcomes(seq, outcomes, text, profile)
             }
             Data::Failed(seq, e) => Done::Failed(seq, e),
         };
         if tx.send(done).is_err() {
             return;
-        }
-    }
-}
-
-/// The reader thread: open, find the header, wait for the mapping, send the sample,
-/// then stream batches.
-fn read_file(
-    input: &Input,
-    cfg: &InputPlan,
-    counters: &Counters,
-    ctl: Sender<Result<Control, SourceError>>,
-    go: Receiver<Option<Vec<usize>>>,
-    data: DataTx,
-    spent: Receiver<Vec<Vec<Cell>>>,
-) {
-    let explicit = &cfg.normalize.explicit;
-    let score = |names: &[String]| header_score(names, explicit);
-    let outcome = source::with_reader(
-        input,
-        &cfg.read,
-        counters.bytes.clone(),
-        |opened, reader| {
-            let (mut framer, mut header) = match Framer::start(reader, &cfg.frame, &score) {
-                Ok(v) => v,
-                Err(e) => {
-                    let _ = ctl.send(Err(e));
-                    return;
-                }
-            };
-            // setclick's own rejects file, fixed and imported again: its leading
-            // columns are left out and its cells read back as they were first.
-            let rejects_file = is_rejects_header(&header.names);
-            if rejects_file {
-                header.names.drain(..LEADING.len());
-            }
-            if ctl
-                .send(Ok(Control::Header(opened.clone(), header)))
-                .is_err()
-            {
-                return;
-            }
-            let Ok(projection) = go.recv() else { return };
-            if let Some(p) = projection
-                && let Err(e) = framer.project(&p)
-            {
-                let _ = ctl.send(Err(e));
-                return;
-            }
-            let mut seq = 0u64;
-            let mut batch = Vec::with_capacity(BATCH_ROWS);
-            let mut cells = 0usize;
-            let mut sample_sent = false;
-            loop {
-                match framer.next_row() {
-                    Ok(Some(mut row)) => {
-                        if rejects_file {
-                            as_first_read(&mut row);
-                        }
-                        cells += row.cells.len();
-                        batch.push(row);
-                        let rows = if sample_sent { BATCH_ROWS } else { SAMPLE_ROWS };
-                        if batch.len() < rows && cells < BATCH_CELLS {
-                            continue;
-                        }
-                        cells = 0;
-                    }
-                    Ok(None) => {
-                        if !sample_sent && ctl.send(Ok(Control::Sample(batch.clone()))).is_err() {
-                            return;
-                        }
-                        if !batch.is_empty() {
-                            let _ = data.send(Data::Rows(seq, batch));
-                        }
-                        return;
-                    }
-                    Err(e) => {
-                        if !sample_sent {
-                            let _ = ctl.send(Err(e));
-                            return;
-                        }
-                        if !batch.is_empty() {
-                            if data
-                                .send(Data::Rows(seq, std::mem::take(&mut batch)))
-                                .is_err()
-                            {
-                                return;
-                            }
-                            seq += 1;
-                        }
-                        let _ = data.send(Data::Failed(seq, e));
-                        return;
-                    }
-                }
-                if !sample_sent {
-                    sample_sent = true;
-                    if ctl.send(Ok(Control::Sample(batch.clone()))).is_err() {
-                        return;
-                    }
-                }
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-                if data.send(Data::Rows(seq, full)).is_err() {
-                    return;
-                }
-                seq += 1;
-                while let Ok(cells) = spent.try_recv() {
-                    framer.recycle(cells);
-                }
-            }
-        },
-    );
-    if let Err(e) = outcome {
-        let _ = ctl.send(Err(e));
-    }
-}
-
-/// A row of a rejects file as its original file had it: without the leading
-/// columns, each text cell without the formula guard.
-fn as_first_read(row: &mut Row) {
-    let lead = LEADING.len().min(row.cells.len());
-    row.cells.drain(..lead);
-    if let Some(d) = &mut row.defect {
-        d.column = d.column.and_then(|c| c.checked_sub(lead));
-    }
-    for cell in &mut row.cells {
-        if let Cell::Text(t) = cell {
-            let plain = unguard(t);
-            if plain.len() != t.len() {
-                *cell = Cell::from_text(plain);
-            }
         }
     }
 }

@@ -1,13 +1,13 @@
-//! One file's books, kept by the thread that owns its rows' fates: the fates, DST
-//! adjustments, rejections by field, the examples shown on stderr, and, at the end,
-//! the file's report.
+//! One file's books, kept by the thread that owns its rows' fates: the fates,
+//! rejections by field, the examples shown on stderr, and, at the end, the file's
+//! report (with its profile, built alongside by the pipeline).
 
 use std::io;
 
 use super::fate::{Fates, RowFate};
 use super::pipeline::FileInfo;
-use crate::lead::DstAdjust;
 use crate::normalize::Rejected;
+use crate::profile::{Profiler, render};
 use crate::report::FileReport;
 use crate::report::rejects::{Reject, Rejects};
 use crate::source::Locator;
@@ -83,15 +83,6 @@ impl FileTally {
                 internal(&e);
                 return;
             }
-        }
-    }
-
-    /// A valid lead's DST adjustment.
-    pub fn dst(&mut self, dst: DstAdjust) {
-        match dst {
-            DstAdjust::Gap => self.report.dst_gaps += 1,
-            DstAdjust::Fold => self.report.dst_folds += 1,
-            DstAdjust::None => {}
         }
     }
 
@@ -180,6 +171,13 @@ pub fn reasons(r: &Rejected) -> String {
         .join("; ")
 }
 
+/// The file's profile into its report, and the DST counts it keeps into the
+/// report's `dst_gaps` and `dst_folds`.
+pub fn profiled(report: &mut FileReport, profile: &Profiler) {
+    *report.profile = profile.summary();
+    (report.dst_gaps, report.dst_folds) = profile.dst();
+}
+
 /// A transition the state machine refuses is a bug: said loudly in tests, logged
 /// in a release build, and the counts left as they were.
 fn internal(e: &super::fate::Illegal) {
@@ -198,5 +196,9 @@ pub fn print_file(report: &FileReport, examples: &[String], import: bool, reject
     }
     if !rejects_written && report.counts.rejected as usize > examples.len() {
         say("  ... write every rejected row with --rejects FILE.csv");
+    }
+    render::print(&report.profile);
+    for w in &report.profile.warnings {
+        tracing::warn!("{}: {}", report.path, w.message);
     }
 }

@@ -11,10 +11,11 @@ use super::fate::RowFate;
 use super::pipeline::{self, Consumer, Counters, FileInfo};
 use super::plan::ValidatePlan;
 use super::progress::{Progress, Snapshot};
-use super::tally::FileTally;
+use super::tally::{self, FileTally};
 use super::{Ending, FileDone, Files, Run, Shared};
 use crate::error::{Error, Exit};
 use crate::normalize::Outcome;
+use crate::profile::Profiler;
 use crate::report::{EmitWriter, Rejects};
 use crate::source::Input;
 
@@ -73,6 +74,7 @@ impl Files for Validator {
                 text.len() - start
             })
         };
+        let mut profile = Profiler::new(self.plan.run.input.normalize.rules.zone.as_ref());
         let result = pipeline::run_file(
             input,
             &self.plan.run.input,
@@ -80,6 +82,7 @@ impl Files for Validator {
             pipeline::Cells::Recycle,
             &prepare,
             &mut consumer,
+            &mut profile,
         );
         let Check {
             tally, write_error, ..
@@ -89,6 +92,8 @@ impl Files for Validator {
             return Err(e);
         }
         let (mut report, examples) = tally.finish();
+        tally::profiled(&mut report, &profile);
+        shared.profile.merge(&profile);
         report.elapsed_s = started.elapsed().as_secs_f64();
         if let Err(e) = result {
             report.error = Some(e.to_string());
@@ -118,7 +123,6 @@ impl Check<'_> {
     fn row(&mut self, checked: &Checked<usize>) -> Result<bool, Error> {
         let new = match checked {
             Checked::Valid(v) => {
-                self.tally.dst(v.dst);
                 let new = self.seen.first(v.fingerprint);
                 self.tally.enter(if new {
                     RowFate::Checked

@@ -10,6 +10,7 @@ use super::params::{self, Pairs};
 use super::unicode::shown;
 use super::{Normalizer, Problem};
 use crate::cell::Cell;
+use crate::lead::Marks;
 
 /// The set-click fields of a row other than click_time, ready to send.
 pub(super) struct Fields {
@@ -17,6 +18,8 @@ pub(super) struct Fields {
     pub settings: String,
     pub referrer: Option<String>,
     pub current_url: Option<String>,
+    /// Where the profile's values were written in the two JSON texts.
+    pub marks: Marks,
 }
 
 fn problem(problems: &mut Vec<Problem>, field: &str, column: Option<usize>, reason: String) {
@@ -52,11 +55,25 @@ impl Normalizer {
             return None;
         }
         let owned = |u: Option<Cow<'_, str>>| u.filter(|s| !s.is_empty()).map(Cow::into_owned);
+        let mut marks = Marks::default();
+        let url_parameters = url_params?.to_json_marked(|key, _, at| match key {
+            "utm_source" => marks.utm_source = at,
+            "utm_medium" => marks.utm_medium = at,
+            "utm_campaign" => marks.utm_campaign = at,
+            k if k.starts_with("utm_") => {}
+            k => marks.click_id |= super::columns::CLICK_IDS.contains(&k),
+        });
+        let settings = settings.to_json_marked(|key, value, at| match key {
+            "email" => marks.email = at,
+            "microconversion" => marks.microconversion = value == "1",
+            _ => {}
+        });
         Some(Fields {
-            url_parameters: url_params?.to_json(),
-            settings: settings.to_json(),
+            url_parameters,
+            settings,
             referrer: owned(referrer),
             current_url: owned(current_url),
+            marks,
         })
     }
 

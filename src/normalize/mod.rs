@@ -53,7 +53,13 @@ pub struct Rejected {
     pub cells: Vec<Cell>,
 }
 
+/// One row's result. `Valid` is nearly every row: it is not boxed, which would
+/// cost an allocation per lead.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "Valid is the common case; boxing it allocates per row"
+)]
 pub enum Outcome {
     Valid(Lead),
     Rejected(Rejected),
@@ -311,6 +317,7 @@ impl Normalizer {
                 cells,
                 body: None,
                 known_fingerprint: None,
+                marks: f.marks,
             }),
             _ => Outcome::Rejected(Rejected {
                 row: ordinal,

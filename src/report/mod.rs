@@ -14,6 +14,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::profile::Profile;
+
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct Counts {
     /// Data rows read.
@@ -70,7 +72,8 @@ pub struct FileReport {
     pub format: String,
     #[serde(flatten)]
     pub counts: Counts,
-    /// Naive times that fell in a DST gap (moved later) or fold (earlier taken).
+    /// Naive times that fell in a DST gap (moved later) or fold (earlier taken):
+    /// the profile's, also here.
     pub dst_gaps: u64,
     pub dst_folds: u64,
     /// Rejected rows by field.
@@ -79,6 +82,8 @@ pub struct FileReport {
     pub header_row: Option<u64>,
     /// field -> column.
     pub mapping: BTreeMap<String, String>,
+    /// What the file's valid leads look like (see [`crate::profile`]).
+    pub profile: Box<Profile>,
     /// Import: HTTP answers by status ("transport" for none), and retries made.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub http: BTreeMap<String, u64>,
@@ -106,11 +111,39 @@ pub struct RunReport {
     /// Entries of the directories given that were not read, with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_files: Vec<String>,
-    pub totals: Counts,
+    pub totals: Totals,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub http: BTreeMap<String, u64>,
     pub elapsed_s: f64,
     pub exit_code: i32,
+}
+
+/// The run's counts (a `Counts`, through `Deref`) and the profile of all its
+/// files' leads.
+#[derive(Debug, Default, Serialize)]
+pub struct Totals {
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub profile: Profile,
+}
+
+impl std::ops::Deref for Totals {
+    type Target = Counts;
+    fn deref(&self) -> &Counts {
+        &self.counts
+    }
+}
+
+impl std::ops::DerefMut for Totals {
+    fn deref_mut(&mut self) -> &mut Counts {
+        &mut self.counts
+    }
+}
+
+impl std::ops::AddAssign<Counts> for Totals {
+    fn add_assign(&mut self, o: Counts) {
+        self.counts += o;
+    }
 }
 
 /// Create an output file, refusing to write through a symlink onto a file.

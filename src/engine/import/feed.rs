@@ -16,6 +16,7 @@ use crate::engine::fate::RowFate;
 use crate::engine::inflight::Handoff;
 use crate::engine::pipeline::{Consumer, FileInfo};
 use crate::lead::Lead;
+use crate::profile::Profiler;
 use crate::state::{Ledger, LedgerKey, Prior};
 
 /// Leads handed to the senders at once without a store.
@@ -54,6 +55,8 @@ pub struct Known {
 }
 
 pub struct Feed {
+    /// The file's name, in warnings.
+    name: String,
     handoff: Arc<Handoff>,
     to_recorder: UnboundedSender<Message>,
     seen: Seen,
@@ -71,6 +74,7 @@ pub struct Feed {
 
 impl Feed {
     pub fn new(
+        name: String,
         handoff: Arc<Handoff>,
         to_recorder: UnboundedSender<Message>,
         seen: Seen,
@@ -78,6 +82,7 @@ impl Feed {
         stop: Stop,
     ) -> Feed {
         Feed {
+            name,
             handoff,
             to_recorder,
             seen,
@@ -228,7 +233,6 @@ impl Feed {
     fn row(&mut self, checked: Checked<Lead>) -> ControlFlow<()> {
         match checked {
             Checked::Valid(v) => {
-                self.intake.dst(v.dst);
                 if let Some(uncertain_before) = self.decide(v.payload.row, v.fingerprint) {
                     self.batch
                         .push((v.fingerprint, v.payload, uncertain_before));
@@ -246,6 +250,20 @@ impl Feed {
 impl Consumer<Checked<Lead>> for Feed {
     fn start(&mut self, info: &FileInfo) {
         self.tell(Message::Started(Box::new(info.clone())));
+    }
+
+    /// The first batch's warnings, said before any lead is handed to the senders
+    /// (the whole file's come with the summary).
+    fn sampled(&mut self, profile: &Profiler) {
+        for w in profile.warnings() {
+            tracing::warn!(
+                "{}: in the first {} leads read, before sending: {}; sending them anyway \
+                 (Ctrl-C stops the import)",
+                self.name,
+                profile.leads(),
+                w.message
+            );
+        }
     }
 
     fn batch(&mut self, items: Vec<Checked<Lead>>, _text: &str) -> ControlFlow<()> {

@@ -22,15 +22,16 @@ use super::fate::RowFate;
 use super::inflight::{Delivered, Handoff, Marks};
 use super::pipeline::{self, Counters, FileError, FileInfo};
 use super::plan::ImportPlan;
-use super::tally::FileTally;
+use super::tally::{self, FileTally};
 use super::{Ending, FileDone, Files, Run, Shared};
 use crate::dispatch::health::Health;
 use crate::dispatch::pacing::Pacer;
 use crate::dispatch::queue::LeadQueue;
 use crate::dispatch::{self, Event, Senders, Sink, Stop};
 use crate::error::{Error, Exit};
-use crate::lead::{DstAdjust, Lead};
+use crate::lead::Lead;
 use crate::normalize::Rejected;
+use crate::profile::Profiler;
 use crate::source::Input;
 use crate::state::{self, FileSettings, Prior, StateError, Store, Writer};
 use crate::ui::say;
@@ -60,22 +61,11 @@ pub struct Intake {
     pub entries: Vec<Entry>,
     /// Rows that failed a check, in file order.
     pub rejected: Vec<Rejected>,
-    /// Valid leads whose naive time fell in a DST gap or fold.
-    pub gaps: u64,
-    pub folds: u64,
 }
 
 impl Intake {
     fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.rejected.is_empty() && self.gaps + self.folds == 0
-    }
-
-    fn dst(&mut self, dst: DstAdjust) {
-        match dst {
-            DstAdjust::Gap => self.gaps += 1,
-            DstAdjust::Fold => self.folds += 1,
-            DstAdjust::None => {}
-        }
+        self.entries.is_empty() && self.rejected.is_empty()
     }
 }
 
@@ -303,6 +293,7 @@ impl Files for Importer {
         };
         let handoff = Arc::new(Handoff::new(Arc::clone(&queue), marks, delivered));
         let feed = Feed::new(
+            name.clone(),
             Arc::clone(&handoff),
             to_recorder.clone(),
             std::mem::take(&mut shared.seen),
@@ -310,7 +301,8 @@ impl Files for Importer {
             self.stop.clone(),
         );
         let counters = Counters::default();
-        let pipeline = self.spawn_pipeline(input, feed, &counters);
+        let (profiled, profile) = std::sync::mpsc::channel();
+        let pipeline = self.spawn_pipeline(input, feed, &counters, profiled);
         let sink: Sink = {
             let tx = to_recorder.clone();
             Arc::new(move |e| {
@@ -330,6 +322,10 @@ impl Files for Importer {
         let mut rec = Recorder::new(FileTally::new(&name), shared, handoff, file_id, counters);
         let (result, seen) = rec.drive(inbox, pipeline, dispatcher).await;
         let (mut report, examples) = rec.finish(&mut self.store_error)?;
+        // Sent as the pipeline ended: it has (unless it panicked).
+        let profile = profile.try_recv().unwrap_or_default();
+        tally::profiled(&mut report, &profile);
+        shared.profile.merge(&profile);
         shared.seen = seen.unwrap_or_else(|| Seen::new(self.plan.run.input.dedupe));
         report.elapsed_s = started.elapsed().as_secs_f64();
         match result {
@@ -361,12 +357,13 @@ type PipelineDone = (Result<bool, FileError>, Seen);
 
 impl Importer {
     /// Read and normalize on blocking threads; request bodies are built there too,
-    /// off the threads that send.
+    /// off the threads that send. The file's profile goes to `profiled` at the end.
     fn spawn_pipeline(
         &self,
         input: &Input,
         mut feed: Feed,
         counters: &Counters,
+        profiled: std::sync::mpsc::Sender<Profiler>,
     ) -> tokio::task::JoinHandle<PipelineDone> {
         let (input, cfg, counters) = (input.clone(), self.plan.run.input.clone(), counters.clone());
         let client = Arc::clone(&self.target.client);
@@ -377,6 +374,7 @@ impl Importer {
                     lead
                 })
             };
+            let mut profile = Profiler::new(cfg.normalize.rules.zone.as_ref());
             let result = pipeline::run_file(
                 &input,
                 &cfg,
@@ -384,7 +382,9 @@ impl Importer {
                 pipeline::Cells::Keep,
                 &prepare,
                 &mut feed,
+                &mut profile,
             );
+            let _ = profiled.send(profile);
             (result, feed.finish_file())
         })
     }

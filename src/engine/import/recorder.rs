@@ -169,8 +169,6 @@ impl<'a> Recorder<'a> {
 
     /// Rows as the feed decided them.
     fn intake(&mut self, i: Intake) {
-        self.tally.report.dst_gaps += i.gaps;
-        self.tally.report.dst_folds += i.folds;
         for r in i.rejected {
             self.tally.enter(RowFate::Rejected);
             self.store(r.row, RowState::Rejected, Some(reasons(&r)));

@@ -1,0 +1,394 @@
+//! The profile of the data: what a file's leads look like before they are sent
+//! (when the clicks happened on the run's clock, the most frequent sources,
+//! mediums, campaigns and email domains, click ids, microconversions) and the
+//! warnings about the classic mistakes ([`warnings`]), for the report and stderr.
+//!
+//! Which rows count: every valid row, duplicates included (the report's `valid`):
+//! the profile shows the file as it is, and duplicates are known only on the
+//! in-order thread. Rejected rows have no lead to profile. A run stopped early
+//! profiles the batches read up to the stop.
+//!
+//! Where the work happens: each normalizing thread profiles its batch of rows
+//! ([`BatchProfile`]: exact counts, the values found where normalize noted them
+//! in each lead's JSON, [`crate::lead::Marks`]); the
+//! in-order thread merges the batches in file order ([`Profiler::add_batch`]: a
+//! few array additions, and one Space-Saving update per distinct value of the
+//! batch, see [`topk`]). Memory is bounded whatever the number of rows: 1,024
+//! counters per column and at most 20,000 day counts ([`days`]).
+
+pub mod days;
+pub mod render;
+pub mod topk;
+pub mod warnings;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::lead::{DstAdjust, Lead};
+use days::{Clock, DAY_MS, DayCounts, HOUR_MS};
+use topk::{Tally, TopK};
+pub use warnings::Warning;
+
+/// Values reported per column.
+pub const TOP: usize = 10;
+/// Space-Saving counters per column: a count is at most N/1024 (0.1% of the
+/// leads) above the truth, and exact while a column has fewer distinct values.
+pub const COUNTERS: usize = 1024;
+/// Days listed in `by_day`, at most; past them, months (`by_month`).
+pub const MAX_DAYS: usize = 10_000;
+
+/// The columns whose most frequent values are kept, in the report's words.
+const COLUMNS: [&str; 4] = ["utm_source", "utm_medium", "utm_campaign", "email_domains"];
+
+/// One batch's leads, profiled on the normalizing thread that normalized them.
+#[derive(Debug, Clone)]
+pub struct BatchProfile {
+    leads: u64,
+    /// UTC milliseconds.
+    first: i64,
+    last: i64,
+    hours: [u64; 24],
+    midnight: u64,
+    gaps: u64,
+    folds: u64,
+    click_ids: u64,
+    micro: u64,
+    /// `(local day, leads)`, a run per change of day.
+    days: Vec<(i64, u64)>,
+    columns: [Tally; 4],
+}
+
+impl Default for BatchProfile {
+    fn default() -> BatchProfile {
+        BatchProfile {
+            leads: 0,
+            first: i64::MAX,
+            last: i64::MIN,
+            hours: [0; 24],
+            midnight: 0,
+            gaps: 0,
+            folds: 0,
+            click_ids: 0,
+            micro: 0,
+            days: Vec::new(),
+            columns: Default::default(),
+        }
+    }
+}
+
+impl BatchProfile {
+    /// Empty, keeping the room its tallies grew to.
+    pub fn clear(&mut self) {
+        let columns = std::mem::take(&mut self.columns);
+        *self = BatchProfile {
+            columns,
+            days: std::mem::take(&mut self.days),
+            ..BatchProfile::default()
+        };
+        self.days.clear();
+        for c in &mut self.columns {
+            c.clear();
+        }
+    }
+
+    /// One valid lead, its click read on `clock`.
+    pub fn add(&mut self, clock: &Clock, lead: &Lead) {
+        let utc = lead.click_time;
+        let local = clock.local(utc);
+        let (day, of_day) = (local.div_euclid(DAY_MS), local.rem_euclid(DAY_MS));
+        self.leads += 1;
+        self.first = self.first.min(utc);
+        self.last = self.last.max(utc);
+        self.hours[(of_day / HOUR_MS) as usize] += 1;
+        self.midnight += u64::from(of_day == 0);
+        match lead.dst {
+            DstAdjust::Gap => self.gaps += 1,
+            DstAdjust::Fold => self.folds += 1,
+            DstAdjust::None => {}
+        }
+        match self.days.last_mut() {
+            Some((d, n)) if *d == day => *n += 1,
+            _ => self.days.push((day, 1)),
+        }
+        let m = &lead.marks;
+        let [source, medium, campaign, domains] = &mut self.columns;
+        for (tally, mark) in [
+            (source, m.utm_source),
+            (medium, m.utm_medium),
+            (campaign, m.utm_campaign),
+        ] {
+            if let Some(v) = mark.text(&lead.url_parameters) {
+                tally.add(&v);
+            }
+        }
+        if let Some(email) = m.email.text(&lead.settings)
+            && let Some(d) = domain(&email)
+        {
+            domains.add(d);
+        }
+        self.click_ids += u64::from(m.click_id);
+        self.micro += u64::from(m.microconversion);
+    }
+}
+
+/// The domain of a normalized email address (after its `@`).
+fn domain(email: &str) -> Option<&str> {
+    let at = memchr::memrchr(b'@', email.as_bytes())?;
+    Some(&email[at + 1..]).filter(|d| !d.is_empty())
+}
+
+/// A file's (or a run's) profile as it is built: batches and files merged in.
+#[derive(Debug, Clone)]
+pub struct Profiler {
+    clock: Arc<Clock>,
+    leads: u64,
+    first: i64,
+    last: i64,
+    hours: [u64; 24],
+    midnight: u64,
+    gaps: u64,
+    folds: u64,
+    click_ids: u64,
+    micro: u64,
+    days: DayCounts,
+    columns: [TopK; 4],
+}
+
+impl Default for Profiler {
+    fn default() -> Profiler {
+        Profiler::new(None)
+    }
+}
+
+impl Profiler {
+    /// Hours and days on `zone`'s clock (UTC for `None`).
+    pub fn new(zone: Option<&TimeZone>) -> Profiler {
+        Profiler {
+            clock: Arc::new(Clock::new(zone)),
+            leads: 0,
+            first: i64::MAX,
+            last: i64::MIN,
+            hours: [0; 24],
+            midnight: 0,
+            gaps: 0,
+            folds: 0,
+            click_ids: 0,
+            micro: 0,
+            days: DayCounts::default(),
+            columns: std::array::from_fn(|_| TopK::new(COUNTERS)),
+        }
+    }
+
+    /// The clock the normalizing threads read clicks on.
+    pub fn clock(&self) -> Arc<Clock> {
+        Arc::clone(&self.clock)
+    }
+
+    /// Leads profiled.
+    pub fn leads(&self) -> u64 {
+        self.leads
+    }
+
+    fn add_counts(&mut self, leads: u64, first: i64, last: i64, hours: &[u64; 24]) {
+        self.leads += leads;
+        self.first = self.first.min(first);
+        self.last = self.last.max(last);
+        for (mine, theirs) in self.hours.iter_mut().zip(hours) {
+            *mine += theirs;
+        }
+    }
+
+    /// A batch's leads, in file order (on the in-order thread).
+    pub fn add_batch(&mut self, b: &BatchProfile) {
+        if b.leads == 0 {
+            return;
+        }
+        self.add_counts(b.leads, b.first, b.last, &b.hours);
+        self.midnight += b.midnight;
+        self.gaps += b.gaps;
+        self.folds += b.folds;
+        self.click_ids += b.click_ids;
+        self.micro += b.micro;
+        for &(day, n) in &b.days {
+            self.days.add(day, n);
+        }
+        for (top, tally) in self.columns.iter_mut().zip(&b.columns) {
+            for (hash, value, n) in tally.iter() {
+                top.add(hash, value, n);
+            }
+        }
+    }
+
+    /// Another profile's leads (a file's into the run's). The clock is the
+    /// other's when this one has no zone yet (every file of a run has the same).
+    pub fn merge(&mut self, o: &Profiler) {
+        if self.clock.zone().is_none() && o.clock.zone().is_some() {
+            self.clock = Arc::clone(&o.clock);
+        }
+        if o.leads == 0 {
+            return;
+        }
+        self.add_counts(o.leads, o.first, o.last, &o.hours);
+        self.midnight += o.midnight;
+        self.gaps += o.gaps;
+        self.folds += o.folds;
+        self.click_ids += o.click_ids;
+        self.micro += o.micro;
+        self.days.merge(&o.days);
+        for (mine, theirs) in self.columns.iter_mut().zip(&o.columns) {
+            mine.merge(theirs);
+        }
+    }
+
+    /// Naive times that fell in a DST gap (moved later) and in a fold (the
+    /// earlier taken).
+    pub fn dst(&self) -> (u64, u64) {
+        (self.gaps, self.folds)
+    }
+
+    fn wall(&self, utc: i64) -> String {
+        if self.leads == 0 {
+            return String::new();
+        }
+        warnings::wall(self.clock.local(utc))
+    }
+
+    /// The warnings the leads so far deserve.
+    pub fn warnings(&self) -> Vec<Warning> {
+        let (first_local, last_local) = (self.wall(self.first), self.wall(self.last));
+        let zone = self.clock.zone().map(|_| self.clock.name());
+        warnings::check(&warnings::Shape {
+            leads: self.leads,
+            first: self.first,
+            last: self.last,
+            first_local: &first_local,
+            last_local: &last_local,
+            hours: &self.hours,
+            midnight: self.midnight,
+            zone: zone.as_deref(),
+        })
+    }
+
+    /// The profile as the report shows it.
+    pub fn summary(&self) -> Profile {
+        let rfc3339 = |ms: i64| {
+            (self.leads > 0)
+                .then(|| Timestamp::from_millisecond(ms).ok())
+                .flatten()
+                .map(|t| t.to_string())
+        };
+        let (days, by_month) = self.days.keyed(MAX_DAYS);
+        let (by_day, by_month) = match by_month {
+            false => (Some(days), None),
+            true => (None, Some(days)),
+        };
+        let tops: Vec<Vec<topk::Frequent>> = self.columns.iter().map(|c| c.top(TOP)).collect();
+        let top_error = COLUMNS
+            .iter()
+            .zip(&tops)
+            .filter_map(|(name, top)| {
+                let e = top.iter().map(|f| f.error).max().unwrap_or(0);
+                (e > 0).then(|| (name.to_string(), e))
+            })
+            .collect();
+        let [source, medium, campaign, domains] = std::array::from_fn(|i| {
+            Top(tops[i].iter().map(|f| (f.value.clone(), f.count)).collect())
+        });
+        Profile {
+            leads: self.leads,
+            click_time: ClickTimes {
+                zone: self.clock.name(),
+                first: rfc3339(self.first),
+                last: rfc3339(self.last),
+                first_local: self.wall(self.first),
+                last_local: self.wall(self.last),
+                by_hour: self.hours,
+                by_day,
+                by_month,
+                at_midnight: self.midnight,
+                dst_gaps: self.gaps,
+                dst_folds: self.folds,
+            },
+            utm_source: source,
+            utm_medium: medium,
+            utm_campaign: campaign,
+            email_domains: domains,
+            top_error,
+            with_click_id: self.click_ids,
+            microconversions: self.micro,
+            warnings: self.warnings(),
+        }
+    }
+}
+
+/// The profile in the report (`profile` of each file and of `totals`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Profile {
+    /// Leads profiled: the valid rows, duplicates included.
+    pub leads: u64,
+    pub click_time: ClickTimes,
+    /// The 10 most frequent values of each column, most frequent first.
+    pub utm_source: Top,
+    pub utm_medium: Top,
+    pub utm_campaign: Top,
+    /// Of the email addresses, after their `@`.
+    pub email_domains: Top,
+    /// Per column with more distinct values than counters: the most one of its
+    /// counts above may exceed the true count (at most leads / 1024).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub top_error: BTreeMap<String, u64>,
+    /// Leads with a click id (gclid, fbclid, msclkid...) in url_parameters.
+    pub with_click_id: u64,
+    pub microconversions: u64,
+    pub warnings: Vec<Warning>,
+}
+
+/// When the clicks happened.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ClickTimes {
+    /// Hours and days are on this zone's clock: the run's `--timezone`, or UTC.
+    pub zone: String,
+    /// The earliest and latest click, RFC 3339 in UTC (`None` without leads).
+    pub first: Option<String>,
+    pub last: Option<String>,
+    /// The same on the zone's clock (`YYYY-MM-DD HH:MM:SS`), for stderr.
+    #[serde(skip)]
+    pub first_local: String,
+    #[serde(skip)]
+    pub last_local: String,
+    /// Leads by hour of day, 00 to 23.
+    pub by_hour: [u64; 24],
+    /// `YYYY-MM-DD -> leads`, the days with leads...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_day: Option<BTreeMap<String, u64>>,
+    /// ...or, past 10,000 such days, `YYYY-MM -> leads`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_month: Option<BTreeMap<String, u64>>,
+    /// Leads at exactly 00:00:00.000.
+    pub at_midnight: u64,
+    /// Naive times that fell in a DST gap (moved later) or fold (earlier taken);
+    /// also the file report's `dst_gaps` and `dst_folds`.
+    pub dst_gaps: u64,
+    pub dst_folds: u64,
+}
+
+/// Values and their counts, most frequent first: a JSON object in that order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Top(pub Vec<(String, u64)>);
+
+impl Serialize for Top {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (value, count) in &self.0 {
+            m.serialize_entry(value, count)?;
+        }
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests;
