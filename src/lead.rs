@@ -47,13 +47,14 @@ pub struct Marks {
 impl Mark {
     /// The value's text in `json`, unescaped when it was escaped; `None` for no
     /// value (or a mark that does not fit `json`).
+    #[inline]
     pub fn text<'a>(&self, json: &'a str) -> Option<std::borrow::Cow<'a, str>> {
-        let raw = json.get(self.start as usize..self.end as usize)?;
-        if raw.is_empty() {
+        if self.start >= self.end {
             return None;
         }
+        let raw = json.get(self.start as usize..self.end as usize)?;
         if !self.escaped {
-            return Some(raw.into());
+            return Some(std::borrow::Cow::Borrowed(raw));
         }
         let quoted = json.get(self.start.checked_sub(1)? as usize..self.end as usize + 1)?;
         serde_json::from_str::<String>(quoted).ok().map(Into::into)

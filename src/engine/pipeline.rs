@@ -168,8 +168,7 @@ pub fn run_file<T: Send>(
         .clamp(1, 4);
     let (spent_tx, spent_rx) = bounded::<Vec<Vec<Cell>>>(workers * 2);
     let spent_tx = (cells == Cells::Recycle).then_some(spent_tx);
-    // Batch text buffers go back to the normalizing threads to be written again.
-    let texts = bounded::<String>(workers * 2);
+    let spares = Spares::new(workers * 2);
 
     thread::scope(|scope| {
         let reader = thread::Builder::new()
@@ -180,7 +179,7 @@ pub fn run_file<T: Send>(
             .map_err(|e| FileError::Unreadable(format!("cannot start the reader: {e}")))?;
 
         let result = drive(
-            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, credit_tx, spent_tx, texts,
+            cfg, counters, workers, scope, &ctl_rx, go_tx, data_rx, credit_tx, spent_tx, spares,
             prepare, consumer, profile,
         );
         drop(ctl_rx);
@@ -204,7 +203,7 @@ fn drive<'scope, 'env, T: Send>(
     data_rx: Receiver<Data>,
     credits: Sender<()>,
     spent_tx: Option<Sender<Vec<Vec<Cell>>>>,
-    (text_tx, text_rx): (Sender<String>, Receiver<String>),
+    spares: Spares,
     prepare: Prepare<'env, T>,
     consumer: &mut dyn Consumer<T>,
     profile: &mut Profiler,
@@ -240,12 +239,12 @@ fn drive<'scope, 'env, T: Send>(
         let tx = done_tx.clone();
         let n = Arc::clone(&normalizer);
         let spent = spent_tx.clone();
-        let texts = text_rx.clone();
+        let spare = spares.clone();
         let clock = profile.clock();
         thread::Builder::new()
             .name(format!("normalize-{i}"))
             .spawn_scoped(scope, move || {
-                normalize_batches(&n, &clock, prepare, rx, tx, spent, &texts)
+                normalize_batches(&n, &clock, prepare, rx, tx, spent, &spare)
             })
             .map_err(|e| FileError::Unreadable(format!("cannot start a worker: {e}")))?;
     }
@@ -253,7 +252,43 @@ fn drive<'scope, 'env, T: Send>(
     drop(data_rx);
     drop(spent_tx);
 
-    in_order(&done_rx, &credits, counters, &text_tx, consumer, profile)
+    in_order(&done_rx, &credits, counters, &spares, consumer, profile)
+}
+
+/// Buffers the in-order thread hands back to the normalizing threads once it is
+/// done with a batch, so that each batch does not allocate and grow its own: the
+/// batch's text, and its profile's tallies (which grow to the batch's distinct
+/// values, about two allocations per lead when made afresh).
+#[derive(Clone)]
+struct Spares {
+    text_tx: Sender<String>,
+    text_rx: Receiver<String>,
+    profile_tx: Sender<Box<BatchProfile>>,
+    profile_rx: Receiver<Box<BatchProfile>>,
+}
+
+impl Spares {
+    fn new(bound: usize) -> Spares {
+        let (text_tx, text_rx) = bounded(bound);
+        let (profile_tx, profile_rx) = bounded(bound);
+        Spares {
+            text_tx,
+            text_rx,
+            profile_tx,
+            profile_rx,
+        }
+    }
+
+    /// A profile to fill: a spare one emptied, or a new one.
+    fn profile(&self) -> Box<BatchProfile> {
+        match self.profile_rx.try_recv() {
+            Ok(mut p) => {
+                p.clear();
+                p
+            }
+            Err(_) => Box::default(),
+        }
+    }
 }
 
 /// The in-order thread's loop: put batches back in file order, add their
@@ -263,7 +298,7 @@ fn in_order<T>(
     done_rx: &Receiver<Done<T>>,
     credits: &Sender<()>,
     counters: &Counters,
-    text_tx: &Sender<String>,
+    spares: &Spares,
     consumer: &mut dyn Consumer<T>,
     profile: &mut Profiler,
 ) -> Result<bool, FileError> {
@@ -281,6 +316,8 @@ fn in_order<T>(
                 Done::Outcomes(_, outcomes, text, leads) => {
                     let _ = credits.try_send(());
                     profile.add_batch(&leads);
+                    // A full channel: the threads have enough; this one is freed.
+                    let _ = spares.profile_tx.try_send(leads);
                     if next == 1 {
                         consumer.sampled(profile);
                     }
@@ -293,7 +330,7 @@ fn in_order<T>(
                     // A full channel: the threads have enough; this one is freed here,
                     // as is one grown large by a huge row.
                     if text.capacity() <= MAX_RECYCLED_TEXT {
-                        let _ = text_tx.try_send(text);
+                        let _ = spares.text_tx.try_send(text);
                     }
                 }
             }
@@ -354,7 +391,7 @@ fn normalize_batches<T>(
     rx: Receiver<Data>,
     tx: Sender<Done<T>>,
     spent_tx: Option<Sender<Vec<Vec<Cell>>>>,
-    texts: &Receiver<String>,
+    spares: &Spares,
 ) {
     let mut last_text = 0;
     for msg in rx.iter() {
@@ -363,11 +400,12 @@ fn normalize_batches<T>(
                 let mut spent = Vec::new();
                 // A new buffer is made the size of the last batch's text, rather
                 // than grown by doubling (each step frees a large block).
-                let mut text = texts
+                let mut text = spares
+                    .text_rx
                     .try_recv()
                     .unwrap_or_else(|_| String::with_capacity(last_text + last_text / 4));
                 text.clear();
-                let mut profile = Box::<BatchProfile>::default();
+                let mut profile = spares.profile();
                 let outcomes = rows
                     .into_iter()
                     .map(|r| {

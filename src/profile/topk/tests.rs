@@ -74,6 +74,35 @@ fn a_tally_counts_a_batch_exactly() {
 }
 
 #[test]
+fn values_of_every_length_that_differ_in_one_byte_are_told_apart() {
+    // The short-value hash reads overlapping words: every byte position of
+    // every length up to past its 16-byte limit must still tell values apart.
+    let mut t = Tally::default();
+    let mut truth = HashMap::new();
+    for len in 0..=40usize {
+        for at in 0..len.max(1) {
+            for b in [b'a', b'b'] {
+                let mut v = vec![b'x'; len];
+                if len > 0 {
+                    v[at] = b;
+                }
+                let v = String::from_utf8(v).unwrap();
+                t.add(&v);
+                *truth.entry(v).or_insert(0u64) += 1;
+            }
+        }
+    }
+    let got: HashMap<String, u64> = t
+        .iter()
+        .map(|(h, v, n)| {
+            assert_eq!(h, hash(v));
+            (v.to_string(), n)
+        })
+        .collect();
+    assert_eq!(got, truth);
+}
+
+#[test]
 fn long_values_are_cut_at_a_character_boundary() {
     let long = "é".repeat(150); // 300 bytes
     assert_eq!(cut(&long).len(), MAX_VALUE);
