@@ -260,7 +260,9 @@ fn interrupting_leaves_a_consistent_report_without_a_store() {
 #[cfg(unix)]
 fn interrupted(extra: &[&str]) {
     let w = Workdir::new();
-    write_csv(&w.path("calls.csv"), &leads(200, 27, 0), b',');
+    // More than one batch of rows (the first is 1,000), so that the stop comes
+    // with batches read and not yet taken.
+    write_csv(&w.path("calls.csv"), &leads(2500, 27, 0), b',');
     let sb = TestSandbox::start(SandboxConfig {
         latency: Duration::from_millis(100),
         ..SandboxConfig::default()
@@ -290,6 +292,11 @@ fn interrupted(extra: &[&str]) {
     let t = &rep["totals"];
     let accepted = sb.sb.stats().accepted;
     assert!(accepted > 0 && accepted < 200, "{accepted}");
+    // The profile covers exactly the rows counted: a batch is taken whole, the
+    // rest of it left pending, and the batches read ahead are in neither.
+    for part in [&rep["files"][0], t] {
+        assert_eq!(part["profile"]["leads"], part["valid"], "{part}");
+    }
     assert_eq!(
         t["sent"].as_u64(),
         Some(accepted),

@@ -182,16 +182,7 @@ impl Feed {
             } else {
                 RowFate::Pending
             };
-            let recorded_before = self
-                .known
-                .as_ref()
-                .is_some_and(|k| k.prior.recorded.get(lead.row));
-            self.intake.entries.push(Entry {
-                row: lead.row,
-                fate,
-                uncertain_before,
-                recorded_before,
-            });
+            self.enter(lead.row, fate, uncertain_before);
             if !before {
                 send.push(lead);
             }
@@ -227,6 +218,40 @@ impl Feed {
             return None;
         }
         Some(uncertain_before)
+    }
+
+    /// The run stopped: the leads gathered for the next mark and the rest of the
+    /// batch are decided (resumed, duplicate...) and the ones to send left
+    /// pending, not sent; rejected rows are told as rejected. The next run sends
+    /// the pending ones.
+    fn set_aside(&mut self, rest: impl Iterator<Item = Checked<Lead>>) {
+        for (_, lead, uncertain_before) in std::mem::take(&mut self.batch) {
+            self.enter(lead.row, RowFate::Pending, uncertain_before);
+        }
+        for checked in rest {
+            match checked {
+                Checked::Valid(v) => {
+                    if let Some(u) = self.decide(v.payload.row, v.fingerprint) {
+                        self.enter(v.payload.row, RowFate::Pending, u);
+                    }
+                }
+                Checked::Rejected(r) => self.intake.rejected.push(r),
+            }
+        }
+    }
+
+    /// A valid row's first fate, told to the recorder with what it knew before.
+    fn enter(&mut self, row: u64, fate: RowFate, uncertain_before: bool) {
+        let recorded_before = self
+            .known
+            .as_ref()
+            .is_some_and(|k| k.prior.recorded.get(row));
+        self.intake.entries.push(Entry {
+            row,
+            fate,
+            uncertain_before,
+            recorded_before,
+        });
     }
 
     /// One row, in file order.
@@ -266,13 +291,23 @@ impl Consumer<Checked<Lead>> for Feed {
         }
     }
 
+    /// The whole batch is always taken: when the run stops part way, the rest is
+    /// decided and left pending ([`Feed::set_aside`]), so that the file's counts
+    /// cover the same rows as its profile (which the pipeline adds per batch).
     fn batch(&mut self, items: Vec<Checked<Lead>>, _text: &str) -> ControlFlow<()> {
-        if self.stop.is_stopped() {
-            return ControlFlow::Break(());
+        let mut items = items.into_iter();
+        if !self.stop.is_stopped() {
+            self.seen.warm(items.as_slice());
+            while let Some(checked) = items.next() {
+                if self.row(checked).is_break() {
+                    break;
+                }
+            }
         }
-        self.seen.warm(&items);
-        for checked in items {
-            self.row(checked)?;
+        if self.stop.is_stopped() || items.len() > 0 {
+            self.set_aside(items);
+            self.report();
+            return ControlFlow::Break(());
         }
         self.report();
         ControlFlow::Continue(())
