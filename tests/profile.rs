@@ -238,7 +238,7 @@ fn a_date_only_column_warns_that_the_hour_is_lost() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("every click time is exactly 00:00:00 (Europe/Madrid)")
+            .contains("every click time is exactly 00:00:00 (Europe/Madrid, or UTC)")
             && r.stderr.contains("--map click_time_of_day=COLUMN"),
         "{}",
         r.stderr
@@ -385,4 +385,92 @@ fn several_files_end_with_the_runs_profile() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn dates_in_utc_or_mostly_dates_warn_of_the_lost_hour_not_of_the_zone() {
+    let w = Workdir::new();
+    // Midnights written in UTC, read with a zone far from it: 20:00 in New York.
+    let utc: Vec<String> = (1..=30)
+        .map(|d| format!("2024-06-{d:02}T00:00:00Z"))
+        .collect();
+    times_csv(
+        &w,
+        "utc.csv",
+        &utc.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    // 29 dates and one time of day: most times are midnight, and they are not
+    // night-time leads.
+    let mut mostly: Vec<String> = (1..=29).map(|d| format!("2024-06-{d:02}")).collect();
+    mostly.push("2024-06-30 10:00:00".into());
+    times_csv(
+        &w,
+        "mostly.csv",
+        &mostly.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    for (file, zone, at_midnight) in [
+        ("utc.csv", "America/New_York", 30),
+        ("utc.csv", "Europe/Madrid", 30),
+        ("mostly.csv", "Europe/Madrid", 29),
+    ] {
+        let r = w.run(&["validate", file, "--timezone", zone, "--report", "r.json"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let p = &report(&w, "r.json")["files"][0]["profile"];
+        assert_eq!(p["click_time"]["at_midnight"], at_midnight, "{file} {zone}");
+        let codes: Vec<&str> = p["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["midnight"], "{file} {zone}: {}", r.stderr);
+        assert!(!r.stderr.contains("--timezone right"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn a_file_imported_before_has_an_empty_profile_of_the_same_shape() {
+    let w = Workdir::new();
+    write_csv(&w.path("a.csv"), &leads(20, 3, 0), b',');
+    let sb = TestSandbox::start(SandboxConfig::default());
+    let args = [
+        "import",
+        "a.csv",
+        "--timezone",
+        "Asia/Kathmandu",
+        "--rate",
+        "unlimited",
+        "--report",
+        "r.json",
+    ];
+    let first = w.run_against(&sb, &args);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = w.run_against(&sb, &args);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let rep = report(&w, "r.json");
+    for p in [&rep["files"][0]["profile"], &rep["totals"]["profile"]] {
+        assert_eq!(p["leads"], 0, "{p}");
+        assert_eq!(p["click_time"]["zone"], "Asia/Kathmandu", "{p}");
+        assert_eq!(p["click_time"]["by_day"], serde_json::json!({}), "{p}");
+    }
+}
+
+#[test]
+fn warnings_are_each_files_and_the_totals_have_none() {
+    let w = Workdir::new();
+    // Two ordinary nights' files six years apart: a backfill, not a unit mistake.
+    times_csv(&w, "n2018.csv", &["2018-06-01 10:00:00"; 30]);
+    times_csv(&w, "n2024.csv", &["2024-06-01 11:00:00"; 30]);
+    let r = w.run(&[
+        "validate",
+        "n2018.csv",
+        "n2024.csv",
+        "--timezone",
+        "Europe/Madrid",
+        "--report",
+        "r.json",
+    ]);
+    let rep = report(&w, "r.json");
+    assert_eq!(rep["totals"]["profile"]["warnings"], serde_json::json!([]));
+    assert!(!r.stderr.contains("span"), "{}", r.stderr);
 }

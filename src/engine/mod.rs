@@ -126,7 +126,7 @@ impl Run {
                 progress: Progress::new(plan.ui),
                 several: plan.inputs.len() > 1,
                 ui: plan.ui,
-                profile: Profiler::default(),
+                profile: Profiler::new(plan.input.normalize.rules.zone.as_ref()),
             },
             report: RunReport {
                 command: command.into(),
@@ -158,7 +158,12 @@ impl Run {
                 break;
             }
             let done = driver.file(input, &mut self.shared).await?;
-            let r = done.report;
+            let mut r = done.report;
+            if r.profile.click_time.zone.is_empty() {
+                // Not read (imported before, or unreadable): an empty profile of
+                // the same shape, on the run's clock.
+                *r.profile = Profiler::new(self.plan.input.normalize.rules.zone.as_ref()).summary();
+            }
             match &r.error {
                 Some(e) => {
                     self.unreadable += 1;
@@ -196,6 +201,9 @@ impl Run {
         self.report.elapsed_s = self.started.elapsed().as_secs_f64();
         self.report.exit_code = exit as i32;
         self.report.totals.profile = self.shared.profile.summary();
+        // Warnings are about a file's data (each file's are with it): a run of
+        // several years' files spans years, small files add up past a threshold.
+        self.report.totals.profile.warnings.clear();
         if let Some(p) = &self.plan.report {
             self.report
                 .write(p)

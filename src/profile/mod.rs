@@ -104,7 +104,9 @@ impl BatchProfile {
         self.first = self.first.min(utc);
         self.last = self.last.max(utc);
         self.hours[(of_day / HOUR_MS) as usize] += 1;
-        self.midnight += u64::from(of_day == 0);
+        // A date without a time of day: midnight on the zone's clock, or in UTC
+        // for a date written with a `Z` or read from a UTC timestamp column.
+        self.midnight += u64::from(of_day == 0 || utc.rem_euclid(DAY_MS) == 0);
         match lead.dst {
             DstAdjust::Gap => self.gaps += 1,
             DstAdjust::Fold => self.folds += 1,
@@ -368,7 +370,8 @@ pub struct ClickTimes {
     /// ...or, past 10,000 such days, `YYYY-MM -> leads`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_month: Option<BTreeMap<String, u64>>,
-    /// Leads at exactly 00:00:00.000.
+    /// Leads at exactly 00:00:00.000 on the zone's clock or in UTC (dates
+    /// without a time of day).
     pub at_midnight: u64,
     /// Naive times that fell in a DST gap (moved later) or fold (earlier taken);
     /// also the file report's `dst_gaps` and `dst_folds`.

@@ -47,14 +47,36 @@ pub fn lines(p: &Profile, unicode: bool) -> Vec<String> {
         .0
         .iter()
         .take(SOURCES)
-        .map(|(v, n)| format!("{v} {}", share(*n, p.leads)))
+        .map(|(v, n)| format!("{} {}", value(v, unicode), share(*n, p.leads)))
         .collect();
+    // Past 1,024 distinct values the counts are Space-Saving's estimates.
+    let estimated = match p.top_error.get("utm_source") {
+        Some(e) => format!(" (estimates, each at most {e} high)"),
+        None => String::new(),
+    };
     out.push(if sources.is_empty() {
         "  utm_source: none".to_string()
     } else {
-        format!("  utm_source: {}", sources.join(", "))
+        format!("  utm_source: {}{estimated}", sources.join(", "))
     });
     out
+}
+
+/// A value from the data as the block shows it: invisible and control
+/// characters escaped (a value cannot start a line of its own or pass for
+/// another), long ones cut; in ASCII, every other character escaped too.
+fn value(v: &str, unicode: bool) -> String {
+    let shown = crate::normalize::unicode::shown(v);
+    if unicode || shown.is_ascii() {
+        return shown.into_owned();
+    }
+    shown
+        .chars()
+        .map(|c| match c.is_ascii() {
+            true => c.to_string(),
+            false => format!("\\u{{{:04X}}}", c as u32),
+        })
+        .collect()
 }
 
 /// Say the block on stderr, as the summary is said (a JSON line each with
@@ -140,6 +162,29 @@ mod tests {
         assert!(a.iter().all(|l| l.is_ascii()), "{a:?}");
         assert!(a[0].contains(" -> "));
         assert!(lines(&Profile::default(), true).is_empty());
+    }
+
+    #[test]
+    fn values_from_the_data_cannot_break_the_block_or_its_ascii() {
+        let mut p = profile();
+        p.utm_source = Top(vec![
+            ("line1\nFAKE: 0 rows valid\r".into(), 100),
+            ("café😀".into(), 50),
+        ]);
+        let u = lines(&p, true);
+        assert_eq!(u.len(), 3, "{u:?}");
+        assert!(
+            u[2].contains("line1\\u{000A}FAKE: 0 rows valid\\u{000D} 50%"),
+            "{}",
+            u[2]
+        );
+        assert!(u[2].contains("café😀 25%"), "{}", u[2]);
+        let a = lines(&p, false);
+        assert!(a.iter().all(|l| l.is_ascii()), "{a:?}");
+        assert!(a[2].contains("caf\\u{00E9}\\u{1F600} 25%"), "{}", a[2]);
+        // Estimates say so.
+        p.top_error.insert("utm_source".into(), 97);
+        assert!(lines(&p, true)[2].ends_with("(estimates, each at most 97 high)"));
     }
 
     #[test]

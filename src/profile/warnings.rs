@@ -18,7 +18,7 @@ const NIGHT_SHARE: f64 = 0.6;
 const NIGHT_MIN: u64 = 20;
 /// Leads needed before "all in one second" is a mistake rather than a coincidence.
 const ONE_SECOND_MIN: u64 = 10;
-/// Leads needed before "all at midnight" is.
+/// Leads needed before "(most) at midnight" is.
 const MIDNIGHT_MIN: u64 = 2;
 /// Five years (of 365.2425 days), in milliseconds.
 const FIVE_YEARS_MS: i64 = 5 * 31_556_952_000;
@@ -45,7 +45,7 @@ pub struct Shape<'a> {
     pub last_local: &'a str,
     /// Leads by local hour of day.
     pub hours: &'a [u64; 24],
-    /// Leads at exactly 00:00:00.000 local time.
+    /// Leads at exactly 00:00:00.000 on the zone's clock or in UTC.
     pub midnight: u64,
     /// The zone's name; `None` when the run has no `--timezone` (UTC).
     pub zone: Option<&'a str>,
@@ -58,13 +58,19 @@ pub fn check(s: &Shape<'_>) -> Vec<Warning> {
         return out;
     }
     let zone = s.zone.unwrap_or("UTC");
-    let all_midnight = s.leads >= MIDNIGHT_MIN && s.midnight == s.leads;
-    if all_midnight {
+    // Dates without a time of day: all, or most (a few rows with a time do not
+    // hide it, and the midnights must not pass for night-time leads).
+    let midnight = s.leads >= MIDNIGHT_MIN && s.midnight as f64 >= NIGHT_SHARE * s.leads as f64;
+    if midnight {
+        let how_many = match s.midnight == s.leads {
+            true => "every click time is".to_string(),
+            false => format!("{} of {} click times are", s.midnight, s.leads),
+        };
         out.push(Warning {
             code: "midnight",
             flags: &["--map click_time_of_day=COLUMN"],
             message: format!(
-                "every click time is exactly 00:00:00 ({zone}): the file gives dates without \
+                "{how_many} exactly 00:00:00 ({zone}, or UTC): the file gives dates without \
                  a time of day, so the click's hour is lost (each lead is sent at the start \
                  of its day, before that day's clicks); map the column with the time of day \
                  (--map click_time_of_day=COLUMN) or export the time with the date"
@@ -72,14 +78,14 @@ pub fn check(s: &Shape<'_>) -> Vec<Warning> {
         });
     }
     let night: u64 = s.hours[..NIGHT_HOURS].iter().sum();
-    if !all_midnight && s.leads >= NIGHT_MIN && night as f64 >= NIGHT_SHARE * s.leads as f64 {
+    if !midnight && s.leads >= NIGHT_MIN && night as f64 >= NIGHT_SHARE * s.leads as f64 {
         let pct = (100 * night / s.leads) as u32;
         let message = match s.zone {
             Some(zone) => format!(
                 "{pct}% of the leads fall between 00:00 and 06:00 in {zone}: is --timezone \
-                 right? Times without a UTC offset are read in it, and an export from another \
-                 zone moves every lead by the difference (New York read as Europe/Madrid: 6 \
-                 hours early)"
+                 right? Times without a UTC offset are read in it (an export from another zone is moved by the difference: New York read as \
+                 Europe/Madrid, 6 hours early); times with an offset are exact, so local \
+                 times marked as UTC or with another zone's offset are off by that offset"
             ),
             None => format!(
                 "{pct}% of the leads fall between 00:00 and 06:00 UTC: give --timezone with \
@@ -199,11 +205,24 @@ mod tests {
         let w = shape(&hours, 50, JUNE, JUNE + 20 * DAY_MS);
         assert_eq!(codes(&w), ["midnight"], "and not night as well");
         assert!(w[0].message.contains("--map click_time_of_day"));
-        // One lead past midnight: not every time.
+        // Most at midnight (a few rows with a time): still dates without a
+        // time, and the midnights are not taken for night-time leads.
+        let w = shape(&hours, 30, JUNE, JUNE + 20 * DAY_MS);
+        assert_eq!(codes(&w), ["midnight"]);
+        assert!(
+            w[0].message.starts_with("30 of 50 click times"),
+            "{}",
+            w[0].message
+        );
+        // Under 60% at midnight, the rest at night: the night it is.
         assert_eq!(
-            codes(&shape(&hours, 49, JUNE, JUNE + 20 * DAY_MS)),
+            codes(&shape(&hours, 29, JUNE, JUNE + 20 * DAY_MS)),
             ["night"]
         );
+        // A single date proves nothing.
+        let mut one = [0; 24];
+        one[0] = 1;
+        assert!(shape(&one, 1, JUNE, JUNE).is_empty());
     }
 
     #[test]
