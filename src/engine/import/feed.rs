@@ -298,7 +298,7 @@ impl Consumer<Checked<Lead>> for Feed {
         let mut items = items.into_iter();
         if !self.stop.is_stopped() {
             self.seen.warm(items.as_slice());
-            while let Some(checked) = items.next() {
+            for checked in items.by_ref() {
                 if self.row(checked).is_break() {
                     break;
                 }
