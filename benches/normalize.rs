@@ -114,14 +114,14 @@ fn profile(c: &mut Criterion) {
     let n = normalizer();
     let leads: Vec<_> = (0..8192)
         .filter_map(|i| {
-            match n.normalize(Row {
+            match n.normalize_marked(Row {
                 ordinal: i,
                 pos: i,
                 cells: cells(i),
                 defect: None,
             }) {
-                Outcome::Valid(l) => Some(l),
-                Outcome::Rejected(_) => None,
+                (Outcome::Valid(l), m) => Some((l, m)),
+                (Outcome::Rejected(_), _) => None,
             }
         })
         .collect();
@@ -146,9 +146,9 @@ fn profile(c: &mut Criterion) {
                     cells: rows[i % rows.len()].clone(),
                     defect: None,
                 };
-                let o = n.normalize(black_box(r));
+                let (o, marks) = n.normalize_marked(black_box(r));
                 if let (true, Outcome::Valid(lead)) = (with_profile, &o) {
-                    batch.add(&clock, lead);
+                    batch.add(&clock, lead, &marks);
                 }
                 i += 1;
                 if i % 1024 == 0 {
@@ -162,7 +162,8 @@ fn profile(c: &mut Criterion) {
         let mut batch = BatchProfile::default();
         let mut i = 0;
         b.iter(|| {
-            batch.add(&clock, black_box(&leads[i % leads.len()]));
+            let (lead, marks) = &leads[i % leads.len()];
+            batch.add(&clock, black_box(lead), marks);
             i += 1;
             if i % 1024 == 0 {
                 batch.clear();
@@ -174,7 +175,7 @@ fn profile(c: &mut Criterion) {
         .map(|chunk| {
             let mut b = BatchProfile::default();
             for l in chunk {
-                b.add(&clock, l);
+                b.add(&clock, &l.0, &l.1);
             }
             b
         })

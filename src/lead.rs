@@ -47,7 +47,7 @@ pub struct Marks {
 impl Mark {
     /// The value's text in `json`, unescaped when it was escaped; `None` for no
     /// value (or a mark that does not fit `json`).
-    #[inline]
+    #[inline(always)]
     pub fn text<'a>(&self, json: &'a str) -> Option<std::borrow::Cow<'a, str>> {
         if self.start >= self.end {
             return None;
@@ -84,8 +84,6 @@ pub struct Lead {
     /// The fingerprint, once worked out on a normalizing thread (`tally::check`),
     /// so that the thread recording sends does not hash the lead again.
     pub known_fingerprint: Option<u128>,
-    /// Where the profile's values are in `url_parameters` and `settings`.
-    pub marks: Marks,
 }
 
 impl Lead {
@@ -104,7 +102,6 @@ impl Lead {
             cells: vec![],
             body: None,
             known_fingerprint: None,
-            marks: Marks::default(),
         }
     }
 
@@ -192,7 +189,6 @@ mod tests {
             cells: vec![],
             body: None,
             known_fingerprint: None,
-            marks: Marks::default(),
         }
     }
 

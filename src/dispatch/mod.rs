@@ -95,10 +95,6 @@ impl Stop {
 
 /// What the senders tell the recorder.
 #[derive(Debug)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "Lead is one event per lead; boxing it allocates per lead, notices are rare"
-)]
 pub enum Event {
     /// A sender is done with a lead.
     Lead(LeadDone),

@@ -409,9 +409,9 @@ fn normalize_batches<T>(
                 let outcomes = rows
                     .into_iter()
                     .map(|r| {
-                        let mut o = n.normalize(r);
+                        let (mut o, marks) = n.normalize_marked(r);
                         if let Outcome::Valid(lead) = &mut o {
-                            profile.add(clock, lead);
+                            profile.add(clock, lead, &marks);
                             if spent_tx.is_some() {
                                 spent.push(std::mem::take(&mut lead.cells));
                             }

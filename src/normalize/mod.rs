@@ -11,7 +11,7 @@ pub mod unicode;
 use std::sync::OnceLock;
 
 use crate::cell::{Cell, Row};
-use crate::lead::Lead;
+use crate::lead::{Lead, Marks};
 use columns::{ColumnMap, Field, MappingError};
 use time::{DayOffsets, DstAdjust, ExcelEpoch, OrderVerdict, TimeError, TimeRules, When};
 use unicode::shown;
@@ -53,13 +53,7 @@ pub struct Rejected {
     pub cells: Vec<Cell>,
 }
 
-/// One row's result. `Valid` is nearly every row: it is not boxed, which would
-/// cost an allocation per lead.
 #[derive(Debug, Clone)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "Valid is the common case; boxing it allocates per row"
-)]
 pub enum Outcome {
     Valid(Lead),
     Rejected(Rejected),
@@ -282,6 +276,13 @@ impl Normalizer {
     }
 
     pub fn normalize(&self, row: Row) -> Outcome {
+        self.normalize_marked(row).0
+    }
+
+    /// [`Normalizer::normalize`], and for a valid row where the values the data's
+    /// profile counts were written in its JSON (kept out of the [`Lead`], which
+    /// is moved several times on its way to a sender).
+    pub fn normalize_marked(&self, row: Row) -> (Outcome, Marks) {
         let Row {
             ordinal,
             pos,
@@ -295,36 +296,42 @@ impl Normalizer {
                 column: d.column,
                 reason: d.reason,
             });
-            return Outcome::Rejected(Rejected {
+            let rejected = Rejected {
                 row: ordinal,
                 pos,
                 problems,
                 cells,
-            });
+            };
+            return (Outcome::Rejected(rejected), Marks::default());
         }
         let time = self.click_time(&cells, &mut problems);
         let fields = self.fields(&cells, &mut problems);
         match (time, fields) {
-            (Some((click_time, dst)), Some(f)) if problems.is_empty() => Outcome::Valid(Lead {
-                row: ordinal,
-                pos,
-                click_time,
-                url_parameters: f.url_parameters,
-                settings: f.settings,
-                referrer: f.referrer,
-                current_url: f.current_url,
-                dst,
-                cells,
-                body: None,
-                known_fingerprint: None,
-                marks: f.marks,
-            }),
-            _ => Outcome::Rejected(Rejected {
-                row: ordinal,
-                pos,
-                problems,
-                cells,
-            }),
+            (Some((click_time, dst)), Some(f)) if problems.is_empty() => {
+                let lead = Lead {
+                    row: ordinal,
+                    pos,
+                    click_time,
+                    url_parameters: f.url_parameters,
+                    settings: f.settings,
+                    referrer: f.referrer,
+                    current_url: f.current_url,
+                    dst,
+                    cells,
+                    body: None,
+                    known_fingerprint: None,
+                };
+                (Outcome::Valid(lead), f.marks)
+            }
+            _ => {
+                let rejected = Rejected {
+                    row: ordinal,
+                    pos,
+                    problems,
+                    cells,
+                };
+                (Outcome::Rejected(rejected), Marks::default())
+            }
         }
     }
 }

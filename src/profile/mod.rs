@@ -28,9 +28,9 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::lead::{DstAdjust, Lead};
+use crate::lead::{DstAdjust, Lead, Marks};
 use days::{Clock, DAY_MS, DayCounts, HOUR_MS};
-use topk::{Tally, TopK};
+use topk::{Column, Tally};
 pub use warnings::Warning;
 
 /// Values reported per column.
@@ -96,7 +96,7 @@ impl BatchProfile {
     }
 
     /// One valid lead, its click read on `clock`.
-    pub fn add(&mut self, clock: &Clock, lead: &Lead) {
+    pub fn add(&mut self, clock: &Clock, lead: &Lead, marks: &Marks) {
         let utc = lead.click_time;
         let local = clock.local(utc);
         let (day, of_day) = (local.div_euclid(DAY_MS), local.rem_euclid(DAY_MS));
@@ -116,16 +116,17 @@ impl BatchProfile {
             Some((d, n)) if *d == day => *n += 1,
             _ => self.days.push((day, 1)),
         }
-        let m = &lead.marks;
+        let m = marks;
         let [source, medium, campaign, domains] = &mut self.columns;
-        for (tally, mark) in [
-            (source, m.utm_source),
-            (medium, m.utm_medium),
-            (campaign, m.utm_campaign),
-        ] {
-            if let Some(v) = mark.text(&lead.url_parameters) {
-                tally.add(&v);
-            }
+        let params = &lead.url_parameters;
+        if let Some(v) = m.utm_source.text(params) {
+            source.add(&v);
+        }
+        if let Some(v) = m.utm_medium.text(params) {
+            medium.add(&v);
+        }
+        if let Some(v) = m.utm_campaign.text(params) {
+            campaign.add(&v);
         }
         if let Some(email) = m.email.text(&lead.settings)
             && let Some(d) = domain(&email)
@@ -157,7 +158,7 @@ pub struct Profiler {
     click_ids: u64,
     micro: u64,
     days: DayCounts,
-    columns: [TopK; 4],
+    columns: [Column; 4],
 }
 
 impl Default for Profiler {
@@ -181,7 +182,7 @@ impl Profiler {
             click_ids: 0,
             micro: 0,
             days: DayCounts::default(),
-            columns: std::array::from_fn(|_| TopK::new(COUNTERS)),
+            columns: std::array::from_fn(|_| Column::new(COUNTERS)),
         }
     }
 
@@ -218,10 +219,8 @@ impl Profiler {
         for &(day, n) in &b.days {
             self.days.add(day, n);
         }
-        for (top, tally) in self.columns.iter_mut().zip(&b.columns) {
-            for (hash, value, n) in tally.iter() {
-                top.add(hash, value, n);
-            }
+        for (column, tally) in self.columns.iter_mut().zip(&b.columns) {
+            column.add_tally(tally);
         }
     }
 

@@ -18,7 +18,7 @@ const HEADER: [&str; 7] = [
 
 /// A lead as normalize makes it (with its marks), from the cells under `HEADER`;
 /// naive times are Madrid's.
-fn lead(cells: [&str; 7]) -> Lead {
+fn lead(cells: [&str; 7]) -> (Lead, Marks) {
     let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
     let opts = NormalizeOptions {
         rules: TimeRules {
@@ -41,15 +41,19 @@ fn lead(cells: [&str; 7]) -> Lead {
             .collect(),
         defect: None,
     };
-    match n.normalize(row) {
-        Outcome::Valid(l) => l,
-        Outcome::Rejected(r) => panic!("{cells:?}: {:?}", r.problems),
+    match n.normalize_marked(row) {
+        (Outcome::Valid(l), m) => (l, m),
+        (Outcome::Rejected(r), _) => panic!("{cells:?}: {:?}", r.problems),
     }
 }
 
 /// A lead at `time` from google, a@x.com.
-fn at(time: &str) -> Lead {
+fn at(time: &str) -> (Lead, Marks) {
     lead([time, "a@x.com", "google", "", "", "", ""])
+}
+
+fn add(b: &mut BatchProfile, clock: &Clock, (lead, marks): &(Lead, Marks)) {
+    b.add(clock, lead, marks);
 }
 
 fn madrid() -> TimeZone {
@@ -63,7 +67,7 @@ fn profile_of(times: &[&str], per_batch: usize) -> Profiler {
     for chunk in times.chunks(per_batch) {
         let mut b = BatchProfile::default();
         for t in chunk {
-            b.add(&clock, &at(t));
+            add(&mut b, &clock, &at(t));
         }
         p.add_batch(&b);
     }
@@ -153,7 +157,7 @@ fn values_click_ids_microconversions_and_dst_are_counted() {
         ],
     ];
     for cells in rows {
-        b.add(&clock, &lead(cells));
+        add(&mut b, &clock, &lead(cells));
     }
     p.add_batch(&b);
     let s = p.summary();
@@ -191,7 +195,7 @@ fn only_the_ten_most_frequent_values_are_reported() {
         let campaign = format!("c{i:02}");
         let l = lead(["2024-06-01T10:00:00Z", "a@x.com", "", "", &campaign, "", ""]);
         for _ in 0..=i {
-            b.add(&clock, &l);
+            add(&mut b, &clock, &l);
         }
     }
     p.add_batch(&b);

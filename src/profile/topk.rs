@@ -69,21 +69,53 @@ pub fn hash(value: &str) -> u64 {
     (mixed as u64) ^ (mixed >> 64) as u64
 }
 
+/// `a == b` for slices of the same length, without a call to `memcmp` for the
+/// short ones (most values): the two words [`hash`] reads from each.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or([0; 4]));
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 const EMPTY: u32 = u32::MAX;
+
+/// A slot: an entry's index in the owner's list and its value's hash (kept here,
+/// so that a probe compares hashes without reading the entries).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    hash: u64,
+    index: u32,
+}
+
+const FREE: Slot = Slot {
+    hash: 0,
+    index: EMPTY,
+};
 
 /// Open addressing with linear probing: a value's 64-bit hash to the index of its
 /// entry in the owner's list; the owner compares the values themselves.
 #[derive(Debug, Clone, Default)]
 struct Slots {
-    /// `EMPTY` or an entry index; a power of two long, at most half full.
-    slots: Vec<u32>,
+    /// A power of two long, at most half full.
+    slots: Vec<Slot>,
     len: usize,
 }
 
 impl Slots {
     /// Empty, keeping the room.
     fn clear(&mut self) {
-        self.slots.fill(EMPTY);
+        self.slots.fill(FREE);
         self.len = 0;
     }
 
@@ -91,7 +123,8 @@ impl Slots {
         hash as usize & (self.slots.len() - 1)
     }
 
-    /// The index for which `is` says yes, probing from `hash`'s home.
+    /// The index under `hash` for which `is` says yes, probing from its home.
+    #[inline]
     fn find(&self, hash: u64, is: impl Fn(u32) -> bool) -> Option<u32> {
         if self.slots.is_empty() {
             return None;
@@ -100,50 +133,49 @@ impl Slots {
         let mut i = self.home(hash);
         loop {
             let s = self.slots[i];
-            if s == EMPTY {
+            if s.index == EMPTY {
                 return None;
             }
-            if is(s) {
-                return Some(s);
+            if s.hash == hash && is(s.index) {
+                return Some(s.index);
             }
             i = (i + 1) & mask;
         }
     }
 
-    /// Add `index` (not in yet) under `hash`; `hash_of` gives the hashes of the
-    /// indices already in, to grow.
-    fn insert(&mut self, hash: u64, index: u32, hash_of: impl Fn(u32) -> u64) {
+    /// Add `index` (not in yet) under `hash`.
+    fn insert(&mut self, hash: u64, index: u32) {
         if (self.len + 1) * 2 > self.slots.len() {
             let size = ((self.len + 1) * 4).next_power_of_two();
-            let old = std::mem::replace(&mut self.slots, vec![EMPTY; size]);
+            let old = std::mem::replace(&mut self.slots, vec![FREE; size]);
             self.len = 0;
-            for s in old.into_iter().filter(|s| *s != EMPTY) {
-                self.put(hash_of(s), s);
+            for s in old.into_iter().filter(|s| s.index != EMPTY) {
+                self.put(s);
             }
         }
-        self.put(hash, index);
+        self.put(Slot { hash, index });
     }
 
-    fn put(&mut self, hash: u64, index: u32) {
+    fn put(&mut self, slot: Slot) {
         let mask = self.slots.len() - 1;
-        let mut i = self.home(hash);
-        while self.slots[i] != EMPTY {
+        let mut i = self.home(slot.hash);
+        while self.slots[i].index != EMPTY {
             i = (i + 1) & mask;
         }
-        self.slots[i] = index;
+        self.slots[i] = slot;
         self.len += 1;
     }
 
     /// Take `index` (in, under `hash`) out, shifting back the entries after it
     /// that would no longer be found (Knuth's Algorithm R, TAOCP 6.4).
-    fn remove(&mut self, hash: u64, index: u32, hash_of: impl Fn(u32) -> u64) {
+    fn remove(&mut self, hash: u64, index: u32) {
         if self.slots.is_empty() {
             return;
         }
         let mask = self.slots.len() - 1;
         let mut hole = self.home(hash);
-        while self.slots[hole] != index {
-            if self.slots[hole] == EMPTY {
+        while self.slots[hole].index != index {
+            if self.slots[hole].index == EMPTY {
                 return;
             }
             hole = (hole + 1) & mask;
@@ -152,10 +184,10 @@ impl Slots {
         loop {
             j = (j + 1) & mask;
             let s = self.slots[j];
-            if s == EMPTY {
+            if s.index == EMPTY {
                 break;
             }
-            let home = self.home(hash_of(s));
+            let home = self.home(s.hash);
             // `s` stays when its home lies cyclically in (hole, j].
             let stays = if hole <= j {
                 hole < home && home <= j
@@ -167,7 +199,7 @@ impl Slots {
                 hole = j;
             }
         }
-        self.slots[hole] = EMPTY;
+        self.slots[hole] = FREE;
         self.len -= 1;
     }
 }
@@ -195,33 +227,38 @@ impl Tally {
     #[inline]
     pub fn add(&mut self, value: &str) {
         let value = cut(value);
-        let hash = hash(value);
+        self.add_weighted(hash(value), value, 1);
+    }
+
+    /// `count` more rows with `value` (already cut), whose [`hash`] is `hash`.
+    #[inline]
+    pub fn add_weighted(&mut self, hash: u64, value: &str, count: u64) {
         let (text, entries) = (self.text.as_bytes(), &mut self.entries);
         let found = self.slots.find(hash, |i| {
             let e = &entries[i as usize];
-            e.hash == hash
-                && e.len as usize == value.len()
-                && text.get(e.start as usize..(e.start + e.len) as usize) == Some(value.as_bytes())
+            e.len as usize == value.len()
+                && text
+                    .get(e.start as usize..(e.start + e.len) as usize)
+                    .is_some_and(|t| same(t, value.as_bytes()))
         });
         if let Some(i) = found {
-            entries[i as usize].count += 1;
+            entries[i as usize].count += count;
             return;
         }
-        self.insert(hash, value);
+        self.insert(hash, value, count);
     }
 
-    /// A value not seen before in this batch.
-    fn insert(&mut self, hash: u64, value: &str) {
+    /// A value not seen before in this tally.
+    fn insert(&mut self, hash: u64, value: &str, count: u64) {
         let index = self.entries.len() as u32;
         self.entries.push(Counted {
             hash,
             start: self.text.len() as u32,
             len: value.len() as u32,
-            count: 1,
+            count,
         });
         self.text.push_str(value);
-        let entries = &self.entries;
-        self.slots.insert(hash, index, |i| entries[i as usize].hash);
+        self.slots.insert(hash, index);
     }
 
     /// Empty, keeping the room (a batch's tally is used again for the next).
@@ -229,6 +266,15 @@ impl Tally {
         self.text.clear();
         self.entries.clear();
         self.slots.clear();
+    }
+
+    /// Distinct values.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// `(hash, value, count)` of each distinct value, in order of first sight.
@@ -286,7 +332,7 @@ impl TopK {
         self.slots
             .find(hash, |i| {
                 let k = &c[i as usize];
-                k.hash == hash && &*k.value == value
+                &*k.value == value
             })
             .map(|i| i as usize)
     }
@@ -319,8 +365,7 @@ impl TopK {
                 at: self.heap.len() as u32,
             });
             self.heap.push(i);
-            let c = &self.counters;
-            self.slots.insert(hash, i, |i| c[i as usize].hash);
+            self.slots.insert(hash, i);
             self.sift_up(self.heap.len() - 1);
             return;
         }
@@ -328,7 +373,7 @@ impl TopK {
         let i = self.heap[0];
         let c = &self.counters;
         self.slots
-            .remove(c[i as usize].hash, i, |i| c[i as usize].hash);
+            .remove(c[i as usize].hash, i);
         let min = self.counters[i as usize].count;
         self.counters[i as usize] = Counter {
             hash,
@@ -337,8 +382,7 @@ impl TopK {
             error: min,
             at: 0,
         };
-        let c = &self.counters;
-        self.slots.insert(hash, i, |i| c[i as usize].hash);
+        self.slots.insert(hash, i);
         self.sift_down(0);
     }
 
@@ -374,8 +418,7 @@ impl TopK {
             self.heap.push(i as u32);
             let hash = c.hash;
             self.counters.push(c);
-            let cs = &self.counters;
-            self.slots.insert(hash, i as u32, |i| cs[i as usize].hash);
+            self.slots.insert(hash, i as u32);
         }
         // Sorted by count, largest first: reversed, it is a min-heap.
         self.heap.reverse();
@@ -441,3 +484,64 @@ impl TopK {
 
 #[cfg(test)]
 mod tests;
+
+/// A column's most frequent values as batches come in, in file order: the
+/// batches' exact counts are summed in an exact tally of the values seen since
+/// it was last settled, and fed to the Space-Saving summary (one weighted update
+/// per distinct value) only when that tally passes [`SETTLE`] distinct values,
+/// or before the summary is read or merged. A weighted update is Space-Saving's
+/// (the bound stays `N/m`), and a column with few distinct values costs one hash
+/// look-up per value and batch instead of one summary update.
+#[derive(Debug, Clone)]
+pub struct Column {
+    top: TopK,
+    recent: Tally,
+}
+
+/// Distinct values summed before they go to the summary (bounded memory:
+/// values are at most [`MAX_VALUE`] bytes).
+pub const SETTLE: usize = 4096;
+
+impl Column {
+    pub fn new(capacity: usize) -> Column {
+        Column {
+            top: TopK::new(capacity),
+            recent: Tally::default(),
+        }
+    }
+
+    /// A batch's exact counts (the next batch in file order).
+    pub fn add_tally(&mut self, t: &Tally) {
+        for (hash, value, n) in t.iter() {
+            self.recent.add_weighted(hash, value, n);
+        }
+        if self.recent.len() > SETTLE {
+            self.settle();
+        }
+    }
+
+    fn settle(&mut self) {
+        for (hash, value, n) in self.recent.iter() {
+            self.top.add(hash, value, n);
+        }
+        self.recent.clear();
+    }
+
+    /// Another column's values (a file's into the run's): Cafaro's merge.
+    pub fn merge(&mut self, other: &Column) {
+        self.settle();
+        let mut theirs = other.clone();
+        theirs.settle();
+        self.top.merge(&theirs.top);
+    }
+
+    /// The `k` most frequent values.
+    pub fn top(&self, k: usize) -> Vec<Frequent> {
+        if self.recent.is_empty() {
+            return self.top.top(k);
+        }
+        let mut settled = self.clone();
+        settled.settle();
+        settled.top.top(k)
+    }
+}

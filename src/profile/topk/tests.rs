@@ -128,10 +128,10 @@ proptest::proptest! {
         let mut model = std::collections::BTreeSet::new();
         for (key, insert) in ops {
             if insert && !model.contains(&key) {
-                slots.insert(hash_of(key), key, hash_of);
+                slots.insert(hash_of(key), key);
                 model.insert(key);
             } else if !insert && model.contains(&key) {
-                slots.remove(hash_of(key), key, hash_of);
+                slots.remove(hash_of(key), key);
                 model.remove(&key);
             }
             for k in 0..64u32 {
@@ -207,4 +207,52 @@ fn merged_summaries_keep_the_bound_of_the_whole_stream() {
     // And adding after a merge still works (the heap was rebuilt).
     empty.add(hash("new"), "new", 1_000_000);
     assert_eq!(empty.top(1)[0].value, "new");
+}
+
+#[test]
+fn a_column_fed_batch_by_batch_keeps_the_bound_and_is_exact_when_it_fits() {
+    // Many distinct values (past SETTLE, so the summed tally settles several
+    // times), fed in batches of 1,024 as the pipeline does.
+    let (stream, truth) = skewed(60_000, 20_000, 7);
+    let mut column = Column::new(256);
+    for batch in stream.chunks(1024) {
+        let mut t = Tally::default();
+        batch.iter().for_each(|v| t.add(v));
+        column.add_tally(&t);
+    }
+    let mut settled = column.clone();
+    settled.settle();
+    check_bound(&settled.top, &truth, false);
+    assert_eq!(column.top(10), settled.top.top(10), "reading settles a copy");
+    // Fewer distinct values than counters: exact, whatever the batches.
+    let (stream, truth) = skewed(5_000, 100, 8);
+    let mut column = Column::new(256);
+    for batch in stream.chunks(300) {
+        let mut t = Tally::default();
+        batch.iter().for_each(|v| t.add(v));
+        column.add_tally(&t);
+    }
+    for f in column.top(usize::MAX) {
+        assert_eq!((f.count, f.error), (truth[&f.value], 0), "{f:?}");
+    }
+    // Two columns merged (a file into the run) keep the merged bound.
+    let mut a = Column::new(256);
+    let mut b = Column::new(256);
+    let (s1, t1) = skewed(20_000, 9_000, 9);
+    let (s2, t2) = skewed(20_000, 9_000, 10);
+    for (col, s) in [(&mut a, &s1), (&mut b, &s2)] {
+        for batch in s.chunks(1024) {
+            let mut t = Tally::default();
+            batch.iter().for_each(|v| t.add(v));
+            col.add_tally(&t);
+        }
+    }
+    a.merge(&b);
+    let mut truth = t1;
+    for (v, n) in t2 {
+        *truth.entry(v).or_default() += n;
+    }
+    let mut settled = a.clone();
+    settled.settle();
+    check_bound(&settled.top, &truth, true);
 }
