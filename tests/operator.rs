@@ -354,3 +354,33 @@ fn the_readme_queries_agree_with_status() {
     );
     assert_eq!(f["failed"], 0, "every failed row went in the second run");
 }
+
+/// Every command's stdout read by a reader that went away (`| head -1`): the run
+/// ends quietly, no panic, the exit code of the work itself.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let w = Workdir::new();
+    write_csv(&w.path("calls.csv"), &leads(30, 81, 0), b',');
+    let sb = TestSandbox::start(SandboxConfig::default());
+    let closed = || -> Stdio {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        writer.into()
+    };
+    let run = |c: &mut std::process::Command, what: &str| {
+        let out = c.stdout(closed()).stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{what}: {stderr}");
+    };
+    run(
+        w.cmd().args(["status", "--json"]),
+        "status --json, no store",
+    );
+    let r = w.run_against(&sb, &[&common::IMPORT_CALLS[..], &["-q"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    run(w.cmd().arg("status"), "status");
+    run(w.cmd().args(["status", "--json"]), "status --json");
+    run(w.cmd_against(&sb).arg("check"), "check");
+}

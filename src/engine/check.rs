@@ -28,10 +28,10 @@ pub async fn check(target: TargetPlan, timeout: Duration) -> Result<Exit, Error>
         ));
     };
     let now = Timestamp::now();
-    println!(
+    crate::outln!(
         "token: {}",
         describe_token(auth::preflight(&token, now)?, now)
-    );
+    )?;
     let client = ApiClient::new(
         endpoint.clone(),
         token,
@@ -43,19 +43,19 @@ pub async fn check(target: TargetPlan, timeout: Duration) -> Result<Exit, Error>
     .map_err(Error::Internal)?;
     match check_account(&client, &account).await? {
         Some(name) if !name.is_empty() => {
-            println!("account: {account} (\"{name}\") belongs to this token")
+            crate::outln!("account: {account} (\"{name}\") belongs to this token")?
         }
-        Some(_) => println!("account: {account} belongs to this token"),
-        None => println!(
+        Some(_) => crate::outln!("account: {account} belongs to this token")?,
+        None => crate::outln!(
             "account: {account} (the accounts endpoint did not say; set-click will check it)"
-        ),
+        )?,
     }
     let answer = probe(&client).await;
-    println!(
+    crate::outln!(
         "endpoint: {}",
         endpoint_finding(&answer, endpoint.as_str())?
-    );
-    println!("ready: an import would send to {endpoint} with these credentials");
+    )?;
+    crate::outln!("ready: an import would send to {endpoint} with these credentials")?;
     Ok(Exit::Ok)
 }
 
