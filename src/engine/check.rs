@@ -77,9 +77,19 @@ fn describe_token(claims: Option<auth::Claims>, now: Timestamp) -> String {
     format!("a JWT with {scopes}; {expiry}")
 }
 
+/// `check`'s advice when the endpoint does not answer (it sent no lead).
+const UNREACHABLE: &str = "check --endpoint (or SEALMETRICS_ENDPOINT), the network and any proxy \
+     (HTTPS_PROXY) between setclick and the API; then run `setclick check` again";
+
 /// What the endpoint's answer to an empty request says.
 fn endpoint_finding(answer: &Answer, endpoint: &str) -> Result<String, Error> {
-    let fault = |kind, m: String| Err(Error::Fault(RunFault::new(kind, m)));
+    let fault = |kind, m: String| {
+        let f = RunFault::new(kind, m);
+        Err(Error::Fault(match kind {
+            FaultKind::Unreachable => f.with_hint(UNREACHABLE),
+            _ => f,
+        }))
+    };
     match answer {
         Answer::Transport(Transport::Unusable(m)) => fault(
             FaultKind::Endpoint,
