@@ -98,7 +98,9 @@ fn an_outage_is_waited_out_announced_and_loses_no_lead() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(sb.sb.stats().outages >= 1);
     assert!(
-        stderr.contains("API unreachable since") && stderr.contains("leads waiting"),
+        stderr.contains("API unreachable since")
+            && stderr.contains("retrying with backoff, up to every 30 s")
+            && stderr.contains("leads waiting"),
         "the outage is said, with the time: {stderr}"
     );
     assert!(stderr.contains("API reachable again"), "{stderr}");

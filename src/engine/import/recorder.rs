@@ -13,7 +13,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
 use super::{Entry, Intake, Message, PipelineDone};
-use crate::dispatch::health::{hms, human};
+use crate::dispatch::health::{PROBE_CAP, hms, human};
 use crate::dispatch::{Event, Fate, LeadDone, Notice};
 use crate::engine::Shared;
 use crate::engine::checked::Seen;
@@ -282,11 +282,13 @@ impl<'a> Recorder<'a> {
             Notice::Wait { until, cause } => {
                 format!("{cause}; every sender waits until {}", hms(until))
             }
+            // The probes back off (1 s, 2 s, 4 s...) up to PROBE_CAP.
             Notice::Outage(o) => format!(
-                "API unreachable since {} ({}); retrying every {}; {} leads waiting",
+                "API unreachable since {} ({}); retrying with backoff, up to every {}; {} \
+                 leads waiting",
                 hms(o.since),
                 o.cause,
-                human(o.retry_every),
+                human(PROBE_CAP),
                 thousands(waiting)
             ),
             Notice::Recovered(down) => {
