@@ -112,6 +112,10 @@ pub struct Run {
 impl Run {
     /// Open the outputs (a rejects file that cannot be created stops here).
     pub fn start(plan: RunPlan, command: &str) -> Result<Run, Error> {
+        if let Some(p) = &plan.report {
+            crate::report::dir_exists(p)
+                .map_err(|e| Error::output(format!("--report {}", p.display()), e))?;
+        }
         let rejects = match &plan.rejects {
             Some(p) => Some(
                 Rejects::create(p)

@@ -149,7 +149,24 @@ impl std::ops::AddAssign<Counts> for Totals {
 /// Create an output file, refusing to write through a symlink onto a file.
 pub fn create_output(path: &Path) -> io::Result<File> {
     refuse_link(path)?;
+    dir_exists(path)?;
     File::create(path)
+}
+
+/// Fail, saying what to do, when the directory `path` is to be written in does not
+/// exist (rather than a bare "No such file or directory").
+pub fn dir_exists(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "the directory {} does not exist (create it first: mkdir -p {})",
+                d.display(),
+                d.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Fail when `path` is a symlink onto a file (a planted link could make setclick
