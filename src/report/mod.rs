@@ -243,6 +243,35 @@ pub fn rate(per_second: f64) -> String {
 }
 
 /// `1234567` -> `1,234,567`.
+/// Row numbers as runs: `141-178, 190`; past `cap` runs, `, ...`.
+pub fn row_ranges(rows: impl IntoIterator<Item = u64>, cap: usize) -> String {
+    let mut rows: Vec<u64> = rows.into_iter().collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for r in rows {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == r => *end = r,
+            _ => runs.push((r, r)),
+        }
+    }
+    let mut parts: Vec<String> = runs
+        .iter()
+        .take(cap)
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    if runs.len() > cap {
+        parts.push("...".into());
+    }
+    parts.join(", ")
+}
+
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
@@ -331,6 +360,14 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn row_numbers_are_said_as_runs_up_to_a_cap() {
+        let rows = (141..=178).chain([190, 5]);
+        assert_eq!(row_ranges(rows.clone(), 5), "5, 141-178, 190");
+        assert_eq!(row_ranges(rows, 2), "5, 141-178, ...");
+        assert_eq!(row_ranges([], 2), "");
     }
 
     #[test]
