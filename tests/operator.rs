@@ -93,6 +93,29 @@ fn json_logs_make_every_stderr_line_json_the_summary_included() {
         "the summary too: {}",
         r.stderr
     );
+    // Errors before the plan is built too: a --config file that cannot be read,
+    // a bad flag value, a missing output directory.
+    for args in [
+        &["validate", "calls.csv", "--config", "nosuch.toml"][..],
+        &["validate", "calls.csv", "--timezone", "Nowhere/Nothing"],
+        &[
+            "validate",
+            "calls.csv",
+            "--timezone",
+            "UTC",
+            "--report",
+            "no/r.json",
+        ],
+    ] {
+        let r = w.run(&[args, &["--log-format=json"][..]].concat());
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(!r.stderr.is_empty());
+        for l in r.stderr.lines() {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            assert_eq!(v["level"], "ERROR", "{l}");
+        }
+    }
 }
 
 #[cfg(unix)]

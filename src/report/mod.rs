@@ -41,12 +41,7 @@ pub struct Counts {
     pub pending: u64,
     /// Of the uncertain rows, those not sent again in this run: their fate is
     /// unknown until a later run sends them (or lists them, `--uncertain skip`).
-    #[serde(skip_serializing_if = "is_zero")]
     pub unknown: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 impl std::ops::AddAssign for Counts {
@@ -91,7 +86,6 @@ pub struct FileReport {
     pub retries: Option<u64>,
     /// Rows in flight when an earlier run died: sent or not, nobody knows. Sent
     /// again unless `--uncertain skip`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub uncertain_rows: Vec<u64>,
     pub elapsed_s: f64,
     /// Set when the file could not be processed to the end.
@@ -109,7 +103,6 @@ pub struct RunReport {
     pub settings: serde_json::Value,
     pub files: Vec<FileReport>,
     /// Entries of the directories given that were not read, with why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_files: Vec<String>,
     pub totals: Totals,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
