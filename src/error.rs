@@ -68,6 +68,11 @@ impl Error {
         }
     }
 
+    /// stdout (a command's own output) cannot be written.
+    pub fn stdout(source: io::Error) -> Error {
+        Error::output("stdout", source)
+    }
+
     /// The reader of our output went away (`setclick validate --emit - | head`):
     /// not an error to report, the work asked for is done.
     pub fn is_broken_pipe(&self) -> bool {

@@ -6,6 +6,16 @@
 //! and `config` turn the command line into the engine's plan; `commands` wire one
 //! subcommand each. ARCHITECTURE.md maps the modules, threads and owners.
 
+/// `println!` for a command's own output on stdout, without its panic: a reader
+/// that went away (`status | head -1`) comes back as an `Error::Output` that `main`
+/// ends quietly, as it does for `validate --emit - | head`.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::ui::out(format_args!($($arg)*)).map_err($crate::error::Error::stdout)
+    };
+}
+
 pub mod api;
 pub mod cell;
 pub mod cli;

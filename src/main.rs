@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use setclick::error::{Exit, exit_code};
+use setclick::ui::{LogFormat, Ui};
 
 /// Rows are allocated on the reader thread and freed on others; glibc's allocator
 /// spends a third of a validate run in locks and consolidation for that pattern.
@@ -9,9 +10,16 @@ use setclick::error::{Exit, exit_code};
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let args = match setclick::config::jobfile::expand(std::env::args_os().collect()) {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = match setclick::config::jobfile::expand(raw.clone()) {
         Ok(args) => args,
         Err(e) => {
+            // Before clap: the error is said as the command line asks
+            // (`--log-format json`: a JSON line).
+            setclick::ui::init(&Ui {
+                format: log_format(&raw),
+                ..Ui::default()
+            });
             setclick::engine::say_error(&e);
             std::process::exit(exit_code(&e) as i32);
         }
@@ -27,4 +35,17 @@ fn main() {
         }
     };
     std::process::exit(exit as i32);
+}
+
+/// `--log-format json` (or `=json`) on the raw command line.
+fn log_format(args: &[std::ffi::OsString]) -> LogFormat {
+    let json = args
+        .windows(2)
+        .any(|w| w[0] == "--log-format" && w[1] == "json")
+        || args.iter().any(|a| a == "--log-format=json");
+    if json {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    }
 }

@@ -52,6 +52,15 @@ pub fn say(line: impl fmt::Display) {
     tracing::info!(target: SAY, "{line}");
 }
 
+/// A line of the command's own output on stdout (`status`, `check`, `login`). An
+/// error comes back instead of a panic: a reader that went away (`| head -1`) is
+/// one, and `main` ends the run quietly for it.
+pub fn out(text: impl fmt::Display) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{text}")?;
+    stdout.flush()
+}
+
 /// Install the subscriber for `ui` (once; `SETCLICK_LOG` overrides the levels).
 pub fn init(ui: &Ui) {
     use tracing_subscriber::EnvFilter;

@@ -245,3 +245,46 @@ fn a_directory_reads_its_lead_files_and_lists_what_it_skips() {
     let r = w.run_against(&sb, &["import", "exports", "--timezone", "UTC"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+/// A wrong account is a setting to fix, like a wrong endpoint: exit 2, naming the
+/// flag, in `check` and in `import` (which sends nothing and records nothing).
+#[test]
+fn an_account_the_token_does_not_have_exits_2_in_check_and_import() {
+    let w = Workdir::new();
+    write_csv(&w.path("calls.csv"), &leads(20, 82, 0), b',');
+    let sb = TestSandbox::start(SandboxConfig::default());
+    let mut c = w.cmd_against(&sb);
+    c.args(["check", "--account-id", "wrong-acct"]);
+    let r = run(c);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("does not belong"), "{}", r.stderr);
+    assert!(r.stderr.contains("--account-id"), "{}", r.stderr);
+    let mut c = w.cmd_against(&sb);
+    c.args(import_args(&["--account-id", "wrong-acct"]));
+    let r = run(c);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("does not belong"), "{}", r.stderr);
+    assert_eq!(sb.sb.stats().requests, 0);
+    // Nothing recorded: the corrected run sends every lead.
+    let r = w.run_against(&sb, &import_args(&[]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sb.sb.stats().accepted, 20);
+}
+
+/// `check` against an endpoint that does not answer gives its own advice: it
+/// sent no lead, so nothing is "pending".
+#[test]
+fn check_against_an_unreachable_endpoint_says_what_to_check_not_what_is_pending() {
+    let w = Workdir::new();
+    let sb = TestSandbox::start(SandboxConfig::default());
+    let mut c = w.cmd_against(&sb);
+    c.env(
+        "SEALMETRICS_ENDPOINT",
+        "http://127.0.0.1:1/api/auth/v1.0/set-click",
+    )
+    .arg("check");
+    let r = run(c);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(!r.stderr.contains("pending"), "{}", r.stderr);
+    assert!(r.stderr.contains("setclick check"), "{}", r.stderr);
+}

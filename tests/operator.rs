@@ -93,6 +93,29 @@ fn json_logs_make_every_stderr_line_json_the_summary_included() {
         "the summary too: {}",
         r.stderr
     );
+    // Errors before the plan is built too: a --config file that cannot be read,
+    // a bad flag value, a missing output directory.
+    for args in [
+        &["validate", "calls.csv", "--config", "nosuch.toml"][..],
+        &["validate", "calls.csv", "--timezone", "Nowhere/Nothing"],
+        &[
+            "validate",
+            "calls.csv",
+            "--timezone",
+            "UTC",
+            "--report",
+            "no/r.json",
+        ],
+    ] {
+        let r = w.run(&[args, &["--log-format=json"][..]].concat());
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(!r.stderr.is_empty());
+        for l in r.stderr.lines() {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            assert_eq!(v["level"], "ERROR", "{l}");
+        }
+    }
 }
 
 #[cfg(unix)]
@@ -353,4 +376,34 @@ fn the_readme_queries_agree_with_status() {
         Some(by_state("duplicate") + by_state("skipped"))
     );
     assert_eq!(f["failed"], 0, "every failed row went in the second run");
+}
+
+/// Every command's stdout read by a reader that went away (`| head -1`): the run
+/// ends quietly, no panic, the exit code of the work itself.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let w = Workdir::new();
+    write_csv(&w.path("calls.csv"), &leads(30, 81, 0), b',');
+    let sb = TestSandbox::start(SandboxConfig::default());
+    let closed = || -> Stdio {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        writer.into()
+    };
+    let run = |c: &mut std::process::Command, what: &str| {
+        let out = c.stdout(closed()).stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{what}: {stderr}");
+    };
+    run(
+        w.cmd().args(["status", "--json"]),
+        "status --json, no store",
+    );
+    let r = w.run_against(&sb, &[&common::IMPORT_CALLS[..], &["-q"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    run(w.cmd().arg("status"), "status");
+    run(w.cmd().args(["status", "--json"]), "status --json");
+    run(w.cmd_against(&sb).arg("check"), "check");
 }

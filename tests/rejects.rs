@@ -158,3 +158,62 @@ fn a_fixed_rejects_file_imported_again_sends_exactly_the_original_values() {
     assert_eq!(lead["url_parameters"]["utm_campaign"], "+plus");
     assert_eq!(lead["url_parameters"]["utm_content"], "'quoted");
 }
+
+/// A cron's second run the same day (`rejects = "rejects-{date}.csv"`) on a file
+/// already imported keeps the first run's rejected rows; a run with rejected rows
+/// of its own adds them under the one header.
+#[test]
+fn a_second_run_the_same_day_keeps_the_first_runs_rejects() {
+    let w = Workdir::new();
+    write_csv(&w.path("calls.csv"), &leads(40, 91, 5), b',');
+    write_csv(&w.path("more.csv"), &leads(20, 92, 4), b',');
+    let sb = TestSandbox::start(SandboxConfig::default());
+    std::fs::create_dir(w.path("logs")).unwrap();
+    w.write(
+        "nightly.toml",
+        "timezone = \"Europe/Madrid\"\nrate = \"unlimited\"\nrejects = \"logs/rejects-{date}.csv\"\n",
+    );
+    let dated = setclick::config::dated(
+        std::path::Path::new("logs/rejects-{date}.csv"),
+        jiff::Timestamp::now(),
+    );
+    let name = dated.to_string_lossy().into_owned();
+    let run = |file: &str, code: i32| {
+        let r = w.run_against(&sb, &["import", file, "--config", "nightly.toml"]);
+        assert_eq!(r.code, code, "{}", r.stderr);
+        r
+    };
+    run("calls.csv", 1);
+    let first = w.read(&name);
+    assert_eq!(first.lines().count(), 1 + 8, "{first}");
+    let r = run("calls.csv", 0);
+    assert!(r.stderr.contains("already imported"), "{}", r.stderr);
+    assert_eq!(w.read(&name), first, "nothing rejected: the file as it was");
+    run("more.csv", 1);
+    let both = w.read(&name);
+    assert_eq!(both.lines().count(), 1 + 8 + 5, "{both}");
+    assert_eq!(both.matches("file,row,location").count(), 1, "{both}");
+    assert!(both.starts_with(&first), "{both}");
+}
+
+#[test]
+fn an_output_in_a_missing_directory_is_named_with_the_fix() {
+    let w = Workdir::new();
+    write_csv(&w.path("calls.csv"), &leads(5, 93, 0), b',');
+    for flag in ["--rejects", "--report"] {
+        let r = w.run(&[
+            "validate",
+            "calls.csv",
+            "--timezone",
+            "UTC",
+            flag,
+            "nosuch/out.csv",
+        ]);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("nosuch does not exist") && r.stderr.contains("mkdir -p"),
+            "{flag}: {}",
+            r.stderr
+        );
+    }
+}

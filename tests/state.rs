@@ -176,6 +176,17 @@ fn resume_and_check(w: &Workdir, sb: &TestSandbox, data: &[common::Lead], max_un
         "uncertain rows bounded: {}",
         uncertain.len()
     );
+    // stderr names the rows sent again (the first of them at least).
+    if let Some(first) = uncertain.iter().min()
+        && !r.stderr.contains("already imported")
+    {
+        assert!(
+            r.stderr.contains(&format!("(rows {first}"))
+                && r.stderr.contains("the API may have them twice"),
+            "{}",
+            r.stderr
+        );
+    }
     let after = arrivals(sb);
     for (i, lead) in data.iter().enumerate() {
         let email = lead.expected_email();

@@ -10,8 +10,8 @@ use super::{InputArgs, SENDING, STATE, TargetArgs};
 #[command(
     args_override_self = true,
     after_help = "The token comes from SEALMETRICS_TOKEN or --token-file, never from a flag \
-    value, and is never printed or logged.\n\nNightly, from cron (see README, Nightly from \
-    cron):\n  setclick import /data/exports/ --config /etc/setclick/nightly.toml"
+    value, and is never printed or logged.\n\nNightly, from cron (see README, A nightly import \
+    from cron):\n  setclick import /data/exports/ --config /etc/setclick/nightly.toml"
 )]
 pub struct ImportArgs {
     /// Files to import: .csv, .tsv, .csv.gz, .tsv.gz, .xlsx, .parquet; a directory

@@ -110,7 +110,9 @@ pub struct InputArgs {
 
     /// Write rejected rows to a CSV at PATH: file, row, location, field, reason,
     /// then the original cells (fix rows there and import the file again); {date}
-    /// in PATH becomes today's date.
+    /// in PATH becomes today's date. Written only when the run rejects rows; rows
+    /// already in the file (an earlier run the same day) are kept, under one
+    /// header. Its directory must exist.
     #[arg(long, value_name = "PATH", help_heading = OUTPUT)]
     pub rejects: Option<PathBuf>,
 }

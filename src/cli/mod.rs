@@ -35,8 +35,8 @@ pub const LOGGING: &str = "Logging";
         file with the reason; nothing is dropped silently.\n\n\
         Exit codes: 0 all rows valid (and sent); 1 some rows rejected, refused, failed or \
         uncertain, or some files unreadable (the rest went through); 2 usage, \
-        configuration or unreadable input, or an endpoint that answers as if \
-        misconfigured (nothing went through); 3 credentials refused, the POST redirected \
+        configuration or unreadable input, an account the token does not have, or an \
+        endpoint that answers as if misconfigured (nothing went through); 3 credentials refused, the POST redirected \
         away, or the API unreachable past --max-outage (leads stay pending); 130 \
         interrupted (state saved).",
     args_override_self = true
@@ -114,7 +114,7 @@ pub struct TargetArgs {
     args_override_self = true,
     after_help = "The token comes from SEALMETRICS_TOKEN or --token-file. Nothing \
     is sent but an empty request, which the API refuses for its missing fields. Exit \
-    codes as for import: 0 ready, 2 a setting to fix, 3 credentials refused or the API \
+    codes as for import: 0 ready, 2 a setting to fix (endpoint, account id), 3 credentials refused or the API \
     unreachable."
 )]
 pub struct CheckArgs {

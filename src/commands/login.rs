@@ -77,7 +77,7 @@ pub fn run(args: LoginArgs) -> Result<Exit, Error> {
                 path.display()
             ));
         }
-        None => println!("{}", token.expose()),
+        None => crate::outln!("{}", token.expose())?,
     }
     match expiry {
         Some(t) => crate::ui::say(format!("the token expires at {t}")),

@@ -9,7 +9,7 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
     let store = Store::open_read(&args.state_dir)?;
     let Some(store) = store else {
         if args.json {
-            println!("[]");
+            crate::outln!("[]")?;
         } else {
             crate::ui::say(format!(
                 "no state store in {} (no import has run there yet)",
@@ -35,21 +35,28 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
     if args.json {
         let text =
             serde_json::to_string_pretty(&files).map_err(|e| Error::Internal(e.to_string()))?;
-        println!("{text}");
+        crate::outln!("{text}")?;
         return Ok(Exit::Ok);
     }
     if let Some(l) = &live {
-        println!("an import is running on this store now ({})", l.holder);
+        crate::outln!("an import is running on this store now ({})", l.holder)?;
     }
     if files.is_empty() {
         crate::ui::say("the state store knows none of these files");
         return Ok(Exit::Ok);
     }
     let width = files.iter().map(|f| f.path.len()).max().unwrap_or(4).max(4);
-    println!(
+    crate::outln!(
         "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>9}  {:>9}  {:>9}  LAST RUN",
-        "FILE", "ROWS", "SENT", "REJECTED", "FAILED", "UNCERTAIN", "SKIPPED", "PENDING"
-    );
+        "FILE",
+        "ROWS",
+        "SENT",
+        "REJECTED",
+        "FAILED",
+        "UNCERTAIN",
+        "SKIPPED",
+        "PENDING"
+    )?;
     for f in &files {
         let opt = |v: Option<u64>| {
             v.map_or_else(
@@ -57,7 +64,7 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
                 thousands,
             )
         };
-        println!(
+        crate::outln!(
             "{:<width$}  {:>9}  {:>9}  {:>9}  {:>7}  {:>9}  {:>9}  {:>9}  {}",
             f.path,
             opt(f.rows),
@@ -68,12 +75,12 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
             thousands(f.skipped),
             opt(f.pending),
             last_run(f),
-        );
+        )?;
         if f.importing {
-            println!(
+            crate::outln!(
                 "  being imported now: {} rows in flight",
                 thousands(f.in_flight)
-            );
+            )?;
         }
         if !f.uncertain_rows.is_empty() {
             let shown: Vec<String> = f
@@ -82,7 +89,7 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
                 .take(20)
                 .map(u64::to_string)
                 .collect();
-            println!(
+            crate::outln!(
                 "  uncertain rows (their request may have reached the API unanswered): {}{}",
                 shown.join(", "),
                 if f.uncertain_rows.len() > 20 {
@@ -90,7 +97,7 @@ pub fn run(args: StatusArgs) -> Result<Exit, Error> {
                 } else {
                     ""
                 }
-            );
+            )?;
         }
     }
     Ok(Exit::Ok)

@@ -34,6 +34,9 @@ pub enum FaultKind {
 pub struct RunFault {
     pub kind: FaultKind,
     pub message: String,
+    /// What to do next, when the command that met the fault is not an import
+    /// (`check` sends no lead, so "the leads stay pending" is not its advice).
+    next: Option<String>,
 }
 
 impl RunFault {
@@ -41,11 +44,21 @@ impl RunFault {
         RunFault {
             kind,
             message: message.into(),
+            next: None,
         }
+    }
+
+    /// The same fault with its own advice instead of the import's.
+    pub fn with_hint(mut self, next: impl Into<String>) -> RunFault {
+        self.next = Some(next.into());
+        self
     }
 
     /// What to do next.
     pub fn hint(&self) -> Option<String> {
+        if let Some(next) = &self.next {
+            return Some(next.clone());
+        }
         Some(
             match self.kind {
                 FaultKind::Credentials => {

@@ -157,11 +157,14 @@ impl<'a> Attempts<'a> {
         self.announce_wait(
             wait,
             "the API's rate limit window is used up (X-RateLimit-Reset)",
+            true,
         )
     }
 
-    /// Say that every sender waits `wait`; past `--max-outage`, a run fault.
-    fn announce_wait(&self, wait: Duration, cause: &str) -> Result<(), RunFault> {
+    /// Say that every sender waits `wait` when `news` (this sender's answer moved
+    /// the shared pause: each wait is told once, not once per sender); past
+    /// `--max-outage`, a run fault.
+    fn announce_wait(&self, wait: Duration, cause: &str, news: bool) -> Result<(), RunFault> {
         let until =
             Timestamp::now() + SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX);
         if wait > self.s.cfg.max_outage {
@@ -177,7 +180,7 @@ impl<'a> Attempts<'a> {
                 ),
             ));
         }
-        if wait >= ANNOUNCE_WAIT {
+        if news && wait >= ANNOUNCE_WAIT {
             (self.s.sink)(Event::Notice(Notice::Wait {
                 until,
                 cause: cause.to_string(),
@@ -277,8 +280,9 @@ impl<'a> Attempts<'a> {
                     }
                 }
                 if let (Some(w), true) = (wait, pause_all) {
-                    s.pacer.pause_until(tokio::time::Instant::now() + w);
-                    if let Err(fault) = self.announce_wait(w, &format!("the API said {reason}")) {
+                    let news = s.pacer.pause_until(tokio::time::Instant::now() + w);
+                    let cause = format!("the API said {reason}");
+                    if let Err(fault) = self.announce_wait(w, &cause, news) {
                         s.stop.fault(fault);
                         return Next::Done(self.stopped());
                     }

@@ -28,10 +28,10 @@ pub async fn check(target: TargetPlan, timeout: Duration) -> Result<Exit, Error>
         ));
     };
     let now = Timestamp::now();
-    println!(
+    crate::outln!(
         "token: {}",
         describe_token(auth::preflight(&token, now)?, now)
-    );
+    )?;
     let client = ApiClient::new(
         endpoint.clone(),
         token,
@@ -43,19 +43,19 @@ pub async fn check(target: TargetPlan, timeout: Duration) -> Result<Exit, Error>
     .map_err(Error::Internal)?;
     match check_account(&client, &account).await? {
         Some(name) if !name.is_empty() => {
-            println!("account: {account} (\"{name}\") belongs to this token")
+            crate::outln!("account: {account} (\"{name}\") belongs to this token")?
         }
-        Some(_) => println!("account: {account} belongs to this token"),
-        None => println!(
+        Some(_) => crate::outln!("account: {account} belongs to this token")?,
+        None => crate::outln!(
             "account: {account} (the accounts endpoint did not say; set-click will check it)"
-        ),
+        )?,
     }
     let answer = probe(&client).await;
-    println!(
+    crate::outln!(
         "endpoint: {}",
         endpoint_finding(&answer, endpoint.as_str())?
-    );
-    println!("ready: an import would send to {endpoint} with these credentials");
+    )?;
+    crate::outln!("ready: an import would send to {endpoint} with these credentials")?;
     Ok(Exit::Ok)
 }
 
@@ -77,9 +77,19 @@ fn describe_token(claims: Option<auth::Claims>, now: Timestamp) -> String {
     format!("a JWT with {scopes}; {expiry}")
 }
 
+/// `check`'s advice when the endpoint does not answer (it sent no lead).
+const UNREACHABLE: &str = "check --endpoint (or SEALMETRICS_ENDPOINT), the network and any proxy \
+     (HTTPS_PROXY) between setclick and the API; then run `setclick check` again";
+
 /// What the endpoint's answer to an empty request says.
 fn endpoint_finding(answer: &Answer, endpoint: &str) -> Result<String, Error> {
-    let fault = |kind, m: String| Err(Error::Fault(RunFault::new(kind, m)));
+    let fault = |kind, m: String| {
+        let f = RunFault::new(kind, m);
+        Err(Error::Fault(match kind {
+            FaultKind::Unreachable => f.with_hint(UNREACHABLE),
+            _ => f,
+        }))
+    };
     match answer {
         Answer::Transport(Transport::Unusable(m)) => fault(
             FaultKind::Endpoint,

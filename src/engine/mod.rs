@@ -112,6 +112,10 @@ pub struct Run {
 impl Run {
     /// Open the outputs (a rejects file that cannot be created stops here).
     pub fn start(plan: RunPlan, command: &str) -> Result<Run, Error> {
+        if let Some(p) = &plan.report {
+            crate::report::dir_exists(p)
+                .map_err(|e| Error::output(format!("--report {}", p.display()), e))?;
+        }
         let rejects = match &plan.rejects {
             Some(p) => Some(
                 Rejects::create(p)
@@ -210,7 +214,8 @@ impl Run {
                 .map_err(|e| Error::output(format!("--report {}", p.display()), e))?;
         }
         if !self.plan.ui.quiet && self.plan.inputs.len() > 1 {
-            say(totals_line(&self.report, self.plan.inputs.len(), import));
+            let files = (self.plan.inputs.len(), self.unreadable);
+            say(totals_line(&self.report, files, import));
             render::print(&self.report.totals.profile);
         }
         Ok(exit)
@@ -262,16 +267,22 @@ fn merge(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
     }
 }
 
-fn totals_line(run: &RunReport, files: usize, import: bool) -> String {
+/// The run's totals; the files counted are those the run tried to read, and of
+/// them those it could not.
+fn totals_line(run: &RunReport, (files, unreadable): (usize, usize), import: bool) -> String {
     let t = &run.totals;
+    let files = match unreadable {
+        0 => format!("{files} files"),
+        n => format!("{files} files ({n} unreadable)"),
+    };
     if import {
         format!(
-            "total: {files} files, {} rows, {} sent, {} rejected, {} failed, {} duplicates, {} skipped in {:.2} s",
+            "total: {files}, {} rows, {} sent, {} rejected, {} failed, {} duplicates, {} skipped in {:.2} s",
             t.rows, t.sent, t.rejected, t.failed, t.duplicates, t.skipped, run.elapsed_s
         )
     } else {
         format!(
-            "total: {files} files, {} rows, {} valid ({} duplicates), {} rejected in {:.2} s",
+            "total: {files}, {} rows, {} valid ({} duplicates), {} rejected in {:.2} s",
             t.rows, t.valid, t.duplicates, t.rejected, run.elapsed_s
         )
     }
@@ -355,9 +366,14 @@ mod tests {
         let mut run = RunReport::default();
         run.totals.rows = 1200;
         run.totals.valid = 1100;
-        let line = totals_line(&run, 2, false);
+        let line = totals_line(&run, (2, 0), false);
         assert!(
             line.starts_with("total: 2 files, 1200 rows, 1100 valid"),
+            "{line}"
+        );
+        let line = totals_line(&run, (3, 1), true);
+        assert!(
+            line.starts_with("total: 3 files (1 unreadable), 1200 rows"),
             "{line}"
         );
     }

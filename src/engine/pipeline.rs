@@ -67,7 +67,13 @@ pub enum FileError {
 #[derive(Debug, Default, Clone)]
 pub struct Counters {
     pub bytes: ByteCounter,
+    /// Rows normalized and handed to the consumer, and of them valid: counted per
+    /// batch before the consumer takes it (an import's feed blocks on the senders).
     pub rows: Arc<AtomicU64>,
+    pub valid: Arc<AtomicU64>,
+    /// Rows the reader framed, and whether it reached the end of the file.
+    pub framed: Arc<AtomicU64>,
+    pub read_all: Arc<std::sync::atomic::AtomicBool>,
 }
 
 enum Control {
@@ -324,6 +330,10 @@ fn in_order<T>(
                     counters
                         .rows
                         .fetch_add(outcomes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    let valid = profile.leads();
+                    counters
+                        .valid
+                        .store(valid, std::sync::atomic::Ordering::Relaxed);
                     if consumer.batch(outcomes, &text).is_break() {
                         return Ok(true);
                     }

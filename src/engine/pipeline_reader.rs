@@ -1,6 +1,8 @@
 //! The pipeline's reader thread: open the file, find its header, wait for the
 //! mapping, send the sample, then stream batches of rows (a child of `pipeline`).
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use crossbeam_channel::{Receiver, Sender};
 
 use super::{BATCH_CELLS, BATCH_ROWS, Control, Counters, Data, DataTx};
@@ -76,6 +78,8 @@ pub(super) fn read_file(
                         if !sample_sent && ctl.send(Ok(Control::Sample(batch.clone()))).is_err() {
                             return;
                         }
+                        counters.framed.fetch_add(batch.len() as u64, Relaxed);
+                        counters.read_all.store(true, Relaxed);
                         if !batch.is_empty() {
                             let _ = data.send(Data::Rows(seq, batch));
                         }
@@ -106,6 +110,7 @@ pub(super) fn read_file(
                     }
                 }
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+                counters.framed.fetch_add(full.len() as u64, Relaxed);
                 if data.send(Data::Rows(seq, full)).is_err() {
                     return;
                 }

@@ -144,6 +144,8 @@ impl Check<'_> {
             self.progress.tick(Snapshot {
                 rows,
                 bytes: self.counters.bytes.load(Ordering::Relaxed),
+                framed: self.counters.framed.load(Ordering::Relaxed),
+                read_all: self.counters.read_all.load(Ordering::Relaxed),
                 valid: rows - self.tally.fates.count(RowFate::Rejected),
                 ..Snapshot::default()
             });

@@ -41,12 +41,7 @@ pub struct Counts {
     pub pending: u64,
     /// Of the uncertain rows, those not sent again in this run: their fate is
     /// unknown until a later run sends them (or lists them, `--uncertain skip`).
-    #[serde(skip_serializing_if = "is_zero")]
     pub unknown: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 impl std::ops::AddAssign for Counts {
@@ -91,7 +86,6 @@ pub struct FileReport {
     pub retries: Option<u64>,
     /// Rows in flight when an earlier run died: sent or not, nobody knows. Sent
     /// again unless `--uncertain skip`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub uncertain_rows: Vec<u64>,
     pub elapsed_s: f64,
     /// Set when the file could not be processed to the end.
@@ -109,7 +103,6 @@ pub struct RunReport {
     pub settings: serde_json::Value,
     pub files: Vec<FileReport>,
     /// Entries of the directories given that were not read, with why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_files: Vec<String>,
     pub totals: Totals,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -149,7 +142,24 @@ impl std::ops::AddAssign<Counts> for Totals {
 /// Create an output file, refusing to write through a symlink onto a file.
 pub fn create_output(path: &Path) -> io::Result<File> {
     refuse_link(path)?;
+    dir_exists(path)?;
     File::create(path)
+}
+
+/// Fail, saying what to do, when the directory `path` is to be written in does not
+/// exist (rather than a bare "No such file or directory").
+pub fn dir_exists(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "the directory {} does not exist (create it first: mkdir -p {})",
+                d.display(),
+                d.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Fail when `path` is a symlink onto a file (a planted link could make setclick
@@ -226,6 +236,35 @@ pub fn rate(per_second: f64) -> String {
 }
 
 /// `1234567` -> `1,234,567`.
+/// Row numbers as runs: `141-178, 190`; past `cap` runs, `, ...`.
+pub fn row_ranges(rows: impl IntoIterator<Item = u64>, cap: usize) -> String {
+    let mut rows: Vec<u64> = rows.into_iter().collect();
+    rows.sort_unstable();
+    rows.dedup();
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for r in rows {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == r => *end = r,
+            _ => runs.push((r, r)),
+        }
+    }
+    let mut parts: Vec<String> = runs
+        .iter()
+        .take(cap)
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    if runs.len() > cap {
+        parts.push("...".into());
+    }
+    parts.join(", ")
+}
+
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
@@ -314,6 +353,14 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn row_numbers_are_said_as_runs_up_to_a_cap() {
+        let rows = (141..=178).chain([190, 5]);
+        assert_eq!(row_ranges(rows.clone(), 5), "5, 141-178, 190");
+        assert_eq!(row_ranges(rows, 2), "5, 141-178, ...");
+        assert_eq!(row_ranges([], 2), "");
     }
 
     #[test]

@@ -12,15 +12,18 @@
 //! Rows rejected while reading arrive in file order and are spooled to a
 //! temporary file beside the rejects file; rows the API refused or that failed
 //! arrive as answers come and are kept until their file ends. The table is written
-//! when the run ends (the spool has no name on disk: a run killed first leaves an
-//! empty rejects file, and the state store still knows every rejected row).
+//! when the run ends, and only when the run rejected rows: a run with none (a file
+//! already imported) leaves the file as it was. An earlier table at the path (a
+//! cron's `rejects-{date}.csv`, the same day) keeps its rows, first, under one
+//! header. The spool has no name on disk: a run killed first leaves the file as it
+//! was, and the state store still knows every rejected row.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::{create_output, refuse_link};
+use super::{dir_exists, refuse_link};
 
 /// The leading columns, in order.
 pub const LEADING: [&str; 5] = ["file", "row", "location", "field", "reason"];
@@ -84,16 +87,13 @@ pub struct Rejects {
 
 impl Rejects {
     /// Prepare the rejects file at `path` (refusing a symbolic link onto a file);
-    /// nothing is written there until the run ends.
+    /// nothing is written there until the run ends, and then only when the run
+    /// has rejected rows.
     pub fn create(path: &Path) -> io::Result<Rejects> {
         refuse_link(path)?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let spool = tempfile::tempfile_in(&dir)?;
-        // Written before the real file is: a run that cannot write there learns it now.
-        create_output(path)?;
+        dir_exists(path)?;
+        // The spool beside it: a run that cannot write there learns it now.
+        let spool = tempfile::tempfile_in(dir_of(path))?;
         Ok(Rejects {
             path: path.to_path_buf(),
             spool: csv::WriterBuilder::new()
@@ -132,13 +132,23 @@ impl Rejects {
         }
     }
 
-    /// Write the table: the union header, then each file's rows in file order.
+    /// Write the table: the union header, then each file's rows in file order. A
+    /// run without rejected rows leaves the file as it is (or absent); rows of an
+    /// earlier table at `path` (an earlier run the same day, `rejects-{date}.csv`)
+    /// are kept first, under the one union header.
     pub fn finish(self) -> io::Result<()> {
         let Rejects {
             path,
             spool,
             mut parts,
         } = self;
+        if parts.iter().all(|p| p.spooled == 0 && p.later.is_empty()) {
+            return Ok(());
+        }
+        let earlier = Earlier::read(&path)?;
+        if let Some(e) = &earlier {
+            parts.insert(0, e.part());
+        }
         let mut spool = spool
             .into_inner()
             .map_err(|e| io::Error::other(e.to_string()))?
@@ -151,13 +161,22 @@ impl Rejects {
             .from_reader(io::BufReader::new(spool))
             .into_records();
         let (union, maps) = union_header(&parts);
+        // Written beside the file and renamed over it: the earlier rows are read
+        // from the file while the new table is written.
+        let tmp = tempfile::NamedTempFile::new_in(dir_of(&path))?;
         let mut out = csv::WriterBuilder::new()
             .flexible(true)
-            .from_writer(BufWriter::new(create_output(&path)?));
+            .from_writer(BufWriter::new(tmp.reopen()?));
         let mut header: Vec<&str> = LEADING.to_vec();
         header.extend(union.iter().map(String::as_str));
         out.write_record(&header).map_err(io::Error::from)?;
-        for (part, map) in parts.iter_mut().zip(&maps) {
+        let mut maps = maps.iter();
+        if let Some(e) = earlier {
+            let map = maps.next().map(Vec::as_slice).unwrap_or_default();
+            e.copy(&mut out, map, union.len())?;
+            parts.remove(0);
+        }
+        for (part, map) in parts.iter_mut().zip(maps) {
             part.later.sort_by_key(|r| r.row);
             let mut later = std::mem::take(&mut part.later).into_iter().peekable();
             for _ in 0..part.spooled {
@@ -175,7 +194,86 @@ impl Rejects {
                 write(&mut out, &part.name, &l, map, union.len())?;
             }
         }
-        out.flush()
+        out.flush()?;
+        drop(out);
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A rejects table already at the path (an earlier run's): its columns.
+struct Earlier {
+    path: PathBuf,
+    columns: Vec<String>,
+}
+
+impl Earlier {
+    /// The table at `path`, when there is one (a file with setclick's header).
+    fn read(path: &Path) -> io::Result<Option<Earlier>> {
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_path(path)
+            .map_err(io::Error::from)?;
+        let Some(Ok(header)) = r.records().next() else {
+            return Ok(None);
+        };
+        let names: Vec<String> = header.iter().map(str::to_string).collect();
+        if !is_rejects_header(&names) {
+            return Ok(None);
+        }
+        Ok(Some(Earlier {
+            path: path.to_path_buf(),
+            columns: names[LEADING.len()..].to_vec(),
+        }))
+    }
+
+    fn part(&self) -> Part {
+        Part {
+            name: String::new(),
+            columns: self.columns.clone(),
+            spooled: 0,
+            later: Vec::new(),
+        }
+    }
+
+    /// Its rows under the union header (`map`: where each of its columns goes),
+    /// cells as they were written (guarded already).
+    fn copy(
+        &self,
+        out: &mut csv::Writer<BufWriter<File>>,
+        map: &[usize],
+        width: usize,
+    ) -> io::Result<()> {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_path(&self.path)
+            .map_err(io::Error::from)?;
+        for rec in r.records() {
+            let rec = rec.map_err(io::Error::from)?;
+            let mut cells = vec![""; width];
+            for (i, c) in rec.iter().skip(LEADING.len()).enumerate() {
+                match map.get(i) {
+                    Some(&at) => cells[at] = c,
+                    None => cells.push(c),
+                }
+            }
+            let mut line: Vec<&str> = rec.iter().take(LEADING.len()).collect();
+            line.extend(cells);
+            out.write_record(&line).map_err(io::Error::from)?;
+        }
+        Ok(())
     }
 }
 

@@ -194,12 +194,14 @@ impl Importer {
         }
         if !prior.uncertain.is_empty() && !self.plan.run.ui.quiet {
             say(format!(
-                "{name}: {} rows were in flight when an earlier run stopped; {}",
+                "{name}: {} rows were in flight when an earlier run stopped (rows {}); {}",
                 prior.uncertain.len(),
+                crate::report::row_ranges(prior.uncertain.iter().copied(), 12),
                 if sp.uncertain_skip {
-                    "listed in the report, not sent (--uncertain skip)"
+                    "listed in the report (uncertain_rows), not sent (--uncertain skip)"
                 } else {
-                    "sending them again"
+                    "sending them again: the API may have them twice (all listed in the \
+                     report's uncertain_rows)"
                 }
             ));
         }

@@ -13,7 +13,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
 use super::{Entry, Intake, Message, PipelineDone};
-use crate::dispatch::health::{hms, human};
+use crate::dispatch::health::{PROBE_CAP, hms, human};
 use crate::dispatch::{Event, Fate, LeadDone, Notice};
 use crate::engine::Shared;
 use crate::engine::checked::Seen;
@@ -51,6 +51,8 @@ pub struct Recorder<'a> {
     redirects: std::collections::HashSet<String>,
     /// Rows sent again whose earlier record (failed, pending) a send replaces.
     recorded_before: std::collections::HashSet<u64>,
+    /// The API unreachable since then (told), and the leads done at the time.
+    paused: Option<(jiff::Timestamp, u64)>,
 }
 
 impl<'a> Recorder<'a> {
@@ -76,6 +78,7 @@ impl<'a> Recorder<'a> {
             quiet,
             redirects: Default::default(),
             recorded_before: Default::default(),
+            paused: None,
         }
     }
 
@@ -273,6 +276,15 @@ impl<'a> Recorder<'a> {
 
     /// What holds every sender, told to the operator with the time.
     fn notice(&mut self, n: Notice) {
+        match &n {
+            Notice::Outage(o) => {
+                let f = &self.tally.fates;
+                let done = f.count(RowFate::Sent) + f.count(RowFate::Refused);
+                self.paused = Some((o.since, done + f.count(RowFate::Failed)));
+            }
+            Notice::Recovered(_) => self.paused = None,
+            _ => {}
+        }
         if self.quiet {
             return;
         }
@@ -282,11 +294,13 @@ impl<'a> Recorder<'a> {
             Notice::Wait { until, cause } => {
                 format!("{cause}; every sender waits until {}", hms(until))
             }
+            // The probes back off (1 s, 2 s, 4 s...) up to PROBE_CAP.
             Notice::Outage(o) => format!(
-                "API unreachable since {} ({}); retrying every {}; {} leads waiting",
+                "API unreachable since {} ({}); retrying with backoff, up to every {}; {} \
+                 leads waiting",
                 hms(o.since),
                 o.cause,
-                human(o.retry_every),
+                human(PROBE_CAP),
                 thousands(waiting)
             ),
             Notice::Recovered(down) => {
@@ -314,16 +328,22 @@ impl<'a> Recorder<'a> {
     fn tick(&mut self) {
         let f = &self.tally.fates;
         use RowFate::*;
-        let to_send = [Pending, InFlight, Sent, Refused, Failed, Uncertain]
-            .iter()
-            .map(|s| f.count(*s))
-            .sum();
+        let done = f.count(Sent) + f.count(Refused) + f.count(Failed);
+        // A lead answered since the outage was told: sending goes on.
+        if self.paused.is_some_and(|(_, at)| done > at) {
+            self.paused = None;
+        }
+        let c = &self.counters;
         self.shared.progress.tick(Snapshot {
-            rows: self.counters.rows.load(Ordering::Relaxed),
-            bytes: self.counters.bytes.load(Ordering::Relaxed),
-            valid: to_send,
-            done: f.count(RowFate::Sent) + f.count(RowFate::Refused) + f.count(RowFate::Failed),
-            failed: f.count(RowFate::Failed),
+            rows: c.rows.load(Ordering::Relaxed),
+            valid: c.valid.load(Ordering::Relaxed),
+            framed: c.framed.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            read_all: c.read_all.load(Ordering::Relaxed),
+            skipped: f.count(Duplicate) + f.count(Resumed) + f.count(InLedger),
+            done,
+            failed: f.count(Failed),
+            paused: self.paused.map(|(since, _)| since),
         });
     }
 

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use crate::api::answer;
 use crate::api::auth::{self, AuthError, Secret};
 use crate::api::client::{self, ApiClient};
+use crate::dispatch::fault::{FaultKind, RunFault};
 use crate::engine::plan::{SendPlan, TargetPlan};
 use crate::error::Error;
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -105,10 +106,14 @@ pub async fn check_account(client: &ApiClient, account: &str) -> Result<Option<S
             .iter()
             .map(|(id, name)| format!("{id} ({})", name.as_str().unwrap_or("")))
             .collect();
-        return Err(AuthError::Refused(format!(
-            "account '{account}' does not belong to this token; its accounts: {}",
-            known.join(", ")
-        ))
+        // The token is good; the account is a setting to fix (exit 2).
+        return Err(RunFault::new(
+            FaultKind::Account,
+            format!(
+                "account '{account}' does not belong to this token; its accounts: {}",
+                known.join(", ")
+            ),
+        )
         .into());
     }
     Ok(listed)

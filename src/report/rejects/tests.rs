@@ -99,14 +99,59 @@ fn one_table_for_every_file_with_rows_in_file_order() {
 }
 
 #[test]
-fn a_run_without_rejected_rows_writes_the_header_only() {
+fn a_run_without_rejected_rows_leaves_the_file_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rejects.csv");
     let mut r = Rejects::create(&path).unwrap();
     r.start_file("a.csv", &names(&["x"]));
     r.finish().unwrap();
+    assert!(!path.exists(), "no rejected row, no file");
+    std::fs::write(
+        &path,
+        "file,row,location,field,reason,x\na.csv,3,line 4,x,bad,v\n",
+    )
+    .unwrap();
+    let mut r = Rejects::create(&path).unwrap();
+    r.start_file("a.csv", &names(&["x"]));
+    r.finish().unwrap();
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
-        "file,row,location,field,reason,x\n"
+        "file,row,location,field,reason,x\na.csv,3,line 4,x,bad,v\n"
     );
+}
+
+/// A second run the same day (`rejects-{date}.csv`): the first run's rows kept
+/// first, one header, the union of the columns.
+#[test]
+fn a_second_run_adds_its_rows_under_one_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rejects.csv");
+    let mut r = Rejects::create(&path).unwrap();
+    r.start_file("a.csv", &names(&["x", "y"]));
+    r.in_order(&reject(3, &["=1", "b"])).unwrap();
+    r.finish().unwrap();
+    let mut r = Rejects::create(&path).unwrap();
+    r.start_file("b.csv", &names(&["y", "z"]));
+    r.in_order(&reject(7, &["c", "d"])).unwrap();
+    r.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], "file,row,location,field,reason,x,y,z");
+    assert!(
+        lines[1].starts_with("a.csv,3,") && lines[1].ends_with(",'=1,b,"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("b.csv,7,") && lines[2].ends_with(",,c,d"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_directory_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("logs").join("rejects.csv");
+    let e = Rejects::create(&path).err().expect("refused");
+    assert!(e.to_string().contains("mkdir -p"), "{e}");
 }
