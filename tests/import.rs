@@ -360,9 +360,10 @@ fn the_endpoint_pages_curl_example_is_accepted_by_the_sandbox() {
         (r.status().as_u16(), r.text().await.unwrap())
     });
     assert_eq!(code, 400);
+    // As the page writes it, status first.
     assert_eq!(
         body,
-        r#"{"message":"Missing required parameter: account_id","status":"error"}"#
+        r#"{"status":"error","message":"Missing required parameter: account_id"}"#
     );
     let code = sb.rt.block_on(async {
         reqwest::Client::new()

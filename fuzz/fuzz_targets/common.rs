@@ -46,5 +46,6 @@ pub fn run(data: &[u8], extension: &str, args: &[&str]) {
         Cells::Recycle,
         &prepare,
         &mut Discard,
+        &mut setclick::profile::Profiler::default(),
     );
 }

@@ -16,6 +16,7 @@
 //! batch, see [`topk`]). Memory is bounded whatever the number of rows: 1,024
 //! counters per column and at most 20,000 day counts ([`days`]).
 
+pub mod column;
 pub mod days;
 pub mod render;
 pub mod topk;
@@ -29,8 +30,9 @@ use jiff::tz::TimeZone;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::lead::{DstAdjust, Lead, Marks};
+use column::Column;
 use days::{Clock, DAY_MS, DayCounts, HOUR_MS};
-use topk::{Column, Tally};
+use topk::Tally;
 pub use warnings::Warning;
 
 /// Values reported per column.

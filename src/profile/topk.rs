@@ -372,8 +372,7 @@ impl TopK {
         // Every counter taken: the smallest goes to the new value.
         let i = self.heap[0];
         let c = &self.counters;
-        self.slots
-            .remove(c[i as usize].hash, i);
+        self.slots.remove(c[i as usize].hash, i);
         let min = self.counters[i as usize].count;
         self.counters[i as usize] = Counter {
             hash,
@@ -483,65 +482,4 @@ impl TopK {
 }
 
 #[cfg(test)]
-mod tests;
-
-/// A column's most frequent values as batches come in, in file order: the
-/// batches' exact counts are summed in an exact tally of the values seen since
-/// it was last settled, and fed to the Space-Saving summary (one weighted update
-/// per distinct value) only when that tally passes [`SETTLE`] distinct values,
-/// or before the summary is read or merged. A weighted update is Space-Saving's
-/// (the bound stays `N/m`), and a column with few distinct values costs one hash
-/// look-up per value and batch instead of one summary update.
-#[derive(Debug, Clone)]
-pub struct Column {
-    top: TopK,
-    recent: Tally,
-}
-
-/// Distinct values summed before they go to the summary (bounded memory:
-/// values are at most [`MAX_VALUE`] bytes).
-pub const SETTLE: usize = 4096;
-
-impl Column {
-    pub fn new(capacity: usize) -> Column {
-        Column {
-            top: TopK::new(capacity),
-            recent: Tally::default(),
-        }
-    }
-
-    /// A batch's exact counts (the next batch in file order).
-    pub fn add_tally(&mut self, t: &Tally) {
-        for (hash, value, n) in t.iter() {
-            self.recent.add_weighted(hash, value, n);
-        }
-        if self.recent.len() > SETTLE {
-            self.settle();
-        }
-    }
-
-    fn settle(&mut self) {
-        for (hash, value, n) in self.recent.iter() {
-            self.top.add(hash, value, n);
-        }
-        self.recent.clear();
-    }
-
-    /// Another column's values (a file's into the run's): Cafaro's merge.
-    pub fn merge(&mut self, other: &Column) {
-        self.settle();
-        let mut theirs = other.clone();
-        theirs.settle();
-        self.top.merge(&theirs.top);
-    }
-
-    /// The `k` most frequent values.
-    pub fn top(&self, k: usize) -> Vec<Frequent> {
-        if self.recent.is_empty() {
-            return self.top.top(k);
-        }
-        let mut settled = self.clone();
-        settled.settle();
-        settled.top.top(k)
-    }
-}
+pub(crate) mod tests;

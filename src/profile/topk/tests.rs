@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::*;
 
 /// A stream with a few heavy values and a long tail, and its true counts.
-fn skewed(n: usize, distinct: u64, seed: u64) -> (Vec<String>, HashMap<String, u64>) {
+pub(crate) fn skewed(n: usize, distinct: u64, seed: u64) -> (Vec<String>, HashMap<String, u64>) {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
     let mut stream = Vec::with_capacity(n);
     let mut truth = HashMap::new();
@@ -37,7 +37,7 @@ fn summary(stream: &[String], capacity: usize) -> TopK {
 /// Space-Saving's guarantees against the truth: every count within `error` above
 /// the true count, every error at most N/m, every value seen more than N/m times
 /// counted; unless merged, the counts add up to N.
-fn check_bound(t: &TopK, truth: &HashMap<String, u64>, merged: bool) {
+pub(crate) fn check_bound(t: &TopK, truth: &HashMap<String, u64>, merged: bool) {
     let n: u64 = truth.values().sum();
     let bound = n / t.capacity as u64;
     let all = t.top(usize::MAX);
@@ -207,52 +207,4 @@ fn merged_summaries_keep_the_bound_of_the_whole_stream() {
     // And adding after a merge still works (the heap was rebuilt).
     empty.add(hash("new"), "new", 1_000_000);
     assert_eq!(empty.top(1)[0].value, "new");
-}
-
-#[test]
-fn a_column_fed_batch_by_batch_keeps_the_bound_and_is_exact_when_it_fits() {
-    // Many distinct values (past SETTLE, so the summed tally settles several
-    // times), fed in batches of 1,024 as the pipeline does.
-    let (stream, truth) = skewed(60_000, 20_000, 7);
-    let mut column = Column::new(256);
-    for batch in stream.chunks(1024) {
-        let mut t = Tally::default();
-        batch.iter().for_each(|v| t.add(v));
-        column.add_tally(&t);
-    }
-    let mut settled = column.clone();
-    settled.settle();
-    check_bound(&settled.top, &truth, false);
-    assert_eq!(column.top(10), settled.top.top(10), "reading settles a copy");
-    // Fewer distinct values than counters: exact, whatever the batches.
-    let (stream, truth) = skewed(5_000, 100, 8);
-    let mut column = Column::new(256);
-    for batch in stream.chunks(300) {
-        let mut t = Tally::default();
-        batch.iter().for_each(|v| t.add(v));
-        column.add_tally(&t);
-    }
-    for f in column.top(usize::MAX) {
-        assert_eq!((f.count, f.error), (truth[&f.value], 0), "{f:?}");
-    }
-    // Two columns merged (a file into the run) keep the merged bound.
-    let mut a = Column::new(256);
-    let mut b = Column::new(256);
-    let (s1, t1) = skewed(20_000, 9_000, 9);
-    let (s2, t2) = skewed(20_000, 9_000, 10);
-    for (col, s) in [(&mut a, &s1), (&mut b, &s2)] {
-        for batch in s.chunks(1024) {
-            let mut t = Tally::default();
-            batch.iter().for_each(|v| t.add(v));
-            col.add_tally(&t);
-        }
-    }
-    a.merge(&b);
-    let mut truth = t1;
-    for (v, n) in t2 {
-        *truth.entry(v).or_default() += n;
-    }
-    let mut settled = a.clone();
-    settled.settle();
-    check_bound(&settled.top, &truth, true);
 }
