@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::ops::ControlFlow;
 
-use setclick::normalize::Outcome;
 use setclick::engine::pipeline::{Cells, Consumer, Counters, FileInfo, run_file};
+use setclick::normalize::Outcome;
 use setclick::source::Input;
 
 struct Discard;
