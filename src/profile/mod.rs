@@ -46,9 +46,9 @@ pub const MAX_DAYS: usize = 10_000;
 /// The columns whose most frequent values are kept, in the report's words.
 const COLUMNS: [&str; 4] = ["utm_source", "utm_medium", "utm_campaign", "email_domains"];
 
-/// One batch's leads, profiled on the normalizing thread that normalized them.
-#[derive(Debug, Clone)]
-pub struct BatchProfile {
+/// What a profile sums over its leads: the same for a batch, a file and a run.
+#[derive(Debug, Clone, Copy)]
+struct Sums {
     leads: u64,
     /// UTC milliseconds.
     first: i64,
@@ -59,14 +59,11 @@ pub struct BatchProfile {
     folds: u64,
     click_ids: u64,
     micro: u64,
-    /// `(local day, leads)`, a run per change of day.
-    days: Vec<(i64, u64)>,
-    columns: [Tally; 4],
 }
 
-impl Default for BatchProfile {
-    fn default() -> BatchProfile {
-        BatchProfile {
+impl Default for Sums {
+    fn default() -> Sums {
+        Sums {
             leads: 0,
             first: i64::MAX,
             last: i64::MIN,
@@ -76,21 +73,39 @@ impl Default for BatchProfile {
             folds: 0,
             click_ids: 0,
             micro: 0,
-            days: Vec::new(),
-            columns: Default::default(),
         }
     }
+}
+
+impl Sums {
+    fn add(&mut self, o: &Sums) {
+        self.leads += o.leads;
+        self.first = self.first.min(o.first);
+        self.last = self.last.max(o.last);
+        for (mine, theirs) in self.hours.iter_mut().zip(&o.hours) {
+            *mine += theirs;
+        }
+        self.midnight += o.midnight;
+        self.gaps += o.gaps;
+        self.folds += o.folds;
+        self.click_ids += o.click_ids;
+        self.micro += o.micro;
+    }
+}
+
+/// One batch's leads, profiled on the normalizing thread that normalized them.
+#[derive(Debug, Clone, Default)]
+pub struct BatchProfile {
+    sums: Sums,
+    /// `(local day, leads)`, a run per change of day.
+    days: Vec<(i64, u64)>,
+    columns: [Tally; 4],
 }
 
 impl BatchProfile {
     /// Empty, keeping the room its tallies grew to.
     pub fn clear(&mut self) {
-        let columns = std::mem::take(&mut self.columns);
-        *self = BatchProfile {
-            columns,
-            days: std::mem::take(&mut self.days),
-            ..BatchProfile::default()
-        };
+        self.sums = Sums::default();
         self.days.clear();
         for c in &mut self.columns {
             c.clear();
@@ -102,16 +117,16 @@ impl BatchProfile {
         let utc = lead.click_time;
         let local = clock.local(utc);
         let (day, of_day) = (local.div_euclid(DAY_MS), local.rem_euclid(DAY_MS));
-        self.leads += 1;
-        self.first = self.first.min(utc);
-        self.last = self.last.max(utc);
-        self.hours[(of_day / HOUR_MS) as usize] += 1;
+        self.sums.leads += 1;
+        self.sums.first = self.sums.first.min(utc);
+        self.sums.last = self.sums.last.max(utc);
+        self.sums.hours[(of_day / HOUR_MS) as usize] += 1;
         // A date without a time of day: midnight on the zone's clock, or in UTC
         // for a date written with a `Z` or read from a UTC timestamp column.
-        self.midnight += u64::from(of_day == 0 || utc.rem_euclid(DAY_MS) == 0);
+        self.sums.midnight += u64::from(of_day == 0 || utc.rem_euclid(DAY_MS) == 0);
         match lead.dst {
-            DstAdjust::Gap => self.gaps += 1,
-            DstAdjust::Fold => self.folds += 1,
+            DstAdjust::Gap => self.sums.gaps += 1,
+            DstAdjust::Fold => self.sums.folds += 1,
             DstAdjust::None => {}
         }
         match self.days.last_mut() {
@@ -135,8 +150,8 @@ impl BatchProfile {
         {
             domains.add(d);
         }
-        self.click_ids += u64::from(m.click_id);
-        self.micro += u64::from(m.microconversion);
+        self.sums.click_ids += u64::from(m.click_id);
+        self.sums.micro += u64::from(m.microconversion);
     }
 }
 
@@ -150,15 +165,7 @@ fn domain(email: &str) -> Option<&str> {
 #[derive(Debug, Clone)]
 pub struct Profiler {
     clock: Arc<Clock>,
-    leads: u64,
-    first: i64,
-    last: i64,
-    hours: [u64; 24],
-    midnight: u64,
-    gaps: u64,
-    folds: u64,
-    click_ids: u64,
-    micro: u64,
+    sums: Sums,
     days: DayCounts,
     columns: [Column; 4],
 }
@@ -174,15 +181,7 @@ impl Profiler {
     pub fn new(zone: Option<&TimeZone>) -> Profiler {
         Profiler {
             clock: Arc::new(Clock::new(zone)),
-            leads: 0,
-            first: i64::MAX,
-            last: i64::MIN,
-            hours: [0; 24],
-            midnight: 0,
-            gaps: 0,
-            folds: 0,
-            click_ids: 0,
-            micro: 0,
+            sums: Sums::default(),
             days: DayCounts::default(),
             columns: std::array::from_fn(|_| Column::new(COUNTERS)),
         }
@@ -195,29 +194,15 @@ impl Profiler {
 
     /// Leads profiled.
     pub fn leads(&self) -> u64 {
-        self.leads
-    }
-
-    fn add_counts(&mut self, leads: u64, first: i64, last: i64, hours: &[u64; 24]) {
-        self.leads += leads;
-        self.first = self.first.min(first);
-        self.last = self.last.max(last);
-        for (mine, theirs) in self.hours.iter_mut().zip(hours) {
-            *mine += theirs;
-        }
+        self.sums.leads
     }
 
     /// A batch's leads, in file order (on the in-order thread).
     pub fn add_batch(&mut self, b: &BatchProfile) {
-        if b.leads == 0 {
+        if b.sums.leads == 0 {
             return;
         }
-        self.add_counts(b.leads, b.first, b.last, &b.hours);
-        self.midnight += b.midnight;
-        self.gaps += b.gaps;
-        self.folds += b.folds;
-        self.click_ids += b.click_ids;
-        self.micro += b.micro;
+        self.sums.add(&b.sums);
         for &(day, n) in &b.days {
             self.days.add(day, n);
         }
@@ -232,15 +217,10 @@ impl Profiler {
         if self.clock.zone().is_none() && o.clock.zone().is_some() {
             self.clock = Arc::clone(&o.clock);
         }
-        if o.leads == 0 {
+        if o.sums.leads == 0 {
             return;
         }
-        self.add_counts(o.leads, o.first, o.last, &o.hours);
-        self.midnight += o.midnight;
-        self.gaps += o.gaps;
-        self.folds += o.folds;
-        self.click_ids += o.click_ids;
-        self.micro += o.micro;
+        self.sums.add(&o.sums);
         self.days.merge(&o.days);
         for (mine, theirs) in self.columns.iter_mut().zip(&o.columns) {
             mine.merge(theirs);
@@ -250,11 +230,11 @@ impl Profiler {
     /// Naive times that fell in a DST gap (moved later) and in a fold (the
     /// earlier taken).
     pub fn dst(&self) -> (u64, u64) {
-        (self.gaps, self.folds)
+        (self.sums.gaps, self.sums.folds)
     }
 
     fn wall(&self, utc: i64) -> String {
-        if self.leads == 0 {
+        if self.sums.leads == 0 {
             return String::new();
         }
         warnings::wall(self.clock.local(utc))
@@ -262,16 +242,16 @@ impl Profiler {
 
     /// The warnings the leads so far deserve.
     pub fn warnings(&self) -> Vec<Warning> {
-        let (first_local, last_local) = (self.wall(self.first), self.wall(self.last));
+        let (first_local, last_local) = (self.wall(self.sums.first), self.wall(self.sums.last));
         let zone = self.clock.zone().map(|_| self.clock.name());
         warnings::check(&warnings::Shape {
-            leads: self.leads,
-            first: self.first,
-            last: self.last,
+            leads: self.sums.leads,
+            first: self.sums.first,
+            last: self.sums.last,
             first_local: &first_local,
             last_local: &last_local,
-            hours: &self.hours,
-            midnight: self.midnight,
+            hours: &self.sums.hours,
+            midnight: self.sums.midnight,
             zone: zone.as_deref(),
         })
     }
@@ -279,7 +259,7 @@ impl Profiler {
     /// The profile as the report shows it.
     pub fn summary(&self) -> Profile {
         let rfc3339 = |ms: i64| {
-            (self.leads > 0)
+            (self.sums.leads > 0)
                 .then(|| Timestamp::from_millisecond(ms).ok())
                 .flatten()
                 .map(|t| t.to_string())
@@ -302,27 +282,27 @@ impl Profiler {
             Top(tops[i].iter().map(|f| (f.value.clone(), f.count)).collect())
         });
         Profile {
-            leads: self.leads,
+            leads: self.sums.leads,
             click_time: ClickTimes {
                 zone: self.clock.name(),
-                first: rfc3339(self.first),
-                last: rfc3339(self.last),
-                first_local: self.wall(self.first),
-                last_local: self.wall(self.last),
-                by_hour: self.hours,
+                first: rfc3339(self.sums.first),
+                last: rfc3339(self.sums.last),
+                first_local: self.wall(self.sums.first),
+                last_local: self.wall(self.sums.last),
+                by_hour: self.sums.hours,
                 by_day,
                 by_month,
-                at_midnight: self.midnight,
-                dst_gaps: self.gaps,
-                dst_folds: self.folds,
+                at_midnight: self.sums.midnight,
+                dst_gaps: self.sums.gaps,
+                dst_folds: self.sums.folds,
             },
             utm_source: source,
             utm_medium: medium,
             utm_campaign: campaign,
             email_domains: domains,
             top_error,
-            with_click_id: self.click_ids,
-            microconversions: self.micro,
+            with_click_id: self.sums.click_ids,
+            microconversions: self.sums.micro,
             warnings: self.warnings(),
         }
     }
