@@ -256,17 +256,7 @@ fn status_during_a_live_import_says_so_and_counts_its_rows_in_flight_as_such() {
     // After the kill, a second run: LAST RUN is that run, not the first.
     let first = files[0]["last_run"].as_str().unwrap().to_string();
     std::thread::sleep(Duration::from_millis(1100));
-    let r = w.run_against(
-        &sb,
-        &[
-            "import",
-            "calls.csv",
-            "--timezone",
-            "Europe/Madrid",
-            "--rate",
-            "unlimited",
-        ],
-    );
+    let r = w.run_against(&sb, &common::IMPORT_CALLS);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let json = w.run(&["status", "--json"]);
     let files: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();

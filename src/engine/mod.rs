@@ -166,7 +166,7 @@ impl Run {
             if r.profile.click_time.zone.is_empty() {
                 // Not read (imported before, or unreadable): an empty profile of
                 // the same shape, on the run's clock.
-                *r.profile = Profiler::new(self.plan.input.normalize.rules.zone.as_ref()).summary();
+                *r.profile = self.shared.profile.fresh().summary();
             }
             match &r.error {
                 Some(e) => {

@@ -15,7 +15,6 @@ use super::tally::{self, FileTally};
 use super::{Ending, FileDone, Files, Run, Shared};
 use crate::error::{Error, Exit};
 use crate::normalize::Outcome;
-use crate::profile::Profiler;
 use crate::report::{EmitWriter, Rejects};
 use crate::source::Input;
 
@@ -74,7 +73,7 @@ impl Files for Validator {
                 text.len() - start
             })
         };
-        let mut profile = Profiler::new(self.plan.run.input.normalize.rules.zone.as_ref());
+        let mut profile = shared.profile.fresh();
         let result = pipeline::run_file(
             input,
             &self.plan.run.input,

@@ -187,6 +187,17 @@ impl Profiler {
         }
     }
 
+    /// An empty profile on the same clock (a file's, from the run's), without
+    /// building the zone's table again.
+    pub fn fresh(&self) -> Profiler {
+        Profiler {
+            clock: Arc::clone(&self.clock),
+            sums: Sums::default(),
+            days: DayCounts::default(),
+            columns: std::array::from_fn(|_| Column::new(COUNTERS)),
+        }
+    }
+
     /// The clock the normalizing threads read clicks on.
     pub fn clock(&self) -> Arc<Clock> {
         Arc::clone(&self.clock)

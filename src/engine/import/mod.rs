@@ -304,7 +304,8 @@ impl Files for Importer {
         );
         let counters = Counters::default();
         let (profiled, profile) = std::sync::mpsc::channel();
-        let pipeline = self.spawn_pipeline(input, feed, &counters, profiled);
+        let fresh = shared.profile.fresh();
+        let pipeline = self.spawn_pipeline(input, feed, &counters, (fresh, profiled));
         let sink: Sink = {
             let tx = to_recorder.clone();
             Arc::new(move |e| {
@@ -325,7 +326,9 @@ impl Files for Importer {
         let (result, seen) = rec.drive(inbox, pipeline, dispatcher).await;
         let (mut report, examples) = rec.finish(&mut self.store_error)?;
         // Sent as the pipeline ended: it has (unless it panicked).
-        let profile = profile.try_recv().unwrap_or_default();
+        let profile = profile
+            .try_recv()
+            .unwrap_or_else(|_| shared.profile.fresh());
         tally::profiled(&mut report, &profile);
         shared.profile.merge(&profile);
         shared.seen = seen.unwrap_or_else(|| Seen::new(self.plan.run.input.dedupe));
@@ -359,13 +362,14 @@ type PipelineDone = (Result<bool, FileError>, Seen);
 
 impl Importer {
     /// Read and normalize on blocking threads; request bodies are built there too,
-    /// off the threads that send. The file's profile goes to `profiled` at the end.
+    /// off the threads that send. The file's profile (begun empty on the run's clock)
+    /// goes to `profiled` at the end.
     fn spawn_pipeline(
         &self,
         input: &Input,
         mut feed: Feed,
         counters: &Counters,
-        profiled: std::sync::mpsc::Sender<Profiler>,
+        (mut profile, profiled): (Profiler, std::sync::mpsc::Sender<Profiler>),
     ) -> tokio::task::JoinHandle<PipelineDone> {
         let (input, cfg, counters) = (input.clone(), self.plan.run.input.clone(), counters.clone());
         let client = Arc::clone(&self.target.client);
@@ -376,7 +380,6 @@ impl Importer {
                     lead
                 })
             };
-            let mut profile = Profiler::new(cfg.normalize.rules.zone.as_ref());
             let result = pipeline::run_file(
                 &input,
                 &cfg,
