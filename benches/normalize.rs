@@ -107,22 +107,16 @@ fn row(c: &mut Criterion) {
     });
 }
 
-/// The profile's cost per lead: on a normalizing thread (`profile/lead`, batches of
-/// 1,024 as the pipeline makes them) and on the in-order thread (`profile/merge`,
-/// a batch's profile merged, per lead).
+/// The profile's cost per lead: on a normalizing thread (`profile/row+lead`
+/// against `profile/row`: values counted as normalize writes the JSON, then the
+/// click; `profile/lead`: the click alone) and on the in-order thread
+/// (`profile/merge`, a batch of 1,024 leads' profile merged).
 fn profile(c: &mut Criterion) {
     let n = normalizer();
     let leads: Vec<_> = (0..8192)
-        .filter_map(|i| {
-            match n.normalize_marked(Row {
-                ordinal: i,
-                pos: i,
-                cells: cells(i),
-                defect: None,
-            }) {
-                (Outcome::Valid(l), m) => Some((l, m)),
-                (Outcome::Rejected(_), _) => None,
-            }
+        .filter_map(|i| match n.normalize(row_of(i)) {
+            Outcome::Valid(l) => Some(l),
+            Outcome::Rejected(_) => None,
         })
         .collect();
     assert_eq!(leads.len(), 8192);
@@ -146,10 +140,15 @@ fn profile(c: &mut Criterion) {
                     cells: rows[i % rows.len()].clone(),
                     defect: None,
                 };
-                let (o, marks) = n.normalize_marked(black_box(r));
-                if let (true, Outcome::Valid(lead)) = (with_profile, &o) {
-                    batch.add(&clock, lead, &marks);
-                }
+                let o = if with_profile {
+                    let o = n.normalize_counted(black_box(r), &mut batch);
+                    if let Outcome::Valid(lead) = &o {
+                        batch.add(&clock, lead);
+                    }
+                    o
+                } else {
+                    n.normalize(black_box(r))
+                };
                 i += 1;
                 if i % 1024 == 0 {
                     batch.clear();
@@ -162,20 +161,22 @@ fn profile(c: &mut Criterion) {
         let mut batch = BatchProfile::default();
         let mut i = 0;
         b.iter(|| {
-            let (lead, marks) = &leads[i % leads.len()];
-            batch.add(&clock, black_box(lead), marks);
+            batch.add(&clock, black_box(&leads[i % leads.len()]));
             i += 1;
             if i % 1024 == 0 {
                 batch.clear();
             }
         })
     });
-    let batches: Vec<BatchProfile> = leads
+    let batches: Vec<BatchProfile> = (0..8192)
+        .collect::<Vec<u64>>()
         .chunks(1024)
         .map(|chunk| {
             let mut b = BatchProfile::default();
-            for l in chunk {
-                b.add(&clock, &l.0, &l.1);
+            for &i in chunk {
+                if let Outcome::Valid(l) = n.normalize_counted(row_of(i), &mut b) {
+                    b.add(&clock, &l);
+                }
             }
             b
         })
@@ -191,6 +192,16 @@ fn profile(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// Row `i` of the generated data.
+fn row_of(i: u64) -> Row {
+    Row {
+        ordinal: i,
+        pos: i,
+        cells: cells(i),
+        defect: None,
+    }
 }
 
 criterion_group!(benches, time, row, profile);

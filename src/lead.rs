@@ -1,5 +1,5 @@
 //! A lead: exactly the set-click fields of one valid row, ready to send or emit,
-//! and where the values the profile counts sit in them.
+//! and what the data's profile counts of it ([`Tallies`]).
 
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -17,48 +17,36 @@ pub enum DstAdjust {
     Fold,
 }
 
-/// A value's bytes in one of a lead's JSON texts, between its quotes (none when
-/// `start == end`: values are never empty).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Mark {
-    pub start: u32,
-    pub end: u32,
-    /// Written with JSON escapes (`\"`, `\\`, `\n`, `\u00XX`).
-    pub escaped: bool,
+/// A column of `url_parameters` the data's profile counts the values of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param {
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
 }
 
-/// Where the values the data's profile counts sit in a lead's JSON
-/// texts, noted by normalize as it wrote them: read off a valid row on its
-/// normalizing thread without parsing its JSON again.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Marks {
-    /// In `url_parameters`.
-    pub utm_source: Mark,
-    pub utm_medium: Mark,
-    pub utm_campaign: Mark,
-    /// In `settings`.
-    pub email: Mark,
+/// What the data's profile counts of a valid lead, handed over by normalize as it
+/// writes the lead's JSON texts (the data profile's `BatchProfile` takes them on
+/// a normalizing thread): no value is looked for again in the JSON. Normalize hands
+/// them only for a row it makes a lead of (every check is done before the JSON
+/// is written).
+pub trait Tallies {
+    /// A value of `param`, as sent (trimmed; unescaped).
+    fn param(&mut self, param: Param, value: &str);
+    /// The normalized email address.
+    fn email(&mut self, address: &str);
     /// `url_parameters` has a click id (gclid, fbclid, msclkid...).
-    pub click_id: bool,
+    fn click_id(&mut self);
     /// `settings` has `"microconversion":"1"`.
-    pub microconversion: bool,
+    fn microconversion(&mut self);
 }
 
-impl Mark {
-    /// The value's text in `json`, unescaped when it was escaped; `None` for no
-    /// value (or a mark that does not fit `json`).
-    #[inline(always)]
-    pub fn text<'a>(&self, json: &'a str) -> Option<std::borrow::Cow<'a, str>> {
-        if self.start >= self.end {
-            return None;
-        }
-        let raw = json.get(self.start as usize..self.end as usize)?;
-        if !self.escaped {
-            return Some(std::borrow::Cow::Borrowed(raw));
-        }
-        let quoted = json.get(self.start.checked_sub(1)? as usize..self.end as usize + 1)?;
-        serde_json::from_str::<String>(quoted).ok().map(Into::into)
-    }
+/// Nothing counted (normalize without a profile).
+impl Tallies for () {
+    fn param(&mut self, _: Param, _: &str) {}
+    fn email(&mut self, _: &str) {}
+    fn click_id(&mut self) {}
+    fn microconversion(&mut self) {}
 }
 
 #[derive(Debug, Clone)]

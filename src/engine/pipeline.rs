@@ -419,9 +419,9 @@ fn normalize_batches<T>(
                 let outcomes = rows
                     .into_iter()
                     .map(|r| {
-                        let (mut o, marks) = n.normalize_marked(r);
+                        let mut o = n.normalize_counted(r, &mut *profile);
                         if let Outcome::Valid(lead) = &mut o {
-                            profile.add(clock, lead, &marks);
+                            profile.add(clock, lead);
                             if spent_tx.is_some() {
                                 spent.push(std::mem::take(&mut lead.cells));
                             }

@@ -10,7 +10,7 @@ use super::params::{self, Pairs};
 use super::unicode::shown;
 use super::{Normalizer, Problem};
 use crate::cell::Cell;
-use crate::lead::Marks;
+use crate::lead::{Param, Tallies};
 
 /// The set-click fields of a row other than click_time, ready to send.
 pub(super) struct Fields {
@@ -18,8 +18,13 @@ pub(super) struct Fields {
     pub settings: String,
     pub referrer: Option<String>,
     pub current_url: Option<String>,
-    /// Where the profile's values were written in the two JSON texts.
-    pub marks: Marks,
+}
+
+/// `key == want`, compared as an array of known size (a few word compares, no
+/// call to `bcmp`): this runs for every key of every row.
+#[inline(always)]
+fn is<const N: usize>(key: &str, want: &[u8; N]) -> bool {
+    <&[u8; N]>::try_from(key.as_bytes()).is_ok_and(|k| k == want)
 }
 
 fn problem(problems: &mut Vec<Problem>, field: &str, column: Option<usize>, reason: String) {
@@ -32,7 +37,14 @@ fn problem(problems: &mut Vec<Problem>, field: &str, column: Option<usize>, reas
 
 impl Normalizer {
     /// Everything but click_time, borrowing from the row until the JSON is written.
-    pub(super) fn fields(&self, cells: &[Cell], problems: &mut Vec<Problem>) -> Option<Fields> {
+    /// `tallies` (for a row whose click_time is valid) gets the values the
+    /// profile counts as the JSON is written: once every check has passed.
+    pub(super) fn fields(
+        &self,
+        cells: &[Cell],
+        problems: &mut Vec<Problem>,
+        tallies: Option<&mut impl Tallies>,
+    ) -> Option<Fields> {
         let m = &self.map;
         let text = |i: Option<usize>| i.and_then(|i| cells.get(i)).and_then(Cell::text);
         let before = problems.len();
@@ -55,25 +67,45 @@ impl Normalizer {
             return None;
         }
         let owned = |u: Option<Cow<'_, str>>| u.filter(|s| !s.is_empty()).map(Cow::into_owned);
-        let mut marks = Marks::default();
-        let url_parameters = url_params?.to_json_marked(|key, _, at| match key {
-            "utm_source" => marks.utm_source = at,
-            "utm_medium" => marks.utm_medium = at,
-            "utm_campaign" => marks.utm_campaign = at,
-            k if k.starts_with("utm_") => {}
-            k => marks.click_id |= super::columns::CLICK_IDS.contains(&k),
+        let Some(t) = tallies else {
+            return Some(Fields {
+                url_parameters: url_params?.to_json(),
+                settings: settings.to_json(),
+                referrer: owned(referrer),
+                current_url: owned(current_url),
+            });
+        };
+        let mut click_id = false;
+        let url_parameters = url_params?.to_json_each(|key, value| {
+            if is(key, b"utm_source") {
+                t.param(Param::UtmSource, value);
+            } else if is(key, b"utm_medium") {
+                t.param(Param::UtmMedium, value);
+            } else if is(key, b"utm_campaign") {
+                t.param(Param::UtmCampaign, value);
+            } else if !key.starts_with("utm_") {
+                click_id |= super::columns::CLICK_IDS.contains(&key);
+            }
         });
-        let settings = settings.to_json_marked(|key, value, at| match key {
-            "email" => marks.email = at,
-            "microconversion" => marks.microconversion = value == "1",
-            _ => {}
+        let mut micro = false;
+        let settings = settings.to_json_each(|key, value| {
+            if is(key, b"email") {
+                t.email(value);
+            } else if is(key, b"microconversion") {
+                micro = value == "1";
+            }
         });
+        if click_id {
+            t.click_id();
+        }
+        if micro {
+            t.microconversion();
+        }
         Some(Fields {
             url_parameters,
             settings,
             referrer: owned(referrer),
             current_url: owned(current_url),
-            marks,
         })
     }
 

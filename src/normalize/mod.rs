@@ -11,7 +11,7 @@ pub mod unicode;
 use std::sync::OnceLock;
 
 use crate::cell::{Cell, Row};
-use crate::lead::{Lead, Marks};
+use crate::lead::{Lead, Tallies};
 use columns::{ColumnMap, Field, MappingError};
 use time::{DayOffsets, DstAdjust, ExcelEpoch, OrderVerdict, TimeError, TimeRules, When};
 use unicode::shown;
@@ -276,13 +276,12 @@ impl Normalizer {
     }
 
     pub fn normalize(&self, row: Row) -> Outcome {
-        self.normalize_marked(row).0
+        self.normalize_counted(row, &mut ())
     }
 
-    /// [`Normalizer::normalize`], and for a valid row where the values the data's
-    /// profile counts were written in its JSON (kept out of the [`Lead`], which
-    /// is moved several times on its way to a sender).
-    pub fn normalize_marked(&self, row: Row) -> (Outcome, Marks) {
+    /// [`Normalizer::normalize`], handing `tallies` what the data's profile counts
+    /// of a valid row as its JSON is written (nothing for a rejected row).
+    pub fn normalize_counted(&self, row: Row, tallies: &mut impl Tallies) -> Outcome {
         let Row {
             ordinal,
             pos,
@@ -302,10 +301,12 @@ impl Normalizer {
                 problems,
                 cells,
             };
-            return (Outcome::Rejected(rejected), Marks::default());
+            return Outcome::Rejected(rejected);
         }
         let time = self.click_time(&cells, &mut problems);
-        let fields = self.fields(&cells, &mut problems);
+        // With a valid click_time, the fields' checks decide: their values are
+        // counted once they have all passed, as the JSON is written.
+        let fields = self.fields(&cells, &mut problems, time.is_some().then_some(tallies));
         match (time, fields) {
             (Some((click_time, dst)), Some(f)) if problems.is_empty() => {
                 let lead = Lead {
@@ -321,7 +322,7 @@ impl Normalizer {
                     body: None,
                     known_fingerprint: None,
                 };
-                (Outcome::Valid(lead), f.marks)
+                Outcome::Valid(lead)
             }
             _ => {
                 let rejected = Rejected {
@@ -330,7 +331,7 @@ impl Normalizer {
                     problems,
                     cells,
                 };
-                (Outcome::Rejected(rejected), Marks::default())
+                Outcome::Rejected(rejected)
             }
         }
     }

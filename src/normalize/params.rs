@@ -8,7 +8,6 @@ use super::columns::is_param_key;
 pub use super::email::normalize_email;
 use crate::cell::trim;
 use crate::json::json_str;
-use crate::lead::Mark;
 
 /// Key/value pairs where the first value given for a key wins; written sorted.
 /// Keys and values borrow from the row where they can: this runs for every row.
@@ -65,12 +64,11 @@ impl<'a> Pairs<'a> {
 
     /// `{"a":"1","b":"2"}` with keys sorted.
     pub fn to_json(&mut self) -> String {
-        self.to_json_marked(|_, _, _| {})
+        self.to_json_each(|_, _| {})
     }
 
-    /// [`Pairs::to_json`], telling `mark` each key, its value and where the value
-    /// was written (for [`crate::lead::Marks`]).
-    pub fn to_json_marked(&mut self, mut mark: impl FnMut(&str, &str, Mark)) -> String {
+    /// [`Pairs::to_json`], showing `each` every key and its value as written.
+    pub fn to_json_each(&mut self, mut each: impl FnMut(&str, &str)) -> String {
         if !self.0.is_sorted_by(|a, b| a.0 <= b.0) {
             self.0.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         }
@@ -88,18 +86,8 @@ impl<'a> Pairs<'a> {
             }
             json_str(&mut out, k);
             out.push(':');
-            let start = out.len() + 1;
             json_str(&mut out, v);
-            let end = out.len() - 1;
-            mark(
-                k,
-                v,
-                Mark {
-                    start: start as u32,
-                    end: end as u32,
-                    escaped: end - start != v.len(),
-                },
-            );
+            each(k, v);
         }
         out.push('}');
         out
@@ -199,16 +187,18 @@ mod tests {
         p.add("utm_source", "bing");
         p.add("gclid", "Abc");
         assert_eq!(p.to_json(), r#"{"gclid":"Abc","utm_source":"google"}"#);
-        // Where each value went, escaped or not.
+        // Each key and value as written, in order.
         p.add("utm_campaign", "say \"hi\"");
-        let mut marks = Vec::new();
-        let json = p.to_json_marked(|k, _, m| marks.push((k.to_string(), m)));
-        let value = |m: Mark| &json[m.start as usize..m.end as usize];
-        assert_eq!(marks.len(), 3);
-        assert_eq!((marks[0].0.as_str(), value(marks[0].1)), ("gclid", "Abc"));
-        assert_eq!(value(marks[1].1), r#"say \"hi\""#);
-        assert!(marks[1].1.escaped && !marks[0].1.escaped);
-        assert_eq!(value(marks[2].1), "google");
+        let mut seen = Vec::new();
+        let json = p.to_json_each(|k, v| seen.push(format!("{k}={v}")));
+        assert_eq!(
+            json,
+            r#"{"gclid":"Abc","utm_campaign":"say \"hi\"","utm_source":"google"}"#
+        );
+        assert_eq!(
+            seen,
+            ["gclid=Abc", "utm_campaign=say \"hi\"", "utm_source=google"]
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! A column's most frequent values over a file, fed a batch at a time in file
 //! order: exact sums of recent batches, settled into a Space-Saving summary.
 
-use super::topk::{Frequent, Tally, TopK};
+use super::tally::Tally;
+use super::topk::{Frequent, TopK};
 
 /// A column's most frequent values as batches come in, in file order: the
 /// batches' exact counts are summed in an exact tally of the values seen since
@@ -30,9 +31,7 @@ impl Column {
 
     /// A batch's exact counts (the next batch in file order).
     pub fn add_tally(&mut self, t: &Tally) {
-        for (hash, value, n) in t.iter() {
-            self.recent.add_weighted(hash, value, n);
-        }
+        self.recent.absorb(t);
         if self.recent.len() > SETTLE {
             self.settle();
         }
@@ -40,7 +39,7 @@ impl Column {
 
     fn settle(&mut self) {
         for (hash, value, n) in self.recent.iter() {
-            self.top.add(hash, value, n);
+            self.top.add(hash, &value, n);
         }
         self.recent.clear();
     }

@@ -9,8 +9,8 @@
 //! profiles the batches read up to the stop.
 //!
 //! Where the work happens: each normalizing thread profiles its batch of rows
-//! ([`BatchProfile`]: exact counts, the values found where normalize noted them
-//! in each lead's JSON, [`crate::lead::Marks`]); the
+//! ([`BatchProfile`]: exact counts; the values are handed over by normalize as
+//! it writes each lead's JSON, [`crate::lead::Tallies`]); the
 //! in-order thread merges the batches in file order ([`Profiler::add_batch`]: a
 //! few array additions, and one Space-Saving update per distinct value of the
 //! batch, see [`topk`]). Memory is bounded whatever the number of rows: 1,024
@@ -19,6 +19,7 @@
 pub mod column;
 pub mod days;
 pub mod render;
+pub mod tally;
 pub mod topk;
 pub mod warnings;
 
@@ -29,10 +30,10 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::lead::{DstAdjust, Lead, Marks};
+use crate::lead::{DstAdjust, Lead, Param, Tallies};
 use column::Column;
 use days::{Clock, DAY_MS, DayCounts, HOUR_MS};
-use topk::Tally;
+use tally::Tally;
 pub use warnings::Warning;
 
 /// Values reported per column.
@@ -112,8 +113,9 @@ impl BatchProfile {
         }
     }
 
-    /// One valid lead, its click read on `clock`.
-    pub fn add(&mut self, clock: &Clock, lead: &Lead, marks: &Marks) {
+    /// One valid lead, its click read on `clock` (its values are counted as
+    /// normalize writes them: [`Tallies`]).
+    pub fn add(&mut self, clock: &Clock, lead: &Lead) {
         let utc = lead.click_time;
         let local = clock.local(utc);
         let (day, of_day) = (local.div_euclid(DAY_MS), local.rem_euclid(DAY_MS));
@@ -133,25 +135,33 @@ impl BatchProfile {
             Some((d, n)) if *d == day => *n += 1,
             _ => self.days.push((day, 1)),
         }
-        let m = marks;
-        let [source, medium, campaign, domains] = &mut self.columns;
-        let params = &lead.url_parameters;
-        if let Some(v) = m.utm_source.text(params) {
-            source.add(&v);
+    }
+}
+
+impl Tallies for BatchProfile {
+    #[inline(always)]
+    fn param(&mut self, param: Param, value: &str) {
+        let column = match param {
+            Param::UtmSource => 0,
+            Param::UtmMedium => 1,
+            Param::UtmCampaign => 2,
+        };
+        self.columns[column].add(value);
+    }
+
+    #[inline(always)]
+    fn email(&mut self, address: &str) {
+        if let Some(d) = domain(address) {
+            self.columns[3].add(d);
         }
-        if let Some(v) = m.utm_medium.text(params) {
-            medium.add(&v);
-        }
-        if let Some(v) = m.utm_campaign.text(params) {
-            campaign.add(&v);
-        }
-        if let Some(email) = m.email.text(&lead.settings)
-            && let Some(d) = domain(&email)
-        {
-            domains.add(d);
-        }
-        self.sums.click_ids += u64::from(m.click_id);
-        self.sums.micro += u64::from(m.microconversion);
+    }
+
+    fn click_id(&mut self) {
+        self.sums.click_ids += 1;
+    }
+
+    fn microconversion(&mut self) {
+        self.sums.micro += 1;
     }
 }
 

@@ -16,9 +16,26 @@ const HEADER: [&str; 7] = [
     "microconversion",
 ];
 
-/// A lead as normalize makes it (with its marks), from the cells under `HEADER`;
-/// naive times are Madrid's.
-fn lead(cells: [&str; 7]) -> (Lead, Marks) {
+/// A row's cells under `HEADER`.
+fn lead(cells: [&str; 7]) -> Vec<Cell> {
+    cells
+        .iter()
+        .map(|c| match *c {
+            "" => Cell::Empty,
+            c => Cell::Text(c.into()),
+        })
+        .collect()
+}
+
+/// A row at `time` from google, a@x.com.
+fn at(time: &str) -> Vec<Cell> {
+    lead([time, "a@x.com", "google", "", "", "", ""])
+}
+
+/// The row normalized (naive times are Madrid's) and profiled as the pipeline
+/// does: its values counted into `b` as its JSON is written, then its click.
+/// Whether it made a lead.
+fn profiled(b: &mut BatchProfile, clock: &Clock, cells: &[Cell]) -> bool {
     let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
     let opts = NormalizeOptions {
         rules: TimeRules {
@@ -32,28 +49,21 @@ fn lead(cells: [&str; 7]) -> (Lead, Marks) {
     let row = Row {
         ordinal: 1,
         pos: 1,
-        cells: cells
-            .iter()
-            .map(|c| match *c {
-                "" => Cell::Empty,
-                c => Cell::Text(c.into()),
-            })
-            .collect(),
+        cells: cells.to_vec(),
         defect: None,
     };
-    match n.normalize_marked(row) {
-        (Outcome::Valid(l), m) => (l, m),
-        (Outcome::Rejected(r), _) => panic!("{cells:?}: {:?}", r.problems),
+    match n.normalize_counted(row, b) {
+        Outcome::Valid(l) => {
+            b.add(clock, &l);
+            true
+        }
+        Outcome::Rejected(_) => false,
     }
 }
 
-/// A lead at `time` from google, a@x.com.
-fn at(time: &str) -> (Lead, Marks) {
-    lead([time, "a@x.com", "google", "", "", "", ""])
-}
-
-fn add(b: &mut BatchProfile, clock: &Clock, (lead, marks): &(Lead, Marks)) {
-    b.add(clock, lead, marks);
+/// [`profiled`], for a row that makes a lead.
+fn add(b: &mut BatchProfile, clock: &Clock, cells: &[Cell]) {
+    assert!(profiled(b, clock, cells), "{cells:?} rejected");
 }
 
 fn madrid() -> TimeZone {
@@ -205,6 +215,42 @@ fn only_the_ten_most_frequent_values_are_reported() {
     assert_eq!(top.len(), TOP);
     assert_eq!(top[0], ("c29".to_string(), 30));
     assert_eq!(top[9], ("c20".to_string(), 21));
+}
+
+#[test]
+fn a_rejected_row_is_not_profiled() {
+    let mut p = Profiler::new(None);
+    let clock = p.clock();
+    let mut b = BatchProfile::default();
+    // Every field valid but the click_time; then the other way round.
+    let bad_time = lead([
+        "tomorrow",
+        "a@x.com",
+        "google",
+        "cpc",
+        "c",
+        r#"{"gclid":"g"}"#,
+        "1",
+    ]);
+    let bad_email = lead([
+        "2024-06-01T10:00:00Z",
+        "not an email",
+        "bing",
+        "",
+        "",
+        "",
+        "1",
+    ]);
+    assert!(!profiled(&mut b, &clock, &bad_time));
+    assert!(!profiled(&mut b, &clock, &bad_email));
+    add(&mut b, &clock, &at("2024-06-01 12:00:00"));
+    p.add_batch(&b);
+    let s = p.summary();
+    assert_eq!(s.leads, 1);
+    assert_eq!(s.utm_source, Top(vec![("google".into(), 1)]));
+    assert_eq!((s.utm_medium.0.len(), s.utm_campaign.0.len()), (0, 0));
+    assert_eq!(s.email_domains, Top(vec![("x.com".into(), 1)]));
+    assert_eq!((s.with_click_id, s.microconversions), (0, 0));
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The most frequent values of a column in bounded memory: exact counts of one
-//! batch of rows ([`Tally`], built on a normalizing thread) merged, in file order,
+//! batch of rows ([`super::tally::Tally`], built on a normalizing thread) merged, in file order,
 //! into a Space-Saving summary ([`TopK`], on the in-order thread).
 //!
 //! Space-Saving (Metwally, Agrawal and El Abbadi, "Efficient Computation of
@@ -22,6 +22,8 @@ use std::cmp::Reverse;
 
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::tally::{Packed, mix};
+
 /// Longest value kept, in bytes: longer ones are counted under their first 200
 /// bytes (cut at a character boundary).
 pub const MAX_VALUE: usize = 200;
@@ -38,53 +40,16 @@ pub fn cut(value: &str) -> &str {
     &value[..end]
 }
 
-/// The hash a value is found by, in a [`Tally`] and in a [`TopK`]. Values of up
-/// to 16 bytes (most UTM values and email domains) are read as two words, as
-/// xxh3 reads them, and mixed by one folded multiply (foldhash's mix); longer
-/// ones go through xxh3. Not for untrusted-input DoS resistance: the tables it
-/// feeds are bounded per batch and per column.
+/// The hash a value is found by, in a [`super::tally::Tally`] and in a [`TopK`]. Values of up
+/// to 16 bytes (most UTM values and email domains) are [`Packed`] (two words
+/// read as xxh3 reads them) and mixed by one folded multiply; longer ones go
+/// through xxh3. Not for untrusted-input DoS resistance: the tables it feeds are
+/// bounded per batch and per column.
 #[inline]
 pub fn hash(value: &str) -> u64 {
-    const K0: u64 = 0x243f_6a88_85a3_08d3;
-    const K1: u64 = 0x1319_8a2e_0370_7344;
-    let b = value.as_bytes();
-    let n = b.len();
-    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
-    let half = |at: usize| {
-        u64::from(u32::from_le_bytes(
-            b[at..at + 4].try_into().unwrap_or([0; 4]),
-        ))
-    };
-    let (lo, hi) = match n {
-        0 => (0, 0),
-        1..=3 => (
-            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
-            0,
-        ),
-        4..=7 => (half(0), half(n - 4)),
-        8..=16 => (word(0), word(n - 8)),
-        _ => return xxh3_64(b),
-    };
-    let mixed = u128::from(lo ^ K0) * u128::from(hi ^ K1 ^ n as u64);
-    (mixed as u64) ^ (mixed >> 64) as u64
-}
-
-/// `a == b` for slices of the same length, without a call to `memcmp` for the
-/// short ones (most values): the two words [`hash`] reads from each.
-#[inline(always)]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
-    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or([0; 4]));
-    match n {
-        0 => true,
-        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
-        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        _ => a == b,
+    match Packed::of(value.as_bytes()) {
+        Some(p) => mix(p),
+        None => xxh3_64(value.as_bytes()),
     }
 }
 
@@ -106,7 +71,7 @@ const FREE: Slot = Slot {
 /// Open addressing with linear probing: a value's 64-bit hash to the index of its
 /// entry in the owner's list; the owner compares the values themselves.
 #[derive(Debug, Clone, Default)]
-struct Slots {
+pub(super) struct Slots {
     /// A power of two long, at most half full.
     slots: Vec<Slot>,
     len: usize,
@@ -114,9 +79,11 @@ struct Slots {
 
 impl Slots {
     /// Empty, keeping the room.
-    fn clear(&mut self) {
-        self.slots.fill(FREE);
-        self.len = 0;
+    pub(super) fn clear(&mut self) {
+        if self.len > 0 {
+            self.slots.fill(FREE);
+            self.len = 0;
+        }
     }
 
     fn home(&self, hash: u64) -> usize {
@@ -125,7 +92,7 @@ impl Slots {
 
     /// The index under `hash` for which `is` says yes, probing from its home.
     #[inline]
-    fn find(&self, hash: u64, is: impl Fn(u32) -> bool) -> Option<u32> {
+    pub(super) fn find(&self, hash: u64, is: impl Fn(u32) -> bool) -> Option<u32> {
         if self.slots.is_empty() {
             return None;
         }
@@ -144,7 +111,7 @@ impl Slots {
     }
 
     /// Add `index` (not in yet) under `hash`.
-    fn insert(&mut self, hash: u64, index: u32) {
+    pub(super) fn insert(&mut self, hash: u64, index: u32) {
         if (self.len + 1) * 2 > self.slots.len() {
             let size = ((self.len + 1) * 4).next_power_of_two();
             let old = std::mem::replace(&mut self.slots, vec![FREE; size]);
@@ -201,88 +168,6 @@ impl Slots {
         }
         self.slots[hole] = FREE;
         self.len -= 1;
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Counted {
-    hash: u64,
-    start: u32,
-    len: u32,
-    count: u64,
-}
-
-/// Exact counts of a column's values in one batch of rows (at most a batch's
-/// distinct values, each cut to [`MAX_VALUE`] bytes).
-#[derive(Debug, Clone, Default)]
-pub struct Tally {
-    /// The values, back to back.
-    text: String,
-    entries: Vec<Counted>,
-    slots: Slots,
-}
-
-impl Tally {
-    /// One more row with `value`.
-    #[inline]
-    pub fn add(&mut self, value: &str) {
-        let value = cut(value);
-        self.add_weighted(hash(value), value, 1);
-    }
-
-    /// `count` more rows with `value` (already cut), whose [`hash`] is `hash`.
-    #[inline]
-    pub fn add_weighted(&mut self, hash: u64, value: &str, count: u64) {
-        let (text, entries) = (self.text.as_bytes(), &mut self.entries);
-        let found = self.slots.find(hash, |i| {
-            let e = &entries[i as usize];
-            e.len as usize == value.len()
-                && text
-                    .get(e.start as usize..(e.start + e.len) as usize)
-                    .is_some_and(|t| same(t, value.as_bytes()))
-        });
-        if let Some(i) = found {
-            entries[i as usize].count += count;
-            return;
-        }
-        self.insert(hash, value, count);
-    }
-
-    /// A value not seen before in this tally.
-    fn insert(&mut self, hash: u64, value: &str, count: u64) {
-        let index = self.entries.len() as u32;
-        self.entries.push(Counted {
-            hash,
-            start: self.text.len() as u32,
-            len: value.len() as u32,
-            count,
-        });
-        self.text.push_str(value);
-        self.slots.insert(hash, index);
-    }
-
-    /// Empty, keeping the room (a batch's tally is used again for the next).
-    pub fn clear(&mut self) {
-        self.text.clear();
-        self.entries.clear();
-        self.slots.clear();
-    }
-
-    /// Distinct values.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// `(hash, value, count)` of each distinct value, in order of first sight.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, &str, u64)> {
-        self.entries.iter().map(|e| {
-            let v = &self.text[e.start as usize..(e.start + e.len) as usize];
-            (e.hash, v, e.count)
-        })
     }
 }
 

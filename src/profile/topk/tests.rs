@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::profile::tally::Tally;
 
 /// A stream with a few heavy values and a long tail, and its true counts.
 pub(crate) fn skewed(n: usize, distinct: u64, seed: u64) -> (Vec<String>, HashMap<String, u64>) {
@@ -64,13 +65,13 @@ fn a_tally_counts_a_batch_exactly() {
         t.add(&format!("v{}", i % 700));
     }
     t.add("v3");
-    let counts: HashMap<&str, u64> = t.iter().map(|(_, v, c)| (v, c)).collect();
+    let counts: HashMap<String, u64> = t.iter().map(|(_, v, c)| (v.to_string(), c)).collect();
     assert_eq!(counts.len(), 700);
     assert_eq!(counts["v0"], 5);
     assert_eq!(counts["v3"], 6);
     assert_eq!(counts["v699"], 4);
     // Hashes are the values' own.
-    assert!(t.iter().all(|(h, v, _)| h == hash(v)));
+    assert!(t.iter().all(|(h, v, _)| h == hash(&v)));
 }
 
 #[test]
@@ -95,11 +96,49 @@ fn values_of_every_length_that_differ_in_one_byte_are_told_apart() {
     let got: HashMap<String, u64> = t
         .iter()
         .map(|(h, v, n)| {
-            assert_eq!(h, hash(v));
+            assert_eq!(h, hash(&v));
             (v.to_string(), n)
         })
         .collect();
     assert_eq!(got, truth);
+}
+
+#[test]
+fn a_tally_absorbed_adds_its_counts_and_a_cleared_one_counts_again() {
+    // Short and long values, past several growths of the table.
+    let value = |i: u64| match i % 3 {
+        0 => format!("v{i}"),
+        1 => format!("domain-{i}.example"),
+        _ => format!("a-campaign-name-longer-than-sixteen-{i}"),
+    };
+    let (mut a, mut b) = (Tally::default(), Tally::default());
+    let mut truth: HashMap<String, u64> = HashMap::new();
+    for i in 0..5000u64 {
+        let (t, v) = if i % 2 == 0 {
+            (&mut a, value(i % 1500))
+        } else {
+            (&mut b, value(i % 900))
+        };
+        t.add(&v);
+        *truth.entry(v).or_default() += 1;
+    }
+    a.absorb(&b);
+    let got: HashMap<String, u64> = a
+        .iter()
+        .map(|(h, v, n)| {
+            assert_eq!(h, hash(&v));
+            (v.to_string(), n)
+        })
+        .collect();
+    assert_eq!(got, truth);
+    assert_eq!(a.len(), truth.len());
+    // Cleared, the same tally counts a new batch from nothing.
+    a.clear();
+    assert!(a.is_empty());
+    a.add("x");
+    a.add("x");
+    let again: Vec<(String, u64)> = a.iter().map(|(_, v, n)| (v.to_string(), n)).collect();
+    assert_eq!(again, [("x".to_string(), 2)]);
 }
 
 #[test]
@@ -111,7 +150,7 @@ fn long_values_are_cut_at_a_character_boundary() {
     let mut t = Tally::default();
     t.add(&long);
     t.add(&format!("{long}tail"));
-    let v: Vec<(u64, &str, u64)> = t.iter().collect();
+    let v: Vec<(u64, String, u64)> = t.iter().map(|(h, v, n)| (h, v.to_string(), n)).collect();
     assert_eq!(v.len(), 1, "counted under the same first 200 bytes");
     assert_eq!(v[0].2, 2);
 }
@@ -183,7 +222,7 @@ fn batches_added_with_weights_keep_the_bound() {
             tally.add(v);
         }
         for (h, v, c) in tally.iter() {
-            t.add(h, v, c);
+            t.add(h, &v, c);
         }
     }
     check_bound(&t, &truth, false);

@@ -1,0 +1,328 @@
+//! Exact counts of a column's values in one batch of rows ([`Tally`]): short
+//! values packed in three words ([`Packed`]) and counted without their text,
+//! longer ones kept in a text. See [`super::topk`] for what the counts feed.
+
+use super::topk::{Slots, cut, hash};
+
+/// A value of up to [`Packed::MAX`] bytes in three words: two little-endian
+/// words (or half words, or three bytes) read from its start and from its end,
+/// as xxh3 reads them, and its length. They overlap, so together they hold every
+/// byte: equal values pack equal, and the value is rebuilt from them
+/// ([`Packed::bytes`]). A [`Tally`] counts such values without their text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Packed {
+    lo: u64,
+    hi: u64,
+    len: u64,
+}
+
+impl Packed {
+    /// The longest value packed, in bytes.
+    pub const MAX: usize = 16;
+
+    /// `value` packed; `None` when longer than [`Packed::MAX`].
+    #[inline(always)]
+    pub fn of(value: &[u8]) -> Option<Packed> {
+        let b = value;
+        let n = b.len();
+        let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
+        let half = |at: usize| {
+            u64::from(u32::from_le_bytes(
+                b[at..at + 4].try_into().unwrap_or([0; 4]),
+            ))
+        };
+        let (lo, hi) = match n {
+            0 => (0, 0),
+            1..=3 => (
+                u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+                0,
+            ),
+            4..=7 => (half(0), half(n - 4)),
+            8..=16 => (word(0), word(n - 8)),
+            _ => return None,
+        };
+        Some(Packed {
+            lo,
+            hi,
+            len: n as u64,
+        })
+    }
+
+    /// The value's bytes (the first `.1` of `.0`), written back where
+    /// [`Packed::of`] read them.
+    fn bytes(self) -> ([u8; 16], usize) {
+        let n = (self.len as usize).min(Packed::MAX);
+        let mut b = [0u8; 16];
+        match n {
+            0 => {}
+            1..=3 => {
+                b[0] = self.lo as u8;
+                b[n / 2] = (self.lo >> 8) as u8;
+                b[n - 1] = (self.lo >> 16) as u8;
+            }
+            4..=7 => {
+                b[..4].copy_from_slice(&(self.lo as u32).to_le_bytes());
+                b[n - 4..n].copy_from_slice(&(self.hi as u32).to_le_bytes());
+            }
+            _ => {
+                b[..8].copy_from_slice(&self.lo.to_le_bytes());
+                b[n - 8..n].copy_from_slice(&self.hi.to_le_bytes());
+            }
+        }
+        (b, n)
+    }
+}
+
+/// The hash of a packed value: one folded multiply (foldhash's mix).
+#[inline(always)]
+pub(super) fn mix(p: Packed) -> u64 {
+    const K0: u64 = 0x243f_6a88_85a3_08d3;
+    const K1: u64 = 0x1319_8a2e_0370_7344;
+    let mixed = u128::from(p.lo ^ K0) * u128::from(p.hi ^ K1 ^ p.len);
+    (mixed as u64) ^ (mixed >> 64) as u64
+}
+
+/// A packed value rebuilt, read as a `&str`.
+#[derive(Debug, Clone, Copy)]
+pub struct Short {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl From<Packed> for Short {
+    fn from(p: Packed) -> Short {
+        let (bytes, len) = p.bytes();
+        Short { bytes, len }
+    }
+}
+
+impl std::ops::Deref for Short {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        // The bytes of a `&str` it was packed from: UTF-8 (nothing else is
+        // packed, see `Tally::add_packed`).
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+/// A value handed out by [`Tally::iter`]: rebuilt from its packed words, or in
+/// the tally's text.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Short(Short),
+    Long(&'a str),
+}
+
+impl std::ops::Deref for Value<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Value::Short(s) => s,
+            Value::Long(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    hash: u64,
+    start: u32,
+    len: u32,
+    count: u64,
+}
+
+/// A value of up to 16 bytes and its count, in three words.
+#[derive(Debug, Clone, Copy)]
+struct Counting {
+    lo: u64,
+    hi: u64,
+    /// `count << LEN_BITS | len`: every value counted has a count of at least 1.
+    meta: u64,
+}
+
+/// Bits of [`Counting::meta`] that hold the value's length (0 to 16).
+const LEN_BITS: u32 = 5;
+const LEN_MASK: u64 = (1 << LEN_BITS) - 1;
+
+impl Counting {
+    fn new(key: Packed, count: u64) -> Counting {
+        Counting {
+            lo: key.lo,
+            hi: key.hi,
+            meta: count << LEN_BITS | key.len,
+        }
+    }
+
+    fn key(&self) -> Packed {
+        Packed {
+            lo: self.lo,
+            hi: self.hi,
+            len: self.meta & LEN_MASK,
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.meta >> LEN_BITS
+    }
+}
+
+/// Exact counts of a column's values in one batch of rows (at most a batch's
+/// distinct values, each cut to [`super::topk::MAX_VALUE`] bytes). Values of up to 16 bytes
+/// (most UTM values and email domains) are counted in an open-addressing table
+/// of their [`Packed`] words, without their text; longer ones are kept back to back in
+/// a text and found through [`Slots`].
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// The short values and their counts, in order of first sight.
+    short: Vec<Counting>,
+    /// Open addressing with linear probing: `1 +` an index in `short`, or 0 for
+    /// a free slot. A power of two long (or empty), at most half full. Four
+    /// bytes a slot: a batch's table of a few hundred values stays small in the
+    /// core's cache, beside the rows being normalized.
+    index: Vec<u32>,
+    /// The longer values, back to back.
+    text: String,
+    entries: Vec<Counted>,
+    slots: Slots,
+}
+
+impl Tally {
+    /// One more row with `value`.
+    #[inline(always)]
+    pub fn add(&mut self, value: &str) {
+        match Packed::of(value.as_bytes()) {
+            Some(k) => self.add_short(k, 1),
+            None => {
+                let value = cut(value);
+                self.add_long(hash(value), value, 1);
+            }
+        }
+    }
+
+    /// `count` more rows with `value` (already cut), whose [`hash`] is `hash`.
+    #[inline]
+    pub fn add_weighted(&mut self, hash: u64, value: &str, count: u64) {
+        if count == 0 {
+            return;
+        }
+        match Packed::of(value.as_bytes()) {
+            Some(k) => self.add_short(k, count),
+            None => self.add_long(hash, value, count),
+        }
+    }
+
+    #[inline(always)]
+    fn add_short(&mut self, key: Packed, count: u64) {
+        let hash = mix(key);
+        let mask = self.index.len().wrapping_sub(1);
+        let mut i = hash as usize & mask;
+        // An empty table (`mask` all ones, nothing to read) takes the insert.
+        while let Some(&at) = self.index.get(i) {
+            let Some(c) = (at as usize)
+                .checked_sub(1)
+                .and_then(|e| self.short.get_mut(e))
+            else {
+                if (self.short.len() + 1) * 2 <= mask + 1 {
+                    // The free slot the probe ended on.
+                    self.short.push(Counting::new(key, count));
+                    self.index[i] = self.short.len() as u32;
+                    return;
+                }
+                break;
+            };
+            if c.lo == key.lo && c.hi == key.hi && c.meta & LEN_MASK == key.len {
+                c.meta += count << LEN_BITS;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+        self.grow_and_insert(key, count);
+    }
+
+    /// A short value not in yet, in a table grown first to keep it at most
+    /// half full.
+    #[cold]
+    fn grow_and_insert(&mut self, key: Packed, count: u64) {
+        self.short.push(Counting::new(key, count));
+        let size = (self.short.len() * 2).next_power_of_two().max(64);
+        self.index = vec![0; size];
+        let mask = size - 1;
+        for (e, c) in self.short.iter().enumerate() {
+            let mut i = mix(c.key()) as usize & mask;
+            while self.index[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.index[i] = e as u32 + 1;
+        }
+    }
+
+    fn add_long(&mut self, hash: u64, value: &str, count: u64) {
+        let (text, entries) = (self.text.as_bytes(), &mut self.entries);
+        let found = self.slots.find(hash, |i| {
+            let e = &entries[i as usize];
+            e.len as usize == value.len()
+                && text.get(e.start as usize..(e.start + e.len) as usize) == Some(value.as_bytes())
+        });
+        if let Some(i) = found {
+            entries[i as usize].count += count;
+            return;
+        }
+        let index = self.entries.len() as u32;
+        self.entries.push(Counted {
+            hash,
+            start: self.text.len() as u32,
+            len: value.len() as u32,
+            count,
+        });
+        self.text.push_str(value);
+        self.slots.insert(hash, index);
+    }
+
+    /// Another tally's counts added to these (a batch's into a column's recent
+    /// sums): short values key to key, without rebuilding their text.
+    pub fn absorb(&mut self, other: &Tally) {
+        for c in &other.short {
+            self.add_short(c.key(), c.count());
+        }
+        for e in &other.entries {
+            let v = &other.text[e.start as usize..(e.start + e.len) as usize];
+            self.add_long(e.hash, v, e.count);
+        }
+    }
+
+    /// Empty, keeping the room (a batch's tally is used again for the next).
+    pub fn clear(&mut self) {
+        if !self.short.is_empty() {
+            self.index.fill(0);
+            self.short.clear();
+        }
+        self.text.clear();
+        self.entries.clear();
+        self.slots.clear();
+    }
+
+    /// Distinct values.
+    pub fn len(&self) -> usize {
+        self.short.len() + self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(hash, value, count)` of each distinct value: the short ones in order
+    /// of first sight, then the longer ones in order of first sight.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, Value<'_>, u64)> {
+        let short = self
+            .short
+            .iter()
+            .map(|c| (mix(c.key()), Value::Short(c.key().into()), c.count()));
+        let long = self.entries.iter().map(|e| {
+            let v = &self.text[e.start as usize..(e.start + e.len) as usize];
+            (e.hash, Value::Long(v), e.count)
+        });
+        short.chain(long)
+    }
+}
