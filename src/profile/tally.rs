@@ -201,18 +201,6 @@ impl Tally {
         }
     }
 
-    /// `count` more rows with `value` (already cut), whose [`hash`] is `hash`.
-    #[inline]
-    pub fn add_weighted(&mut self, hash: u64, value: &str, count: u64) {
-        if count == 0 {
-            return;
-        }
-        match Packed::of(value.as_bytes()) {
-            Some(k) => self.add_short(k, count),
-            None => self.add_long(hash, value, count),
-        }
-    }
-
     #[inline(always)]
     fn add_short(&mut self, key: Packed, count: u64) {
         let hash = mix(key);
