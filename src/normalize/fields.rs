@@ -37,13 +37,13 @@ fn problem(problems: &mut Vec<Problem>, field: &str, column: Option<usize>, reas
 
 impl Normalizer {
     /// Everything but click_time, borrowing from the row until the JSON is written.
-    /// `tallies` (for a row whose click_time is valid) gets the values the
-    /// profile counts as the JSON is written: once every check has passed.
+    /// `t` gets the values the profile counts as the JSON is written: once every
+    /// check of the fields has passed.
     pub(super) fn fields(
         &self,
         cells: &[Cell],
         problems: &mut Vec<Problem>,
-        tallies: Option<&mut impl Tallies>,
+        t: &mut impl Tallies,
     ) -> Option<Fields> {
         let m = &self.map;
         let text = |i: Option<usize>| i.and_then(|i| cells.get(i)).and_then(Cell::text);
@@ -67,14 +67,6 @@ impl Normalizer {
             return None;
         }
         let owned = |u: Option<Cow<'_, str>>| u.filter(|s| !s.is_empty()).map(Cow::into_owned);
-        let Some(t) = tallies else {
-            return Some(Fields {
-                url_parameters: url_params?.to_json(),
-                settings: settings.to_json(),
-                referrer: owned(referrer),
-                current_url: owned(current_url),
-            });
-        };
         let mut click_id = false;
         let url_parameters = url_params?.to_json_each(|key, value| {
             if is(key, b"utm_source") {

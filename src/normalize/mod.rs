@@ -306,7 +306,10 @@ impl Normalizer {
         let time = self.click_time(&cells, &mut problems);
         // With a valid click_time, the fields' checks decide: their values are
         // counted once they have all passed, as the JSON is written.
-        let fields = self.fields(&cells, &mut problems, time.is_some().then_some(tallies));
+        let fields = match time {
+            Some(_) => self.fields(&cells, &mut problems, tallies),
+            None => self.fields(&cells, &mut problems, &mut ()),
+        };
         match (time, fields) {
             (Some((click_time, dst)), Some(f)) if problems.is_empty() => {
                 let lead = Lead {

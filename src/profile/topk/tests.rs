@@ -58,6 +58,16 @@ pub(crate) fn check_bound(t: &TopK, truth: &HashMap<String, u64>, merged: bool) 
     }
 }
 
+/// A tally's counts by value, each hash checked to be its value's own.
+fn counts(t: &Tally) -> HashMap<String, u64> {
+    t.iter()
+        .map(|(h, v, n)| {
+            assert_eq!(h, hash(&v), "{}", &*v);
+            (v.to_string(), n)
+        })
+        .collect()
+}
+
 #[test]
 fn a_tally_counts_a_batch_exactly() {
     let mut t = Tally::default();
@@ -65,7 +75,7 @@ fn a_tally_counts_a_batch_exactly() {
         t.add(&format!("v{}", i % 700));
     }
     t.add("v3");
-    let counts: HashMap<String, u64> = t.iter().map(|(_, v, c)| (v.to_string(), c)).collect();
+    let counts = counts(&t);
     assert_eq!(counts.len(), 700);
     assert_eq!(counts["v0"], 5);
     assert_eq!(counts["v3"], 6);
@@ -93,14 +103,7 @@ fn values_of_every_length_that_differ_in_one_byte_are_told_apart() {
             }
         }
     }
-    let got: HashMap<String, u64> = t
-        .iter()
-        .map(|(h, v, n)| {
-            assert_eq!(h, hash(&v));
-            (v.to_string(), n)
-        })
-        .collect();
-    assert_eq!(got, truth);
+    assert_eq!(counts(&t), truth);
 }
 
 #[test]
@@ -123,14 +126,7 @@ fn a_tally_absorbed_adds_its_counts_and_a_cleared_one_counts_again() {
         *truth.entry(v).or_default() += 1;
     }
     a.absorb(&b);
-    let got: HashMap<String, u64> = a
-        .iter()
-        .map(|(h, v, n)| {
-            assert_eq!(h, hash(&v));
-            (v.to_string(), n)
-        })
-        .collect();
-    assert_eq!(got, truth);
+    assert_eq!(counts(&a), truth);
     assert_eq!(a.len(), truth.len());
     // Cleared, the same tally counts a new batch from nothing.
     a.clear();
