@@ -78,20 +78,115 @@ impl Clock {
     }
 
     /// Local wall-clock milliseconds of `utc_ms`.
+    #[inline]
     pub fn local(&self, utc_ms: i64) -> i64 {
         let Some(tz) = &self.zone else {
             return utc_ms;
         };
-        let day = utc_ms.div_euclid(DAY_MS);
-        let known = usize::try_from(day - FIRST_DAY)
-            .ok()
-            .and_then(|i| self.offsets.get(i))
-            .filter(|o| **o != MIXED);
-        let offset = match known {
-            Some(o) => *o,
-            None => Timestamp::from_millisecond(utc_ms).map_or(0, |ts| tz.to_offset(ts).seconds()),
-        };
+        // Truncating division: an instant before 1970 gives a day outside the
+        // table either way (the table starts in 1999).
+        let day = (utc_ms / DAY_MS).wrapping_sub(FIRST_DAY);
+        match usize::try_from(day).ok().and_then(|i| self.offsets.get(i)) {
+            Some(&o) if o != MIXED => utc_ms + i64::from(o) * 1000,
+            _ => self.asked(tz, utc_ms),
+        }
+    }
+
+    /// Local milliseconds of an instant outside the table or on a day with a
+    /// transition: the zone asked.
+    #[inline(never)]
+    fn asked(&self, tz: &TimeZone, utc_ms: i64) -> i64 {
+        let offset = Timestamp::from_millisecond(utc_ms).map_or(0, |ts| tz.to_offset(ts).seconds());
         utc_ms + i64::from(offset) * 1000
+    }
+}
+
+/// The day (days since 1970-01-01) and time of day (milliseconds) of local
+/// wall-clock milliseconds.
+#[inline(always)]
+pub fn day_and_time(local: i64) -> (i64, i64) {
+    // Unsigned division by a constant is a multiply and a shift; every valid
+    // click is after 1970.
+    match u64::try_from(local) {
+        Ok(l) => ((l / DAY_MS as u64) as i64, (l % DAY_MS as u64) as i64),
+        Err(_) => (local.div_euclid(DAY_MS), local.rem_euclid(DAY_MS)),
+    }
+}
+
+/// Days a batch counts in its array (about 2.8 years) around the day of its
+/// first lead.
+const WINDOW: usize = 1024;
+/// [`BatchDays::base`] before the batch's first lead: no day is in the window.
+const NO_BASE: i64 = i64::MIN;
+
+/// One batch's leads by local day: one addition a lead in an array of
+/// [`WINDOW`] days centred on the day of the batch's first lead (a batch's clicks
+/// are rarely years apart), and the days outside it as `(day, leads)` runs.
+/// [`DayCounts::add_batch`] adds the array's days with leads in one pass.
+#[derive(Debug, Clone)]
+pub struct BatchDays {
+    /// The window's first day, or [`NO_BASE`].
+    base: i64,
+    /// [`WINDOW`] counts once the window is placed (empty before).
+    window: Vec<u64>,
+    outside: Vec<(i64, u64)>,
+}
+
+impl Default for BatchDays {
+    fn default() -> BatchDays {
+        BatchDays {
+            base: NO_BASE,
+            window: Vec::new(),
+            outside: Vec::new(),
+        }
+    }
+}
+
+impl BatchDays {
+    /// One lead on `day`.
+    #[inline(always)]
+    pub fn add(&mut self, day: i64) {
+        // Wrapping: a day before `base`, or any day while it is `NO_BASE`, is
+        // far past the window's end.
+        match self.window.get_mut(day.wrapping_sub(self.base) as usize) {
+            Some(n) => *n += 1,
+            None => self.add_outside(day),
+        }
+    }
+
+    #[inline(never)]
+    fn add_outside(&mut self, day: i64) {
+        if self.base == NO_BASE {
+            if self.window.is_empty() {
+                self.window = vec![0; WINDOW];
+            }
+            self.base = day.saturating_sub(WINDOW as i64 / 2);
+            self.window[(day - self.base) as usize] += 1;
+            return;
+        }
+        match self.outside.last_mut() {
+            Some((d, n)) if *d == day => *n += 1,
+            _ => self.outside.push((day, 1)),
+        }
+    }
+
+    /// Empty, keeping the window's room.
+    pub fn clear(&mut self) {
+        if self.base != NO_BASE {
+            self.window.fill(0);
+            self.base = NO_BASE;
+        }
+        self.outside.clear();
+    }
+
+    /// `(first day, counts from it)`: the window's span with leads, if any.
+    fn span(&self) -> Option<(i64, &[u64])> {
+        if self.base == NO_BASE {
+            return None;
+        }
+        let first = self.window.iter().position(|n| *n > 0)?;
+        let last = self.window.iter().rposition(|n| *n > 0)?;
+        Some((self.base + first as i64, &self.window[first..=last]))
     }
 }
 
@@ -120,6 +215,31 @@ impl DayCounts {
                 self.dense[i] += n;
             }
             _ => *self.other.entry(day).or_default() += n,
+        }
+    }
+
+    /// A batch's days: its window's span added as one slice when it falls in
+    /// the array.
+    pub fn add_batch(&mut self, b: &BatchDays) {
+        if let Some((from, counts)) = b.span() {
+            match usize::try_from(from - DENSE_FROM) {
+                Ok(i) if i + counts.len() <= DENSE_DAYS => {
+                    if self.dense.len() < i + counts.len() {
+                        self.dense.resize(i + counts.len(), 0);
+                    }
+                    for (mine, theirs) in self.dense[i..].iter_mut().zip(counts) {
+                        *mine += theirs;
+                    }
+                }
+                _ => {
+                    for (d, n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                        self.add(from + d as i64, *n);
+                    }
+                }
+            }
+        }
+        for &(day, n) in &b.outside {
+            self.add(day, n);
         }
     }
 
@@ -253,6 +373,60 @@ mod tests {
         m.merge(&d);
         m.merge(&d);
         assert_eq!(m.days().nth(1), Some((19_875, 10)));
+    }
+
+    #[test]
+    fn a_batch_counts_days_in_its_window_and_outside_it_and_adds_them_all() {
+        // A window around 2024-06-01, days years away, days before 1999 (outside
+        // the dense array), in file order, twice (a cleared batch counts again).
+        let days = [
+            19_875,
+            19_876,
+            19_875,
+            19_875 - 500,
+            19_875 + 511,
+            19_875 + 513,
+            19_875 + 513,
+            12,
+            -40,
+            19_875 - 513,
+        ];
+        let mut b = BatchDays::default();
+        for round in 0..2 {
+            b.clear();
+            let mut counts = DayCounts::default();
+            days.iter().for_each(|d| b.add(*d));
+            counts.add_batch(&b);
+            let mut truth = DayCounts::default();
+            days.iter().for_each(|d| truth.add(*d, 1));
+            let got: Vec<(i64, u64)> = counts.days().collect();
+            assert_eq!(got, truth.days().collect::<Vec<_>>(), "round {round}");
+            assert_eq!(got.iter().map(|(_, n)| n).sum::<u64>(), days.len() as u64);
+        }
+        // A window placed across the start of the dense array: day by day.
+        let mut b = BatchDays::default();
+        for d in [DENSE_FROM + 3, DENSE_FROM - 2, DENSE_FROM + 3] {
+            b.add(d);
+        }
+        let mut counts = DayCounts::default();
+        counts.add_batch(&b);
+        assert_eq!(
+            counts.days().collect::<Vec<_>>(),
+            [(DENSE_FROM - 2, 1), (DENSE_FROM + 3, 2)]
+        );
+        // An empty batch adds nothing.
+        b.clear();
+        let mut none = DayCounts::default();
+        none.add_batch(&b);
+        assert_eq!(none.days().count(), 0);
+    }
+
+    #[test]
+    fn day_and_time_splits_before_and_after_1970() {
+        assert_eq!(day_and_time(DAY_MS + 5), (1, 5));
+        assert_eq!(day_and_time(0), (0, 0));
+        assert_eq!(day_and_time(-1), (-1, DAY_MS - 1));
+        assert_eq!(day_and_time(-DAY_MS), (-1, 0));
     }
 
     #[test]

@@ -32,7 +32,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::lead::{DstAdjust, Lead, Param, Tallies};
 use column::Column;
-use days::{Clock, DAY_MS, DayCounts, HOUR_MS};
+use days::{BatchDays, Clock, DAY_MS, DayCounts, HOUR_MS};
 use tally::Tally;
 pub use warnings::Warning;
 
@@ -98,8 +98,7 @@ impl Sums {
 #[derive(Debug, Clone, Default)]
 pub struct BatchProfile {
     sums: Sums,
-    /// `(local day, leads)`, a run per change of day.
-    days: Vec<(i64, u64)>,
+    days: BatchDays,
     columns: [Tally; 4],
 }
 
@@ -115,26 +114,24 @@ impl BatchProfile {
 
     /// One valid lead, its click read on `clock` (its values are counted as
     /// normalize writes them: [`Tallies`]).
+    #[inline]
     pub fn add(&mut self, clock: &Clock, lead: &Lead) {
         let utc = lead.click_time;
-        let local = clock.local(utc);
-        let (day, of_day) = (local.div_euclid(DAY_MS), local.rem_euclid(DAY_MS));
-        self.sums.leads += 1;
-        self.sums.first = self.sums.first.min(utc);
-        self.sums.last = self.sums.last.max(utc);
-        self.sums.hours[(of_day / HOUR_MS) as usize] += 1;
+        let (day, of_day) = days::day_and_time(clock.local(utc));
+        let s = &mut self.sums;
+        s.leads += 1;
+        s.first = s.first.min(utc);
+        s.last = s.last.max(utc);
+        s.hours[(of_day as u64 / HOUR_MS as u64) as usize] += 1;
         // A date without a time of day: midnight on the zone's clock, or in UTC
         // for a date written with a `Z` or read from a UTC timestamp column.
-        self.sums.midnight += u64::from(of_day == 0 || utc.rem_euclid(DAY_MS) == 0);
+        s.midnight += u64::from(of_day == 0 || utc % DAY_MS == 0);
         match lead.dst {
-            DstAdjust::Gap => self.sums.gaps += 1,
-            DstAdjust::Fold => self.sums.folds += 1,
+            DstAdjust::Gap => s.gaps += 1,
+            DstAdjust::Fold => s.folds += 1,
             DstAdjust::None => {}
         }
-        match self.days.last_mut() {
-            Some((d, n)) if *d == day => *n += 1,
-            _ => self.days.push((day, 1)),
-        }
+        self.days.add(day);
     }
 }
 
@@ -224,9 +221,7 @@ impl Profiler {
             return;
         }
         self.sums.add(&b.sums);
-        for &(day, n) in &b.days {
-            self.days.add(day, n);
-        }
+        self.days.add_batch(&b.days);
         for (column, tally) in self.columns.iter_mut().zip(&b.columns) {
             column.add_tally(tally);
         }
