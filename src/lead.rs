@@ -17,36 +17,33 @@ pub enum DstAdjust {
     Fold,
 }
 
-/// A column of `url_parameters` the data's profile counts the values of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Param {
-    UtmSource,
-    UtmMedium,
-    UtmCampaign,
+/// What the data's profile counts of one valid lead, borrowed from the lead's
+/// fields as normalize writes its JSON texts: no value is looked for again in
+/// the JSON. An absent value is empty.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counted<'a> {
+    /// utm_source, utm_medium and utm_campaign of `url_parameters`, as sent
+    /// (trimmed; unescaped).
+    pub params: [&'a str; 3],
+    /// The normalized email address.
+    pub email: &'a str,
+    /// `url_parameters` has a click id (gclid, fbclid, msclkid...).
+    pub click_id: bool,
+    /// `settings` has `"microconversion":"1"`.
+    pub microconversion: bool,
 }
 
-/// What the data's profile counts of a valid lead, handed over by normalize as it
-/// writes the lead's JSON texts (the data profile's `BatchProfile` takes them on
-/// a normalizing thread): no value is looked for again in the JSON. Normalize hands
-/// them only for a row it makes a lead of (every check is done before the JSON
-/// is written).
+/// Takes what the profile counts of each valid lead (the data profile's
+/// `BatchProfile`, on a normalizing thread). Normalize hands it over once a
+/// lead's every check has passed, in one call after its JSON is written: the
+/// counting stays out of normalize's own code.
 pub trait Tallies {
-    /// A value of `param`, as sent (trimmed; unescaped).
-    fn param(&mut self, param: Param, value: &str);
-    /// The normalized email address.
-    fn email(&mut self, address: &str);
-    /// `url_parameters` has a click id (gclid, fbclid, msclkid...).
-    fn click_id(&mut self);
-    /// `settings` has `"microconversion":"1"`.
-    fn microconversion(&mut self);
+    fn lead(&mut self, counted: &Counted<'_>);
 }
 
 /// Nothing counted (normalize without a profile).
 impl Tallies for () {
-    fn param(&mut self, _: Param, _: &str) {}
-    fn email(&mut self, _: &str) {}
-    fn click_id(&mut self) {}
-    fn microconversion(&mut self) {}
+    fn lead(&mut self, _: &Counted<'_>) {}
 }
 
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use super::params::{self, Pairs};
 use super::unicode::shown;
 use super::{Normalizer, Problem};
 use crate::cell::Cell;
-use crate::lead::{Param, Tallies};
+use crate::lead::{Counted, Tallies};
 
 /// The set-click fields of a row other than click_time, ready to send.
 pub(super) struct Fields {
@@ -67,32 +67,27 @@ impl Normalizer {
             return None;
         }
         let owned = |u: Option<Cow<'_, str>>| u.filter(|s| !s.is_empty()).map(Cow::into_owned);
-        let mut click_id = false;
-        let url_parameters = url_params?.to_json_each(|key, value| {
+        let mut url_pairs = url_params?;
+        let mut counted = Counted::default();
+        let url_parameters = url_pairs.to_json_each(|key, value| {
             if is(key, b"utm_source") {
-                t.param(Param::UtmSource, value);
+                counted.params[0] = value;
             } else if is(key, b"utm_medium") {
-                t.param(Param::UtmMedium, value);
+                counted.params[1] = value;
             } else if is(key, b"utm_campaign") {
-                t.param(Param::UtmCampaign, value);
+                counted.params[2] = value;
             } else if !key.starts_with("utm_") {
-                click_id |= super::columns::CLICK_IDS.contains(&key);
+                counted.click_id |= super::columns::CLICK_IDS.contains(&key);
             }
         });
-        let mut micro = false;
         let settings = settings.to_json_each(|key, value| {
             if is(key, b"email") {
-                t.email(value);
+                counted.email = value;
             } else if is(key, b"microconversion") {
-                micro = value == "1";
+                counted.microconversion = value == "1";
             }
         });
-        if click_id {
-            t.click_id();
-        }
-        if micro {
-            t.microconversion();
-        }
+        t.lead(&counted);
         Some(Fields {
             url_parameters,
             settings,

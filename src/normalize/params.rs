@@ -67,20 +67,21 @@ impl<'a> Pairs<'a> {
         self.to_json_each(|_, _| {})
     }
 
-    /// [`Pairs::to_json`], showing `each` every key and its value as written.
-    pub fn to_json_each(&mut self, mut each: impl FnMut(&str, &str)) -> String {
+    /// [`Pairs::to_json`], showing `each` every key and its value as written
+    /// (borrowed for as long as the pairs are).
+    pub fn to_json_each<'s>(&'s mut self, mut each: impl FnMut(&'s str, &'s str)) -> String {
         if !self.0.is_sorted_by(|a, b| a.0 <= b.0) {
             self.0.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         }
+        let pairs: &'s [(Cow<'a, str>, Cow<'a, str>)] = &self.0;
         let mut out = String::with_capacity(
-            16 + self
-                .0
+            16 + pairs
                 .iter()
                 .map(|(k, v)| k.len() + v.len() + 6)
                 .sum::<usize>(),
         );
         out.push('{');
-        for (i, (k, v)) in self.0.iter().enumerate() {
+        for (i, (k, v)) in pairs.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }

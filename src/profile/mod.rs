@@ -30,7 +30,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::lead::{DstAdjust, Lead, Param, Tallies};
+use crate::lead::{Counted, DstAdjust, Lead, Tallies};
 use column::Column;
 use days::{BatchDays, Clock, DAY_MS, DayCounts, HOUR_MS};
 use tally::Tally;
@@ -136,29 +136,23 @@ impl BatchProfile {
 }
 
 impl Tallies for BatchProfile {
-    #[inline(always)]
-    fn param(&mut self, param: Param, value: &str) {
-        let column = match param {
-            Param::UtmSource => 0,
-            Param::UtmMedium => 1,
-            Param::UtmCampaign => 2,
-        };
-        self.columns[column].add(value);
-    }
-
-    #[inline(always)]
-    fn email(&mut self, address: &str) {
-        if let Some(d) = domain(address) {
-            self.columns[3].add(d);
+    /// Out of line: one copy of the counting, outside normalize's code (which
+    /// is larger than the core's instruction cache).
+    #[inline(never)]
+    fn lead(&mut self, counted: &Counted<'_>) {
+        let domain = domain(counted.email).unwrap_or_default();
+        let [source, medium, campaign] = counted.params;
+        for (column, value) in self
+            .columns
+            .iter_mut()
+            .zip([source, medium, campaign, domain])
+        {
+            if !value.is_empty() {
+                column.add(value);
+            }
         }
-    }
-
-    fn click_id(&mut self) {
-        self.sums.click_ids += 1;
-    }
-
-    fn microconversion(&mut self) {
-        self.sums.micro += 1;
+        self.sums.click_ids += u64::from(counted.click_id);
+        self.sums.micro += u64::from(counted.microconversion);
     }
 }
 
