@@ -38,6 +38,7 @@ pub struct Counted<'a> {
 /// lead's every check has passed, in one call after its JSON is written: the
 /// counting stays out of normalize's own code.
 pub trait Tallies {
+    /// One valid lead's values.
     fn lead(&mut self, counted: &Counted<'_>);
 }
 

@@ -9,12 +9,13 @@
 //! profiles the batches read up to the stop.
 //!
 //! Where the work happens: each normalizing thread profiles its batch of rows
-//! ([`BatchProfile`]: exact counts; the values are handed over by normalize as
-//! it writes each lead's JSON, [`crate::lead::Tallies`]); the
+//! ([`BatchProfile`]: exact counts; normalize hands a lead's values over in one
+//! call once it has written the lead's JSON, [`crate::lead::Tallies`]); the
 //! in-order thread merges the batches in file order ([`Profiler::add_batch`]: a
-//! few array additions, and one Space-Saving update per distinct value of the
-//! batch, see [`topk`]). Memory is bounded whatever the number of rows: 1,024
-//! counters per column and at most 20,000 day counts ([`days`]).
+//! few array additions, and one look-up per distinct value of the batch in the
+//! column's exact sums, which go to the Space-Saving summary past 4,096 values,
+//! see [`column`] and [`topk`]). Memory is bounded whatever the number of rows:
+//! 1,024 counters per column and at most 20,000 day counts ([`days`]).
 
 pub mod column;
 pub mod days;
