@@ -113,8 +113,8 @@ impl BatchProfile {
         }
     }
 
-    /// One valid lead, its click read on `clock` (its values are counted as
-    /// normalize writes them: [`Tallies`]).
+    /// One valid lead's click, read on `clock` (its values are counted when
+    /// normalize hands them over: [`Tallies`]).
     #[inline]
     pub fn add(&mut self, clock: &Clock, lead: &Lead) {
         let utc = lead.click_time;

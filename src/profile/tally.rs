@@ -125,8 +125,10 @@ impl std::ops::Deref for Value<'_> {
     }
 }
 
+/// A value longer than [`Packed::MAX`]: its hash, its place in the tally's
+/// text, and its count.
 #[derive(Debug, Clone, Copy)]
-struct Counted {
+struct LongCount {
     hash: u64,
     start: u32,
     len: u32,
@@ -184,7 +186,7 @@ pub struct Tally {
     index: Vec<u32>,
     /// The longer values, back to back.
     text: String,
-    entries: Vec<Counted>,
+    entries: Vec<LongCount>,
     slots: Slots,
 }
 
@@ -258,7 +260,7 @@ impl Tally {
             return;
         }
         let index = self.entries.len() as u32;
-        self.entries.push(Counted {
+        self.entries.push(LongCount {
             hash,
             start: self.text.len() as u32,
             len: value.len() as u32,

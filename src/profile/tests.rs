@@ -17,7 +17,7 @@ const HEADER: [&str; 7] = [
 ];
 
 /// A row's cells under `HEADER`.
-fn lead(cells: [&str; 7]) -> Vec<Cell> {
+fn cells_of(cells: [&str; 7]) -> Vec<Cell> {
     cells
         .iter()
         .map(|c| match *c {
@@ -29,7 +29,7 @@ fn lead(cells: [&str; 7]) -> Vec<Cell> {
 
 /// A row at `time` from google, a@x.com.
 fn at(time: &str) -> Vec<Cell> {
-    lead([time, "a@x.com", "google", "", "", "", ""])
+    cells_of([time, "a@x.com", "google", "", "", "", ""])
 }
 
 /// The row normalized (naive times are Madrid's) and profiled as the pipeline
@@ -167,7 +167,7 @@ fn values_click_ids_microconversions_and_dst_are_counted() {
         ],
     ];
     for cells in rows {
-        add(&mut b, &clock, &lead(cells));
+        add(&mut b, &clock, &cells_of(cells));
     }
     p.add_batch(&b);
     let s = p.summary();
@@ -203,7 +203,7 @@ fn only_the_ten_most_frequent_values_are_reported() {
     let mut b = BatchProfile::default();
     for i in 0..30u64 {
         let campaign = format!("c{i:02}");
-        let l = lead(["2024-06-01T10:00:00Z", "a@x.com", "", "", &campaign, "", ""]);
+        let l = cells_of(["2024-06-01T10:00:00Z", "a@x.com", "", "", &campaign, "", ""]);
         for _ in 0..=i {
             add(&mut b, &clock, &l);
         }
@@ -223,7 +223,7 @@ fn a_rejected_row_is_not_profiled() {
     let clock = p.clock();
     let mut b = BatchProfile::default();
     // Every field valid but the click_time; then the other way round.
-    let bad_time = lead([
+    let bad_time = cells_of([
         "tomorrow",
         "a@x.com",
         "google",
@@ -232,7 +232,7 @@ fn a_rejected_row_is_not_profiled() {
         r#"{"gclid":"g"}"#,
         "1",
     ]);
-    let bad_email = lead([
+    let bad_email = cells_of([
         "2024-06-01T10:00:00Z",
         "not an email",
         "bing",

@@ -1,6 +1,6 @@
 //! The most frequent values of a column in bounded memory: exact counts of one
-//! batch of rows ([`super::tally::Tally`], built on a normalizing thread) merged, in file order,
-//! into a Space-Saving summary ([`TopK`], on the in-order thread).
+//! batch of rows ([`super::tally::Tally`], built on a normalizing thread) merged,
+//! in file order, into a Space-Saving summary ([`TopK`], on the in-order thread).
 //!
 //! Space-Saving (Metwally, Agrawal and El Abbadi, "Efficient Computation of
 //! Frequent and Top-k Elements in Data Streams", ICDT 2005) keeps `m` counters.
@@ -40,11 +40,11 @@ pub fn cut(value: &str) -> &str {
     &value[..end]
 }
 
-/// The hash a value is found by, in a [`super::tally::Tally`] and in a [`TopK`]. Values of up
-/// to 16 bytes (most UTM values and email domains) are [`Packed`] (two words
-/// read as xxh3 reads them) and mixed by one folded multiply; longer ones go
-/// through xxh3. Not for untrusted-input DoS resistance: the tables it feeds are
-/// bounded per batch and per column.
+/// The hash a value is found by, in a [`super::tally::Tally`] and in a [`TopK`].
+/// Values of up to 16 bytes (most UTM values and email domains) are [`Packed`]
+/// (two words read as xxh3 reads them) and mixed by one folded multiply; longer
+/// ones go through xxh3. Not for untrusted-input DoS resistance: the tables it
+/// feeds are bounded per batch and per column.
 #[inline]
 pub fn hash(value: &str) -> u64 {
     match Packed::of(value.as_bytes()) {
