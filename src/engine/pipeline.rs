@@ -174,7 +174,7 @@ pub fn run_file<T: Send>(
         .clamp(1, 4);
     let (spent_tx, spent_rx) = bounded::<Vec<Vec<Cell>>>(workers * 2);
     let spent_tx = (cells == Cells::Recycle).then_some(spent_tx);
-    let spares = Spares::new(workers * 2);
+    let spares = Spares::new(workers * 2, IN_FLIGHT);
 
     thread::scope(|scope| {
         let reader = thread::Builder::new()
@@ -274,9 +274,12 @@ struct Spares {
 }
 
 impl Spares {
-    fn new(bound: usize) -> Spares {
-        let (text_tx, text_rx) = bounded(bound);
-        let (profile_tx, profile_rx) = bounded(bound);
+    /// `texts` spare texts (each the size of a batch's JSON); `profiles` spare
+    /// profiles: as many as batches in flight, so that none is made afresh once
+    /// the run is under way (each is a few tens of KB).
+    fn new(texts: usize, profiles: usize) -> Spares {
+        let (text_tx, text_rx) = bounded(texts);
+        let (profile_tx, profile_rx) = bounded(profiles);
         Spares {
             text_tx,
             text_rx,
