@@ -141,17 +141,13 @@ impl Tallies for BatchProfile {
     /// is larger than the core's instruction cache).
     #[inline(never)]
     fn lead(&mut self, counted: &Counted<'_>) {
-        let domain = domain(counted.email).unwrap_or_default();
         let [source, medium, campaign] = counted.params;
-        for (column, value) in self
-            .columns
-            .iter_mut()
-            .zip([source, medium, campaign, domain])
-        {
-            if !value.is_empty() {
-                column.add(value);
-            }
-        }
+        let [sources, mediums, campaigns, domains] = &mut self.columns;
+        // One call each, not a loop over the four: each is inlined apart.
+        sources.add_present(source);
+        mediums.add_present(medium);
+        campaigns.add_present(campaign);
+        domains.add_present(domain(counted.email).unwrap_or_default());
         self.sums.click_ids += u64::from(counted.click_id);
         self.sums.micro += u64::from(counted.microconversion);
     }

@@ -203,6 +203,14 @@ impl Tally {
         }
     }
 
+    /// One more row with `value`, unless it is empty (an absent value).
+    #[inline(always)]
+    pub fn add_present(&mut self, value: &str) {
+        if !value.is_empty() {
+            self.add(value);
+        }
+    }
+
     #[inline(always)]
     fn add_short(&mut self, key: Packed, count: u64) {
         let hash = mix(key);

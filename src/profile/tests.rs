@@ -261,6 +261,30 @@ fn email_domains() {
 }
 
 #[test]
+fn email_domains_are_those_of_the_addresses_as_normalized() {
+    // Trimmed, lowercased, out of a mailto: link, invisible characters taken
+    // out, non-ASCII: the domain counted is the one sent.
+    let mut p = Profiler::new(Some(&madrid()));
+    let clock = p.clock();
+    let mut b = BatchProfile::default();
+    for email in [
+        "  Ana@Example.COM ",
+        "mailto:luis@example.com?subject=Hola",
+        "marta@exam\u{200C}ple.com",
+        "josé@correo.es",
+        "\u{200E}Pilar@Correo.ES\u{200F}",
+    ] {
+        let cells = cells_of(["2024-06-01T10:00:00Z", email, "google", "", "", "", ""]);
+        add(&mut b, &clock, &cells);
+    }
+    p.add_batch(&b);
+    assert_eq!(
+        p.summary().email_domains,
+        Top(vec![("example.com".into(), 3), ("correo.es".into(), 2)])
+    );
+}
+
+#[test]
 fn a_run_is_its_files_merged() {
     let a = profile_of(&["2024-06-01T10:00:00Z", "2024-06-02T10:00:00Z"], 1);
     let b = profile_of(&["2024-05-01T08:00:00Z"], 1);
