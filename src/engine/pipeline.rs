@@ -274,10 +274,10 @@ struct Spares {
 }
 
 impl Spares {
-    /// `texts` spare texts (each the size of a batch's JSON); `profiles` spare
-    /// profiles: as many as batches in flight, so that none is made afresh once
-    /// the run is under way (each holds its tallies: tens of KB, more for columns
-    /// of many long values).
+    /// `texts` spare texts (a batch's `--emit` lines; empty without it);
+    /// `profiles` spare profiles: as many as batches in flight, so that none is
+    /// made afresh once the run is under way (each holds its tallies: tens of KB,
+    /// more for columns of many long values).
     fn new(texts: usize, profiles: usize) -> Spares {
         let (text_tx, text_rx) = bounded(texts);
         let (profile_tx, profile_rx) = bounded(profiles);
