@@ -108,9 +108,9 @@ fn row(c: &mut Criterion) {
 }
 
 /// The profile's cost per lead: on a normalizing thread (`profile/row+lead`
-/// against `profile/row`: values counted as normalize writes the JSON, then the
+/// against `profile/row`: values gathered as normalize writes the JSON, then the
 /// click; `profile/lead`: the click alone) and on the in-order thread
-/// (`profile/merge`, a batch of 1,024 leads' profile merged).
+/// (`profile/merge`, a batch of 1,024 leads' clicks and values counted).
 fn profile(c: &mut Criterion) {
     let n = normalizer();
     let leads: Vec<_> = (0..8192)
@@ -120,7 +120,6 @@ fn profile(c: &mut Criterion) {
         })
         .collect();
     assert_eq!(leads.len(), 8192);
-    let clock = Profiler::new(rules().zone.as_ref()).clock();
     // What a normalizing thread does per row, with and without the profile: the
     // difference is the profile's cost with the lead fresh in the cache.
     let rows: Vec<Vec<Cell>> = (0..1024).map(cells).collect();
@@ -143,7 +142,7 @@ fn profile(c: &mut Criterion) {
                 let o = if with_profile {
                     let o = n.normalize_counted(black_box(r), &mut batch);
                     if let Outcome::Valid(lead) = &o {
-                        batch.add(&clock, lead);
+                        batch.add(lead);
                     }
                     o
                 } else {
@@ -161,7 +160,7 @@ fn profile(c: &mut Criterion) {
         let mut batch = BatchProfile::default();
         let mut i = 0;
         b.iter(|| {
-            batch.add(&clock, black_box(&leads[i % leads.len()]));
+            batch.add(black_box(&leads[i % leads.len()]));
             i += 1;
             if i % 1024 == 0 {
                 batch.clear();
@@ -175,7 +174,7 @@ fn profile(c: &mut Criterion) {
             let mut b = BatchProfile::default();
             for &i in chunk {
                 if let Outcome::Valid(l) = n.normalize_counted(row_of(i), &mut b) {
-                    b.add(&clock, &l);
+                    b.add(&l);
                 }
             }
             b

@@ -34,9 +34,9 @@ pub struct Counted<'a> {
 }
 
 /// Takes what the profile counts of each valid lead (the data profile's
-/// `BatchProfile`, on a normalizing thread). Normalize hands it over once a
-/// lead's every check has passed, in one call after its JSON is written: the
-/// counting stays out of normalize's own code.
+/// `BatchProfile`, which gathers it on a normalizing thread for the in-order
+/// thread to count). Normalize hands it over once a lead's every check has
+/// passed, in one call after its JSON is written.
 pub trait Tallies {
     /// One valid lead's values.
     fn lead(&mut self, counted: &Counted<'_>);

@@ -13,7 +13,6 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::plan::InputPlan;
 use crate::normalize::{Normalizer, Outcome};
-use crate::profile::days::Clock;
 use crate::profile::{BatchProfile, Profiler};
 use crate::source::{self, ByteCounter, Cell, Format, Input, Locator, Opened, Row, SourceError};
 
@@ -246,11 +245,10 @@ fn drive<'scope, 'env, T: Send>(
         let n = Arc::clone(&normalizer);
         let spent = spent_tx.clone();
         let spare = spares.clone();
-        let clock = profile.clock();
         thread::Builder::new()
             .name(format!("normalize-{i}"))
             .spawn_scoped(scope, move || {
-                normalize_batches(&n, &clock, prepare, rx, tx, spent, &spare)
+                normalize_batches(&n, prepare, rx, tx, spent, &spare)
             })
             .map_err(|e| FileError::Unreadable(format!("cannot start a worker: {e}")))?;
     }
@@ -263,8 +261,8 @@ fn drive<'scope, 'env, T: Send>(
 
 /// Buffers the in-order thread hands back to the normalizing threads once it is
 /// done with a batch, so that each batch does not allocate and grow its own: the
-/// batch's text, and its profile's tallies (which grow to the batch's distinct
-/// values, about two allocations per lead when made afresh).
+/// batch's text, and what its profile gathered (its leads' clicks and values,
+/// grown by doubling when made afresh).
 #[derive(Clone)]
 struct Spares {
     text_tx: Sender<String>,
@@ -276,8 +274,8 @@ struct Spares {
 impl Spares {
     /// `texts` spare texts (a batch's `--emit` lines; empty without it);
     /// `profiles` spare profiles: as many as batches in flight, so that none is
-    /// made afresh once the run is under way (each holds its tallies: tens of KB,
-    /// more for columns of many long values).
+    /// made afresh once the run is under way (each holds a batch's clicks and
+    /// values: tens of KB, at most 800 bytes of values a lead).
     fn new(texts: usize, profiles: usize) -> Spares {
         let (text_tx, text_rx) = bounded(texts);
         let (profile_tx, profile_rx) = bounded(profiles);
@@ -301,7 +299,7 @@ impl Spares {
     }
 }
 
-/// The in-order thread's loop: put batches back in file order, add their
+/// The in-order thread's loop: put batches back in file order, count their
 /// profiles and feed their outcomes to the consumer. Returns whether the consumer
 /// stopped the run early.
 fn in_order<T>(
@@ -400,7 +398,6 @@ fn mapped(
 
 fn normalize_batches<T>(
     n: &Normalizer,
-    clock: &Clock,
     prepare: Prepare<'_, T>,
     rx: Receiver<Data>,
     tx: Sender<Done<T>>,
@@ -425,7 +422,7 @@ fn normalize_batches<T>(
                     .map(|r| {
                         let mut o = n.normalize_counted(r, &mut *profile);
                         if let Outcome::Valid(lead) = &mut o {
-                            profile.add(clock, lead);
+                            profile.add(lead);
                             if spent_tx.is_some() {
                                 spent.push(std::mem::take(&mut lead.cells));
                             }

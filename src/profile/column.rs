@@ -1,16 +1,16 @@
-//! A column's most frequent values over a file, fed a batch at a time in file
-//! order: exact sums of recent batches, settled into a Space-Saving summary.
+//! A column's most frequent values over a file, fed a lead at a time in file
+//! order: exact counts of the recent values, settled into a Space-Saving summary.
 
-use super::tally::Tally;
+use super::tally::{Gathered, Tally};
 use super::topk::{Frequent, TopK};
 
-/// A column's most frequent values as batches come in, in file order: the
-/// batches' exact counts are summed in an exact tally of the values seen since
-/// it was last settled, and fed to the Space-Saving summary (one weighted update
-/// per distinct value) only when that tally passes [`SETTLE`] distinct values,
-/// or before the summary is read or merged. A weighted update is Space-Saving's
-/// (the bound stays `N/m`), and a column with few distinct values costs one hash
-/// look-up per value and batch instead of one summary update.
+/// A column's most frequent values as leads come in, in file order: each value
+/// is counted in an exact tally of the values seen since it was last settled,
+/// and fed to the Space-Saving summary (one weighted update per distinct value)
+/// only when that tally passes [`SETTLE`] distinct values, or before the summary
+/// is read or merged. A weighted update is Space-Saving's (the bound stays
+/// `N/m`), and a column with few distinct values costs one hash look-up per
+/// value instead of one summary update.
 #[derive(Debug, Clone)]
 pub struct Column {
     top: TopK,
@@ -29,9 +29,18 @@ impl Column {
         }
     }
 
-    /// A batch's exact counts (the next batch in file order).
-    pub fn add_tally(&mut self, t: &Tally) {
-        self.recent.absorb(t);
+    /// One more lead with `value` (empty: none), in file order.
+    #[cfg(test)]
+    pub fn add(&mut self, value: &str) {
+        let mut text = String::new();
+        self.add_gathered(Gathered::of(value, &mut text), &text);
+    }
+
+    /// One more lead with the value `g` gathered from a batch whose text is
+    /// `text` (empty: none), in file order.
+    #[inline(always)]
+    pub fn add_gathered(&mut self, g: Gathered, text: &str) {
+        self.recent.add_gathered(g, text);
         if self.recent.len() > SETTLE {
             self.settle();
         }
@@ -70,14 +79,13 @@ mod tests {
 
     #[test]
     fn a_column_fed_batch_by_batch_keeps_the_bound_and_is_exact_when_it_fits() {
-        // Many distinct values (past SETTLE, so the summed tally settles several
-        // times), fed in batches of 1,024 as the pipeline does.
+        // Many distinct values (past SETTLE, so the exact tally settles several
+        // times), and empty values, which count as none.
         let (stream, truth) = skewed(60_000, 20_000, 7);
         let mut column = Column::new(256);
-        for batch in stream.chunks(1024) {
-            let mut t = Tally::default();
-            batch.iter().for_each(|v| t.add(v));
-            column.add_tally(&t);
+        for v in &stream {
+            column.add(v);
+            column.add("");
         }
         let mut settled = column.clone();
         settled.settle();
@@ -87,14 +95,10 @@ mod tests {
             settled.top.top(10),
             "reading settles a copy"
         );
-        // Fewer distinct values than counters: exact, whatever the batches.
+        // Fewer distinct values than counters: exact.
         let (stream, truth) = skewed(5_000, 100, 8);
         let mut column = Column::new(256);
-        for batch in stream.chunks(300) {
-            let mut t = Tally::default();
-            batch.iter().for_each(|v| t.add(v));
-            column.add_tally(&t);
-        }
+        stream.iter().for_each(|v| column.add(v));
         for f in column.top(usize::MAX) {
             assert_eq!((f.count, f.error), (truth[&f.value], 0), "{f:?}");
         }
@@ -104,11 +108,7 @@ mod tests {
         let (s1, t1) = skewed(20_000, 9_000, 9);
         let (s2, t2) = skewed(20_000, 9_000, 10);
         for (col, s) in [(&mut a, &s1), (&mut b, &s2)] {
-            for batch in s.chunks(1024) {
-                let mut t = Tally::default();
-                batch.iter().for_each(|v| t.add(v));
-                col.add_tally(&t);
-            }
+            s.iter().for_each(|v| col.add(v));
         }
         a.merge(&b);
         let mut truth = t1;

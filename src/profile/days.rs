@@ -113,83 +113,6 @@ pub fn day_and_time(local: i64) -> (i64, i64) {
     }
 }
 
-/// Days a batch counts in its array (about 2.8 years) around the day of its
-/// first lead.
-const WINDOW: usize = 1024;
-/// [`BatchDays::base`] before the batch's first lead: no day is in the window.
-const NO_BASE: i64 = i64::MIN;
-
-/// One batch's leads by local day: one addition a lead in an array of
-/// [`WINDOW`] days centred on the day of the batch's first lead (a batch's clicks
-/// are rarely years apart), and the days outside it as `(day, leads)` runs.
-/// [`DayCounts::add_batch`] adds the array's days with leads in one pass.
-#[derive(Debug, Clone)]
-pub struct BatchDays {
-    /// The window's first day, or [`NO_BASE`].
-    base: i64,
-    /// [`WINDOW`] counts once the window is placed (empty before).
-    window: Vec<u64>,
-    outside: Vec<(i64, u64)>,
-}
-
-impl Default for BatchDays {
-    fn default() -> BatchDays {
-        BatchDays {
-            base: NO_BASE,
-            window: Vec::new(),
-            outside: Vec::new(),
-        }
-    }
-}
-
-impl BatchDays {
-    /// One lead on `day`.
-    #[inline(always)]
-    pub fn add(&mut self, day: i64) {
-        // Wrapping: a day before `base`, or any day while it is `NO_BASE`, is
-        // far past the window's end.
-        match self.window.get_mut(day.wrapping_sub(self.base) as usize) {
-            Some(n) => *n += 1,
-            None => self.add_outside(day),
-        }
-    }
-
-    #[inline(never)]
-    fn add_outside(&mut self, day: i64) {
-        if self.base == NO_BASE {
-            if self.window.is_empty() {
-                self.window = vec![0; WINDOW];
-            }
-            self.base = day.saturating_sub(WINDOW as i64 / 2);
-            self.window[(day - self.base) as usize] += 1;
-            return;
-        }
-        match self.outside.last_mut() {
-            Some((d, n)) if *d == day => *n += 1,
-            _ => self.outside.push((day, 1)),
-        }
-    }
-
-    /// Empty, keeping the window's room.
-    pub fn clear(&mut self) {
-        if self.base != NO_BASE {
-            self.window.fill(0);
-            self.base = NO_BASE;
-        }
-        self.outside.clear();
-    }
-
-    /// `(first day, counts from it)`: the window's span with leads, if any.
-    fn span(&self) -> Option<(i64, &[u64])> {
-        if self.base == NO_BASE {
-            return None;
-        }
-        let first = self.window.iter().position(|n| *n > 0)?;
-        let last = self.window.iter().rposition(|n| *n > 0)?;
-        Some((self.base + first as i64, &self.window[first..=last]))
-    }
-}
-
 /// Days counted in an array from this local day (1999-12-31, the earliest local
 /// date of a valid click in any zone)...
 const DENSE_FROM: i64 = FIRST_DAY - 1;
@@ -206,6 +129,7 @@ pub struct DayCounts {
 }
 
 impl DayCounts {
+    #[inline]
     pub fn add(&mut self, day: i64, n: u64) {
         match usize::try_from(day - DENSE_FROM) {
             Ok(i) if i < DENSE_DAYS => {
@@ -215,31 +139,6 @@ impl DayCounts {
                 self.dense[i] += n;
             }
             _ => *self.other.entry(day).or_default() += n,
-        }
-    }
-
-    /// A batch's days: its window's span added as one slice when it falls in
-    /// the array.
-    pub fn add_batch(&mut self, b: &BatchDays) {
-        if let Some((from, counts)) = b.span() {
-            match usize::try_from(from - DENSE_FROM) {
-                Ok(i) if i + counts.len() <= DENSE_DAYS => {
-                    if self.dense.len() < i + counts.len() {
-                        self.dense.resize(i + counts.len(), 0);
-                    }
-                    for (mine, theirs) in self.dense[i..].iter_mut().zip(counts) {
-                        *mine += theirs;
-                    }
-                }
-                _ => {
-                    for (d, n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
-                        self.add(from + d as i64, *n);
-                    }
-                }
-            }
-        }
-        for &(day, n) in &b.outside {
-            self.add(day, n);
         }
     }
 
@@ -376,49 +275,31 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_counts_days_in_its_window_and_outside_it_and_adds_them_all() {
-        // A window around 2024-06-01, days years away, days before 1999 (outside
-        // the dense array), in file order, twice (a cleared batch counts again).
+    fn days_in_and_around_the_dense_array_are_counted_in_order() {
+        // Days near 2024-06-01, years away, before 1999 and across the start of
+        // the dense array (in the map), in file order.
         let days = [
             19_875,
             19_876,
             19_875,
             19_875 - 500,
-            19_875 + 511,
-            19_875 + 513,
             19_875 + 513,
             12,
             -40,
-            19_875 - 513,
+            DENSE_FROM + 3,
+            DENSE_FROM - 2,
+            DENSE_FROM + 3,
         ];
-        let mut b = BatchDays::default();
-        for round in 0..2 {
-            b.clear();
-            let mut counts = DayCounts::default();
-            days.iter().for_each(|d| b.add(*d));
-            counts.add_batch(&b);
-            let mut truth = DayCounts::default();
-            days.iter().for_each(|d| truth.add(*d, 1));
-            let got: Vec<(i64, u64)> = counts.days().collect();
-            assert_eq!(got, truth.days().collect::<Vec<_>>(), "round {round}");
-            assert_eq!(got.iter().map(|(_, n)| n).sum::<u64>(), days.len() as u64);
-        }
-        // A window placed across the start of the dense array: day by day.
-        let mut b = BatchDays::default();
-        for d in [DENSE_FROM + 3, DENSE_FROM - 2, DENSE_FROM + 3] {
-            b.add(d);
-        }
         let mut counts = DayCounts::default();
-        counts.add_batch(&b);
-        assert_eq!(
-            counts.days().collect::<Vec<_>>(),
-            [(DENSE_FROM - 2, 1), (DENSE_FROM + 3, 2)]
-        );
-        // An empty batch adds nothing.
-        b.clear();
-        let mut none = DayCounts::default();
-        none.add_batch(&b);
-        assert_eq!(none.days().count(), 0);
+        let mut truth = BTreeMap::<i64, u64>::new();
+        for d in days {
+            counts.add(d, 1);
+            *truth.entry(d).or_default() += 1;
+        }
+        let got: Vec<(i64, u64)> = counts.days().collect();
+        assert_eq!(got, truth.into_iter().collect::<Vec<_>>());
+        assert_eq!(got.iter().map(|(_, n)| n).sum::<u64>(), days.len() as u64);
+        assert_eq!(DayCounts::default().days().count(), 0);
     }
 
     #[test]

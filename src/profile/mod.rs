@@ -8,14 +8,18 @@
 //! in-order thread. Rejected rows have no lead to profile. A run stopped early
 //! profiles the batches read up to the stop.
 //!
-//! Where the work happens: each normalizing thread profiles its batch of rows
-//! ([`BatchProfile`]: exact counts; normalize hands a lead's values over in one
-//! call once it has written the lead's JSON, [`crate::lead::Tallies`]); the
-//! in-order thread merges the batches in file order ([`Profiler::add_batch`]: a
-//! few array additions, and one look-up per distinct value of the batch in the
-//! column's exact sums, which go to the Space-Saving summary past 4,096 values,
-//! see [`column`] and [`topk`]). Memory is bounded whatever the number of rows:
-//! 1,024 counters per column and at most 20,000 day counts ([`days`]).
+//! Where the work happens: each normalizing thread gathers what its batch's
+//! leads show ([`BatchProfile`]: each lead's click, and its four counted values,
+//! packed in three words when short; normalize hands them over in one call once
+//! it has written the lead's JSON, [`crate::lead::Tallies`]). The in-order
+//! thread counts them in file order ([`Profiler::add_batch`]: each click read on
+//! the run's clock, each value looked up once in its column's exact counts,
+//! which go to the Space-Saving summary past 4,096 values, see [`column`] and
+//! [`topk`]). Gathering costs a normalizing thread about 200 instructions a
+//! lead, the counting the in-order thread about 350 (callgrind, the 100k-row
+//! bench file): on a machine with a core to spare, the counting runs beside the
+//! normalizing. Memory is bounded whatever the number of rows: 1,024 counters
+//! per column and at most 20,000 day counts ([`days`]).
 
 pub mod column;
 pub mod days;
@@ -33,8 +37,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::lead::{Counted, DstAdjust, Lead, Tallies};
 use column::Column;
-use days::{BatchDays, Clock, DAY_MS, DayCounts, HOUR_MS};
-use tally::Tally;
+use days::{Clock, DAY_MS, DayCounts, HOUR_MS};
+use tally::Gathered;
 pub use warnings::Warning;
 
 /// Values reported per column.
@@ -48,7 +52,7 @@ pub const MAX_DAYS: usize = 10_000;
 /// The columns whose most frequent values are kept, in the report's words.
 const COLUMNS: [&str; 4] = ["utm_source", "utm_medium", "utm_campaign", "email_domains"];
 
-/// What a profile sums over its leads: the same for a batch, a file and a run.
+/// What a profile sums over its leads: the same for a file and a run.
 #[derive(Debug, Clone, Copy)]
 struct Sums {
     leads: u64,
@@ -95,61 +99,64 @@ impl Sums {
     }
 }
 
-/// One batch's leads, profiled on the normalizing thread that normalized them.
+/// What one batch's leads show the profile, gathered on the normalizing thread
+/// that normalized them, and counted in file order on the in-order thread
+/// ([`Profiler::add_batch`]): each lead's values are looked up once, in the
+/// file's counts, with no batch tally to build and merge. Memory: 104 bytes a
+/// lead, and the text of its values longer than 16 bytes.
 #[derive(Debug, Clone, Default)]
 pub struct BatchProfile {
-    sums: Sums,
-    days: BatchDays,
-    columns: [Tally; 4],
+    /// The leads' clicks, UTC milliseconds.
+    clicks: Vec<i64>,
+    gaps: u64,
+    folds: u64,
+    click_ids: u64,
+    micro: u64,
+    /// Each lead's utm_source, utm_medium, utm_campaign and email domain (empty
+    /// when absent), packed when short.
+    values: Vec<[Gathered; 4]>,
+    /// The longer values, back to back, each cut to [`topk::MAX_VALUE`] bytes.
+    text: String,
 }
 
 impl BatchProfile {
-    /// Empty, keeping the room its tallies grew to.
+    /// Empty, keeping the room it grew to.
     pub fn clear(&mut self) {
-        self.sums = Sums::default();
-        self.days.clear();
-        for c in &mut self.columns {
-            c.clear();
-        }
+        self.clicks.clear();
+        self.text.clear();
+        self.values.clear();
+        (self.gaps, self.folds, self.click_ids, self.micro) = (0, 0, 0, 0);
     }
 
-    /// One valid lead's click, read on `clock` (its values are counted when
-    /// normalize hands them over: [`Tallies`]).
+    /// One valid lead's click (its values come when normalize hands them
+    /// over: [`Tallies`]).
     #[inline]
-    pub fn add(&mut self, clock: &Clock, lead: &Lead) {
-        let utc = lead.click_time;
-        let (day, of_day) = days::day_and_time(clock.local(utc));
-        let s = &mut self.sums;
-        s.leads += 1;
-        s.first = s.first.min(utc);
-        s.last = s.last.max(utc);
-        s.hours[(of_day as u64 / HOUR_MS as u64) as usize] += 1;
-        // A date without a time of day: midnight on the zone's clock, or in UTC
-        // for a date written with a `Z` or read from a UTC timestamp column.
-        s.midnight += u64::from(of_day == 0 || utc % DAY_MS == 0);
+    pub fn add(&mut self, lead: &Lead) {
+        self.clicks.push(lead.click_time);
         match lead.dst {
-            DstAdjust::Gap => s.gaps += 1,
-            DstAdjust::Fold => s.folds += 1,
+            DstAdjust::Gap => self.gaps += 1,
+            DstAdjust::Fold => self.folds += 1,
             DstAdjust::None => {}
         }
-        self.days.add(day);
     }
 }
 
 impl Tallies for BatchProfile {
-    /// Out of line: one copy of the counting, outside normalize's code (which
-    /// is larger than the core's instruction cache).
+    /// Out of line: one small copy, outside normalize's code (which is larger
+    /// than the core's instruction cache).
     #[inline(never)]
     fn lead(&mut self, counted: &Counted<'_>) {
         let [source, medium, campaign] = counted.params;
-        let [sources, mediums, campaigns, domains] = &mut self.columns;
-        // One call each, not a loop over the four: each is inlined apart.
-        sources.add_present(source);
-        mediums.add_present(medium);
-        campaigns.add_present(campaign);
-        domains.add_present(domain(counted.email).unwrap_or_default());
-        self.sums.click_ids += u64::from(counted.click_id);
-        self.sums.micro += u64::from(counted.microconversion);
+        let domain = domain(counted.email).unwrap_or_default();
+        let text = &mut self.text;
+        self.values.push([
+            Gathered::of(source, text),
+            Gathered::of(medium, text),
+            Gathered::of(campaign, text),
+            Gathered::of(domain, text),
+        ]);
+        self.click_ids += u64::from(counted.click_id);
+        self.micro += u64::from(counted.microconversion);
     }
 }
 
@@ -196,25 +203,40 @@ impl Profiler {
         }
     }
 
-    /// The clock the normalizing threads read clicks on.
-    pub fn clock(&self) -> Arc<Clock> {
-        Arc::clone(&self.clock)
-    }
-
     /// Leads profiled.
     pub fn leads(&self) -> u64 {
         self.sums.leads
     }
 
-    /// A batch's leads, in file order (on the in-order thread).
+    /// A batch's leads, in file order (on the in-order thread): each click
+    /// read on the clock, each value counted in its column.
     pub fn add_batch(&mut self, b: &BatchProfile) {
-        if b.sums.leads == 0 {
-            return;
+        let clock = &*self.clock;
+        let s = &mut self.sums;
+        for &utc in &b.clicks {
+            let (day, of_day) = days::day_and_time(clock.local(utc));
+            s.first = s.first.min(utc);
+            s.last = s.last.max(utc);
+            s.hours[(of_day as u64 / HOUR_MS as u64) as usize] += 1;
+            // A date without a time of day: midnight on the zone's clock, or in
+            // UTC for a date written with a `Z` or read from a UTC timestamp
+            // column.
+            s.midnight += u64::from(of_day == 0 || utc % DAY_MS == 0);
+            self.days.add(day, 1);
         }
-        self.sums.add(&b.sums);
-        self.days.add_batch(&b.days);
-        for (column, tally) in self.columns.iter_mut().zip(&b.columns) {
-            column.add_tally(tally);
+        s.leads += b.clicks.len() as u64;
+        s.gaps += b.gaps;
+        s.folds += b.folds;
+        s.click_ids += b.click_ids;
+        s.micro += b.micro;
+        let [sources, mediums, campaigns, domains] = &mut self.columns;
+        let text = b.text.as_str();
+        for &[source, medium, campaign, domain] in &b.values {
+            // One call each, not a loop over the four: each is inlined apart.
+            sources.add_gathered(source, text);
+            mediums.add_gathered(medium, text);
+            campaigns.add_gathered(campaign, text);
+            domains.add_gathered(domain, text);
         }
     }
 

@@ -1,4 +1,4 @@
-//! Exact counts of a column's values in one batch of rows ([`Tally`]): short
+//! Exact counts of a column's recent values ([`Tally`]): short
 //! values packed in three words ([`Packed`]) and counted without their text,
 //! longer ones kept in a text. See [`super::topk`] for what the counts feed.
 
@@ -70,6 +70,38 @@ impl Packed {
             }
         }
         (b, n)
+    }
+}
+
+/// A value as a normalizing thread gathers it for the in-order thread to count:
+/// packed when it is short (its bytes are not copied), else its place in the
+/// batch's text. An empty value is no value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gathered(Packed);
+
+/// [`Gathered`]'s length for a value kept in the batch's text, at `lo..hi`.
+const IN_TEXT: u64 = u64::MAX;
+
+impl Gathered {
+    /// `value` gathered: packed, or (cut to [`super::topk::MAX_VALUE`] bytes)
+    /// appended to `text`.
+    #[inline(always)]
+    pub fn of(value: &str, text: &mut String) -> Gathered {
+        match Packed::of(value.as_bytes()) {
+            Some(p) => Gathered(p),
+            None => Gathered::in_text(value, text),
+        }
+    }
+
+    #[inline(never)]
+    fn in_text(value: &str, text: &mut String) -> Gathered {
+        let lo = text.len() as u64;
+        text.push_str(cut(value));
+        Gathered(Packed {
+            lo,
+            hi: text.len() as u64,
+            len: IN_TEXT,
+        })
     }
 }
 
@@ -170,8 +202,9 @@ impl Counting {
     }
 }
 
-/// Exact counts of a column's values in one batch of rows (at most a batch's
-/// distinct values, each cut to [`super::topk::MAX_VALUE`] bytes). Values of up to 16 bytes
+/// Exact counts of a column's values since it last settled (at most
+/// [`super::column::SETTLE`] distinct values and one more, each cut to
+/// [`super::topk::MAX_VALUE`] bytes). Values of up to 16 bytes
 /// (most UTM values and email domains) are counted in an open-addressing table
 /// of their [`Packed`] words, without their text; longer ones are kept back to back in
 /// a text and found through [`Slots`].
@@ -181,8 +214,8 @@ pub struct Tally {
     short: Vec<Counting>,
     /// Open addressing with linear probing: `1 +` an index in `short`, or 0 for
     /// a free slot. A power of two long (or empty), at most half full. Four
-    /// bytes a slot: a batch's table of a few hundred values stays small in the
-    /// core's cache, beside the rows being normalized.
+    /// bytes a slot: a table of a thousand values is 8 KB, and stays in the
+    /// core's cache beside the entries it points to.
     index: Vec<u32>,
     /// The longer values, back to back.
     text: String,
@@ -208,6 +241,21 @@ impl Tally {
     pub fn add_present(&mut self, value: &str) {
         if !value.is_empty() {
             self.add(value);
+        }
+    }
+
+    /// One more row with the value `g` gathered from a batch whose text is
+    /// `text`; nothing for an empty value.
+    #[inline(always)]
+    pub fn add_gathered(&mut self, g: Gathered, text: &str) {
+        let key = g.0;
+        if key.len == IN_TEXT {
+            // A value is in the text it was gathered into: always found.
+            if let Some(v) = text.get(key.lo as usize..key.hi as usize) {
+                self.add_long(hash(v), v, 1);
+            }
+        } else if key.len != 0 {
+            self.add_short(key, 1);
         }
     }
 
@@ -278,19 +326,7 @@ impl Tally {
         self.slots.insert(hash, index);
     }
 
-    /// Another tally's counts added to these (a batch's into a column's recent
-    /// sums): short values key to key, without rebuilding their text.
-    pub fn absorb(&mut self, other: &Tally) {
-        for c in &other.short {
-            self.add_short(c.key(), c.count());
-        }
-        for e in &other.entries {
-            let v = &other.text[e.start as usize..(e.start + e.len) as usize];
-            self.add_long(e.hash, v, e.count);
-        }
-    }
-
-    /// Empty, keeping the room (a batch's tally is used again for the next).
+    /// Empty, keeping the room (a column's tally counts again once settled).
     pub fn clear(&mut self) {
         if !self.short.is_empty() {
             self.index.fill(0);

@@ -35,7 +35,7 @@ fn at(time: &str) -> Vec<Cell> {
 /// The row normalized (naive times are Madrid's) and profiled as the pipeline
 /// does: its values counted into `b` as its JSON is written, then its click.
 /// Whether it made a lead.
-fn profiled(b: &mut BatchProfile, clock: &Clock, cells: &[Cell]) -> bool {
+fn profiled(b: &mut BatchProfile, cells: &[Cell]) -> bool {
     let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
     let opts = NormalizeOptions {
         rules: TimeRules {
@@ -54,7 +54,7 @@ fn profiled(b: &mut BatchProfile, clock: &Clock, cells: &[Cell]) -> bool {
     };
     match n.normalize_counted(row, b) {
         Outcome::Valid(l) => {
-            b.add(clock, &l);
+            b.add(&l);
             true
         }
         Outcome::Rejected(_) => false,
@@ -62,8 +62,8 @@ fn profiled(b: &mut BatchProfile, clock: &Clock, cells: &[Cell]) -> bool {
 }
 
 /// [`profiled`], for a row that makes a lead.
-fn add(b: &mut BatchProfile, clock: &Clock, cells: &[Cell]) {
-    assert!(profiled(b, clock, cells), "{cells:?} rejected");
+fn add(b: &mut BatchProfile, cells: &[Cell]) {
+    assert!(profiled(b, cells), "{cells:?} rejected");
 }
 
 fn madrid() -> TimeZone {
@@ -73,11 +73,10 @@ fn madrid() -> TimeZone {
 /// Leads at these instants, in batches of `per_batch`, profiled in Madrid.
 fn profile_of(times: &[&str], per_batch: usize) -> Profiler {
     let mut p = Profiler::new(Some(&madrid()));
-    let clock = p.clock();
     for chunk in times.chunks(per_batch) {
         let mut b = BatchProfile::default();
         for t in chunk {
-            add(&mut b, &clock, &at(t));
+            add(&mut b, &at(t));
         }
         p.add_batch(&b);
     }
@@ -124,7 +123,6 @@ fn hours_and_days_are_on_the_zones_clock_across_a_dst_change() {
 #[test]
 fn values_click_ids_microconversions_and_dst_are_counted() {
     let mut p = Profiler::new(Some(&madrid()));
-    let clock = p.clock();
     let mut b = BatchProfile::default();
     let rows = [
         // Madrid springs forward at 02:00 on 2024-03-31 (a gap), falls back at
@@ -167,7 +165,7 @@ fn values_click_ids_microconversions_and_dst_are_counted() {
         ],
     ];
     for cells in rows {
-        add(&mut b, &clock, &cells_of(cells));
+        add(&mut b, &cells_of(cells));
     }
     p.add_batch(&b);
     let s = p.summary();
@@ -199,13 +197,12 @@ fn values_click_ids_microconversions_and_dst_are_counted() {
 #[test]
 fn only_the_ten_most_frequent_values_are_reported() {
     let mut p = Profiler::new(None);
-    let clock = p.clock();
     let mut b = BatchProfile::default();
     for i in 0..30u64 {
         let campaign = format!("c{i:02}");
         let l = cells_of(["2024-06-01T10:00:00Z", "a@x.com", "", "", &campaign, "", ""]);
         for _ in 0..=i {
-            add(&mut b, &clock, &l);
+            add(&mut b, &l);
         }
     }
     p.add_batch(&b);
@@ -220,7 +217,6 @@ fn only_the_ten_most_frequent_values_are_reported() {
 #[test]
 fn a_rejected_row_is_not_profiled() {
     let mut p = Profiler::new(None);
-    let clock = p.clock();
     let mut b = BatchProfile::default();
     // Every field valid but the click_time; then the other way round.
     let bad_time = cells_of([
@@ -241,9 +237,9 @@ fn a_rejected_row_is_not_profiled() {
         "",
         "1",
     ]);
-    assert!(!profiled(&mut b, &clock, &bad_time));
-    assert!(!profiled(&mut b, &clock, &bad_email));
-    add(&mut b, &clock, &at("2024-06-01 12:00:00"));
+    assert!(!profiled(&mut b, &bad_time));
+    assert!(!profiled(&mut b, &bad_email));
+    add(&mut b, &at("2024-06-01 12:00:00"));
     p.add_batch(&b);
     let s = p.summary();
     assert_eq!(s.leads, 1);
@@ -265,7 +261,6 @@ fn email_domains_are_those_of_the_addresses_as_normalized() {
     // Trimmed, lowercased, out of a mailto: link, invisible characters taken
     // out, non-ASCII: the domain counted is the one sent.
     let mut p = Profiler::new(Some(&madrid()));
-    let clock = p.clock();
     let mut b = BatchProfile::default();
     for email in [
         "  Ana@Example.COM ",
@@ -275,7 +270,7 @@ fn email_domains_are_those_of_the_addresses_as_normalized() {
         "\u{200E}Pilar@Correo.ES\u{200F}",
     ] {
         let cells = cells_of(["2024-06-01T10:00:00Z", email, "google", "", "", "", ""]);
-        add(&mut b, &clock, &cells);
+        add(&mut b, &cells);
     }
     p.add_batch(&b);
     assert_eq!(

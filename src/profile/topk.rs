@@ -1,6 +1,6 @@
-//! The most frequent values of a column in bounded memory: exact counts of one
-//! batch of rows ([`super::tally::Tally`], built on a normalizing thread) merged,
-//! in file order, into a Space-Saving summary ([`TopK`], on the in-order thread).
+//! The most frequent values of a column in bounded memory: exact counts of its
+//! recent values ([`super::tally::Tally`], counted in file order on the in-order
+//! thread) settled into a Space-Saving summary ([`TopK`]).
 //!
 //! Space-Saving (Metwally, Agrawal and El Abbadi, "Efficient Computation of
 //! Frequent and Top-k Elements in Data Streams", ICDT 2005) keeps `m` counters.
@@ -11,7 +11,7 @@
 //! satisfies `f <= c <= f + error <= f + N/m`; any value seen more than `N/m` times
 //! holds a counter. With fewer than `m` distinct values every count is exact.
 //!
-//! Merging two summaries (a batch into a file, a file into the run) follows
+//! Merging two summaries (recent values into a file's, a file into the run) follows
 //! Cafaro, Pulimeno and Tempesta, "A parallel space saving algorithm for frequent
 //! items and the Hurwitz zeta distribution" (Information Sciences 329, 2016): a
 //! value missing from one side is given that side's smallest count (0 when it is
@@ -44,7 +44,7 @@ pub fn cut(value: &str) -> &str {
 /// Values of up to 16 bytes (most UTM values and email domains) are [`Packed`]
 /// (two words read as xxh3 reads them) and mixed by one folded multiply; longer
 /// ones go through xxh3. Not for untrusted-input DoS resistance: the tables it
-/// feeds are bounded per batch and per column.
+/// feeds are bounded per column.
 #[inline]
 pub fn hash(value: &str) -> u64 {
     match Packed::of(value.as_bytes()) {

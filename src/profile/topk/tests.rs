@@ -1,4 +1,4 @@
-//! Tests of the exact batch counts, the hash slots and the Space-Saving bound.
+//! Tests of the exact counts, the hash slots and the Space-Saving bound.
 
 use std::collections::HashMap;
 
@@ -107,28 +107,27 @@ fn values_of_every_length_that_differ_in_one_byte_are_told_apart() {
 }
 
 #[test]
-fn a_tally_absorbed_adds_its_counts_and_a_cleared_one_counts_again() {
+fn a_tally_counts_past_several_growths_and_a_cleared_one_counts_again() {
     // Short and long values, past several growths of the table.
     let value = |i: u64| match i % 3 {
         0 => format!("v{i}"),
         1 => format!("domain-{i}.example"),
         _ => format!("a-campaign-name-longer-than-sixteen-{i}"),
     };
-    let (mut a, mut b) = (Tally::default(), Tally::default());
+    let mut a = Tally::default();
     let mut truth: HashMap<String, u64> = HashMap::new();
     for i in 0..5000u64 {
-        let (t, v) = if i % 2 == 0 {
-            (&mut a, value(i % 1500))
+        let v = if i % 2 == 0 {
+            value(i % 1500)
         } else {
-            (&mut b, value(i % 900))
+            value(i % 900)
         };
-        t.add(&v);
+        a.add(&v);
         *truth.entry(v).or_default() += 1;
     }
-    a.absorb(&b);
     assert_eq!(counts(&a), truth);
     assert_eq!(a.len(), truth.len());
-    // Cleared, the same tally counts a new batch from nothing.
+    // Cleared, the same tally counts from nothing.
     a.clear();
     assert!(a.is_empty());
     a.add("x");
@@ -242,4 +241,42 @@ fn merged_summaries_keep_the_bound_of_the_whole_stream() {
     // And adding after a merge still works (the heap was rebuilt).
     empty.add(hash("new"), "new", 1_000_000);
     assert_eq!(empty.top(1)[0].value, "new");
+}
+
+#[test]
+fn gathered_values_count_as_the_values_themselves() {
+    use crate::profile::tally::Gathered;
+    // Empty, short (every packed length), long and over the cut, some
+    // non-ASCII; gathered in batches whose text is reused, as the pipeline does.
+    let long = format!("{}é", "c".repeat(MAX_VALUE - 1));
+    let values: Vec<String> = (0..40u64)
+        .map(|i| match i % 8 {
+            0 => String::new(),
+            1 => "a".repeat((i % 17) as usize + 1),
+            2 => format!("ñ{i}"),
+            3 => format!("domain-{}.example", i % 5),
+            4 => format!("a-campaign-name-longer-than-sixteen-{}", i % 3),
+            5 => long.clone(),
+            6 => "x".repeat(MAX_VALUE + 50),
+            _ => "google".into(),
+        })
+        .collect();
+    let (mut gathered, mut direct) = (Tally::default(), Tally::default());
+    let mut text = String::new();
+    for batch in values.chunks(7) {
+        text.clear();
+        let keys: Vec<Gathered> = batch.iter().map(|v| Gathered::of(v, &mut text)).collect();
+        keys.iter().for_each(|k| gathered.add_gathered(*k, &text));
+        batch.iter().for_each(|v| direct.add_present(v));
+    }
+    assert_eq!(counts(&gathered), counts(&direct));
+    assert!(
+        !counts(&gathered).contains_key(""),
+        "an empty value is none"
+    );
+    assert_eq!(
+        counts(&gathered)[cut(&long)],
+        5,
+        "cut at a character boundary"
+    );
 }
