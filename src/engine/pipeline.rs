@@ -275,7 +275,7 @@ impl Spares {
     /// `texts` spare texts (a batch's `--emit` lines; empty without it);
     /// `profiles` spare profiles: as many as batches in flight, so that none is
     /// made afresh once the run is under way (each holds a batch's clicks and
-    /// values: tens of KB, at most 800 bytes of values a lead).
+    /// values: about 100 KB, see `BatchProfile::reusable`).
     fn new(texts: usize, profiles: usize) -> Spares {
         let (text_tx, text_rx) = bounded(texts);
         let (profile_tx, profile_rx) = bounded(profiles);
@@ -324,8 +324,11 @@ fn in_order<T>(
                 Done::Outcomes(_, outcomes, text, leads) => {
                     let _ = credits.try_send(());
                     profile.add_batch(&leads);
-                    // A full channel: the threads have enough; this one is freed.
-                    let _ = spares.profile_tx.try_send(leads);
+                    // A full channel: the threads have enough; this one is freed,
+                    // as is one grown large by long values.
+                    if leads.reusable() {
+                        let _ = spares.profile_tx.try_send(leads);
+                    }
                     if next == 1 {
                         consumer.sampled(profile);
                     }

@@ -78,7 +78,7 @@ mod tests {
     use crate::profile::topk::tests::{check_bound, skewed};
 
     #[test]
-    fn a_column_fed_batch_by_batch_keeps_the_bound_and_is_exact_when_it_fits() {
+    fn a_column_fed_value_by_value_keeps_the_bound_and_is_exact_when_it_fits() {
         // Many distinct values (past SETTLE, so the exact tally settles several
         // times), and empty values, which count as none.
         let (stream, truth) = skewed(60_000, 20_000, 7);

@@ -120,6 +120,18 @@ pub struct BatchProfile {
 }
 
 impl BatchProfile {
+    /// Room for long values a profile may keep to be used again (see
+    /// [`BatchProfile::reusable`]); UTM values over 16 bytes are copied, up to
+    /// 800 bytes a lead.
+    pub const KEPT_TEXT: usize = 64 << 10;
+
+    /// Whether to keep this profile to gather another batch: not when long
+    /// values grew its text past [`BatchProfile::KEPT_TEXT`] (about 100 KB
+    /// otherwise, for a batch of 1,024 leads).
+    pub fn reusable(&self) -> bool {
+        self.text.capacity() <= Self::KEPT_TEXT
+    }
+
     /// Empty, keeping the room it grew to.
     pub fn clear(&mut self) {
         self.clicks.clear();
@@ -166,7 +178,8 @@ fn domain(email: &str) -> Option<&str> {
     Some(&email[at + 1..]).filter(|d| !d.is_empty())
 }
 
-/// A file's (or a run's) profile as it is built: batches and files merged in.
+/// A file's (or a run's) profile as it is built: batches counted in, files
+/// merged in.
 #[derive(Debug, Clone)]
 pub struct Profiler {
     clock: Arc<Clock>,

@@ -133,7 +133,7 @@ impl std::ops::Deref for Short {
 
     fn deref(&self) -> &str {
         // The bytes of a `&str` it was packed from: UTF-8 (nothing else is
-        // packed, see `Tally::add_packed`).
+        // packed, see `Gathered::of` and `Tally::add`).
         std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
     }
 }
@@ -225,7 +225,7 @@ pub struct Tally {
 
 impl Tally {
     /// One more row with `value`.
-    #[inline(always)]
+    #[cfg(test)]
     pub fn add(&mut self, value: &str) {
         match Packed::of(value.as_bytes()) {
             Some(k) => self.add_short(k, 1),
@@ -237,7 +237,7 @@ impl Tally {
     }
 
     /// One more row with `value`, unless it is empty (an absent value).
-    #[inline(always)]
+    #[cfg(test)]
     pub fn add_present(&mut self, value: &str) {
         if !value.is_empty() {
             self.add(value);
@@ -251,7 +251,9 @@ impl Tally {
         let key = g.0;
         if key.len == IN_TEXT {
             // A value is in the text it was gathered into: always found.
-            if let Some(v) = text.get(key.lo as usize..key.hi as usize) {
+            let v = text.get(key.lo as usize..key.hi as usize);
+            debug_assert!(v.is_some(), "a value gathered into another text");
+            if let Some(v) = v {
                 self.add_long(hash(v), v, 1);
             }
         } else if key.len != 0 {

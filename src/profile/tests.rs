@@ -1,5 +1,5 @@
-//! Tests of the profile's counters: batches on normalizing threads, merged in
-//! order, files into a run, and the report's shape.
+//! Tests of the profile's counters: batches gathered as the normalizing threads
+//! do, counted in order, files into a run, and the report's shape.
 
 use super::*;
 use crate::normalize::time::TimeRules;
@@ -33,7 +33,7 @@ fn at(time: &str) -> Vec<Cell> {
 }
 
 /// The row normalized (naive times are Madrid's) and profiled as the pipeline
-/// does: its values counted into `b` as its JSON is written, then its click.
+/// does: its values gathered into `b` as its JSON is written, then its click.
 /// Whether it made a lead.
 fn profiled(b: &mut BatchProfile, cells: &[Cell]) -> bool {
     let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
@@ -322,4 +322,26 @@ fn the_report_shape() {
     // Without leads: no first or last.
     let empty = serde_json::to_value(Profiler::default().summary()).unwrap();
     assert_eq!(empty["click_time"]["first"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_batch_profile_grown_large_by_long_values_is_not_kept() {
+    let long = "c".repeat(150);
+    let row = cells_of(["2024-06-01 10:00:00", "a@x.com", "g", "", &long, "", ""]);
+    let mut b = BatchProfile::default();
+    add(&mut b, &row);
+    assert!(b.reusable(), "a lead's long value is small");
+    for _ in 0..BatchProfile::KEPT_TEXT / long.len() {
+        add(&mut b, &row);
+    }
+    assert!(
+        !b.reusable(),
+        "past {} bytes of long values",
+        BatchProfile::KEPT_TEXT
+    );
+    b.clear();
+    assert!(
+        !b.reusable(),
+        "clearing keeps the room: the pipeline drops it"
+    );
 }

@@ -246,10 +246,10 @@ fn merged_summaries_keep_the_bound_of_the_whole_stream() {
 #[test]
 fn gathered_values_count_as_the_values_themselves() {
     use crate::profile::tally::Gathered;
-    // Empty, short (every packed length), long and over the cut, some
-    // non-ASCII; gathered in batches whose text is reused, as the pipeline does.
+    // Empty, short, long and over the cut, some non-ASCII; gathered in batches
+    // whose text is reused, as the pipeline does.
     let long = format!("{}é", "c".repeat(MAX_VALUE - 1));
-    let values: Vec<String> = (0..40u64)
+    let mut values: Vec<String> = (0..40u64)
         .map(|i| match i % 8 {
             0 => String::new(),
             1 => "a".repeat((i % 17) as usize + 1),
@@ -261,6 +261,14 @@ fn gathered_values_count_as_the_values_themselves() {
             _ => "google".into(),
         })
         .collect();
+    // Every length from 0 to 20 bytes (every packed length and past it), in
+    // one-byte and two-byte characters, twice.
+    for n in 0..=20 {
+        for _ in 0..2 {
+            values.push("b".repeat(n));
+            values.push(format!("{}{}", "é".repeat(n / 2), "b".repeat(n % 2)));
+        }
+    }
     let (mut gathered, mut direct) = (Tally::default(), Tally::default());
     let mut text = String::new();
     for batch in values.chunks(7) {
