@@ -181,11 +181,12 @@ const LEN_BITS: u32 = 5;
 const LEN_MASK: u64 = (1 << LEN_BITS) - 1;
 
 impl Counting {
-    fn new(key: Packed, count: u64) -> Counting {
+    /// `key`, counted once.
+    fn new(key: Packed) -> Counting {
         Counting {
             lo: key.lo,
             hi: key.hi,
-            meta: count << LEN_BITS | key.len,
+            meta: 1 << LEN_BITS | key.len,
         }
     }
 
@@ -228,10 +229,10 @@ impl Tally {
     #[cfg(test)]
     pub fn add(&mut self, value: &str) {
         match Packed::of(value.as_bytes()) {
-            Some(k) => self.add_short(k, 1),
+            Some(k) => self.add_short(k),
             None => {
                 let value = cut(value);
-                self.add_long(hash(value), value, 1);
+                self.add_long(hash(value), value);
             }
         }
     }
@@ -254,15 +255,15 @@ impl Tally {
             let v = text.get(key.lo as usize..key.hi as usize);
             debug_assert!(v.is_some(), "a value gathered into another text");
             if let Some(v) = v {
-                self.add_long(hash(v), v, 1);
+                self.add_long(hash(v), v);
             }
         } else if key.len != 0 {
-            self.add_short(key, 1);
+            self.add_short(key);
         }
     }
 
     #[inline(always)]
-    fn add_short(&mut self, key: Packed, count: u64) {
+    fn add_short(&mut self, key: Packed) {
         let hash = mix(key);
         let mask = self.index.len().wrapping_sub(1);
         let mut i = hash as usize & mask;
@@ -274,26 +275,26 @@ impl Tally {
             else {
                 if (self.short.len() + 1) * 2 <= mask + 1 {
                     // The free slot the probe ended on.
-                    self.short.push(Counting::new(key, count));
+                    self.short.push(Counting::new(key));
                     self.index[i] = self.short.len() as u32;
                     return;
                 }
                 break;
             };
             if c.lo == key.lo && c.hi == key.hi && c.meta & LEN_MASK == key.len {
-                c.meta += count << LEN_BITS;
+                c.meta += 1 << LEN_BITS;
                 return;
             }
             i = (i + 1) & mask;
         }
-        self.grow_and_insert(key, count);
+        self.grow_and_insert(key);
     }
 
     /// A short value not in yet, in a table grown first to keep it at most
     /// half full.
     #[cold]
-    fn grow_and_insert(&mut self, key: Packed, count: u64) {
-        self.short.push(Counting::new(key, count));
+    fn grow_and_insert(&mut self, key: Packed) {
+        self.short.push(Counting::new(key));
         let size = (self.short.len() * 2).next_power_of_two().max(64);
         self.index = vec![0; size];
         let mask = size - 1;
@@ -306,7 +307,7 @@ impl Tally {
         }
     }
 
-    fn add_long(&mut self, hash: u64, value: &str, count: u64) {
+    fn add_long(&mut self, hash: u64, value: &str) {
         let (text, entries) = (self.text.as_bytes(), &mut self.entries);
         let found = self.slots.find(hash, |i| {
             let e = &entries[i as usize];
@@ -314,7 +315,7 @@ impl Tally {
                 && text.get(e.start as usize..(e.start + e.len) as usize) == Some(value.as_bytes())
         });
         if let Some(i) = found {
-            entries[i as usize].count += count;
+            entries[i as usize].count += 1;
             return;
         }
         let index = self.entries.len() as u32;
@@ -322,7 +323,7 @@ impl Tally {
             hash,
             start: self.text.len() as u32,
             len: value.len() as u32,
-            count,
+            count: 1,
         });
         self.text.push_str(value);
         self.slots.insert(hash, index);
