@@ -110,7 +110,7 @@ fn row(c: &mut Criterion) {
 /// The profile's cost per lead: on a normalizing thread (`profile/row+lead`
 /// against `profile/row`: values gathered as normalize writes the JSON, then the
 /// click; `profile/lead`: the click alone) and on the in-order thread
-/// (`profile/merge`, a batch of 1,024 leads' clicks and values counted).
+/// (`profile/count`, a batch of 1,024 leads' clicks and values counted).
 fn profile(c: &mut Criterion) {
     let n = normalizer();
     let leads: Vec<_> = (0..8192)
@@ -182,7 +182,7 @@ fn profile(c: &mut Criterion) {
         .collect();
     let mut group = c.benchmark_group("profile");
     group.throughput(criterion::Throughput::Elements(1024));
-    group.bench_function("merge", |b| {
+    group.bench_function("count", |b| {
         let mut p = Profiler::new(rules().zone.as_ref());
         let mut i = 0;
         b.iter(|| {
