@@ -40,8 +40,8 @@ impl Column {
     /// `text` (empty: none), in file order.
     #[inline(always)]
     pub fn add_gathered(&mut self, g: Gathered, text: &str) {
-        self.recent.add_gathered(g, text);
-        if self.recent.len() > SETTLE {
+        // Only a new value can take the tally past SETTLE.
+        if self.recent.add_gathered(g, text) && self.recent.len() > SETTLE {
             self.settle();
         }
     }

@@ -167,8 +167,9 @@ struct LongCount {
     count: u64,
 }
 
-/// A value of up to 16 bytes and its count, in three words.
-#[derive(Debug, Clone, Copy)]
+/// A value of up to 16 bytes and its count, in three words (all zero: a free
+/// slot of [`Tally`]'s table).
+#[derive(Debug, Clone, Copy, Default)]
 struct Counting {
     lo: u64,
     hi: u64,
@@ -207,17 +208,18 @@ impl Counting {
 /// [`super::column::SETTLE`] distinct values and one more, each cut to
 /// [`super::topk::MAX_VALUE`] bytes). Values of up to 16 bytes
 /// (most UTM values and email domains) are counted in an open-addressing table
-/// of their [`Packed`] words, without their text; longer ones are kept back to back in
-/// a text and found through [`Slots`].
+/// of their [`Packed`] words and counts, without their text; longer ones are
+/// kept back to back in a text and found through [`Slots`].
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
-    /// The short values and their counts, in order of first sight.
-    short: Vec<Counting>,
-    /// Open addressing with linear probing: `1 +` an index in `short`, or 0 for
-    /// a free slot. A power of two long (or empty), at most half full. Four
-    /// bytes a slot: a table of a thousand values is 8 KB, and stays in the
-    /// core's cache beside the entries it points to.
-    index: Vec<u32>,
+    /// The short values in order of first sight (their counts are in `table`).
+    short: Vec<Packed>,
+    /// Open addressing with linear probing: each short value with its count, or
+    /// a free slot (a count of 0). A power of two long (or empty), at most half
+    /// full and one more slot, so that a column's [`super::column::SETTLE`]
+    /// values and the one that settles them fit in 8,192 slots (192 KiB). A hit
+    /// reads one slot: 24 bytes, a thousand values in 48 KiB.
+    table: Vec<Counting>,
     /// The longer values, back to back.
     text: String,
     entries: Vec<LongCount>,
@@ -225,14 +227,14 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// One more row with `value`.
+    /// One more row with `value`; whether it is new.
     #[cfg(test)]
-    pub fn add(&mut self, value: &str) {
+    pub fn add(&mut self, value: &str) -> bool {
         match Packed::of(value.as_bytes()) {
             Some(k) => self.add_short(k),
             None => {
                 let value = cut(value);
-                self.add_long(hash(value), value);
+                self.add_long(hash(value), value)
             }
         }
     }
@@ -246,68 +248,73 @@ impl Tally {
     }
 
     /// One more row with the value `g` gathered from a batch whose text is
-    /// `text`; nothing for an empty value.
+    /// `text`; nothing for an empty value. Whether the value is new (not
+    /// counted since the tally was last cleared).
     #[inline(always)]
-    pub fn add_gathered(&mut self, g: Gathered, text: &str) {
+    pub fn add_gathered(&mut self, g: Gathered, text: &str) -> bool {
         let key = g.0;
         if key.len == IN_TEXT {
             // A value is in the text it was gathered into: always found.
             let v = text.get(key.lo as usize..key.hi as usize);
             debug_assert!(v.is_some(), "a value gathered into another text");
-            if let Some(v) = v {
-                self.add_long(hash(v), v);
-            }
-        } else if key.len != 0 {
-            self.add_short(key);
+            v.is_some_and(|v| self.add_long(hash(v), v))
+        } else {
+            key.len != 0 && self.add_short(key)
         }
     }
 
+    /// Whether `key` is new.
     #[inline(always)]
-    fn add_short(&mut self, key: Packed) {
-        let hash = mix(key);
-        let mask = self.index.len().wrapping_sub(1);
-        let mut i = hash as usize & mask;
+    fn add_short(&mut self, key: Packed) -> bool {
+        let mask = self.table.len().wrapping_sub(1);
+        let mut i = mix(key) as usize & mask;
         // An empty table (`mask` all ones, nothing to read) takes the insert.
-        while let Some(&at) = self.index.get(i) {
-            let Some(c) = (at as usize)
-                .checked_sub(1)
-                .and_then(|e| self.short.get_mut(e))
-            else {
-                if (self.short.len() + 1) * 2 <= mask + 1 {
+        while let Some(c) = self.table.get_mut(i) {
+            if c.meta == 0 {
+                if self.short.len() * 2 <= mask + 1 {
                     // The free slot the probe ended on.
-                    self.short.push(Counting::new(key));
-                    self.index[i] = self.short.len() as u32;
-                    return;
+                    *c = Counting::new(key);
+                    self.short.push(key);
+                    return true;
                 }
                 break;
-            };
+            }
             if c.lo == key.lo && c.hi == key.hi && c.meta & LEN_MASK == key.len {
                 c.meta += 1 << LEN_BITS;
-                return;
+                return false;
             }
             i = (i + 1) & mask;
         }
         self.grow_and_insert(key);
+        true
     }
 
     /// A short value not in yet, in a table grown first to keep it at most
-    /// half full.
+    /// half full (and one more slot).
     #[cold]
     fn grow_and_insert(&mut self, key: Packed) {
-        self.short.push(Counting::new(key));
+        self.short.push(key);
         let size = (self.short.len() * 2).next_power_of_two().max(64);
-        self.index = vec![0; size];
-        let mask = size - 1;
-        for (e, c) in self.short.iter().enumerate() {
-            let mut i = mix(c.key()) as usize & mask;
-            while self.index[i] != 0 {
-                i = (i + 1) & mask;
-            }
-            self.index[i] = e as u32 + 1;
+        let old = std::mem::replace(&mut self.table, vec![Counting::default(); size]);
+        let new = std::iter::once(Counting::new(key));
+        for c in old.into_iter().filter(|c| c.meta != 0).chain(new) {
+            let slot = self.slot_of(c.key());
+            self.table[slot] = c;
         }
     }
 
-    fn add_long(&mut self, hash: u64, value: &str) {
+    /// Where `key` is in the table, or the free slot where it would go.
+    fn slot_of(&self, key: Packed) -> usize {
+        let mask = self.table.len() - 1;
+        let mut i = mix(key) as usize & mask;
+        while self.table[i].meta != 0 && self.table[i].key() != key {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    /// Whether `value` is new.
+    fn add_long(&mut self, hash: u64, value: &str) -> bool {
         let (text, entries) = (self.text.as_bytes(), &mut self.entries);
         let found = self.slots.find(hash, |i| {
             let e = &entries[i as usize];
@@ -316,7 +323,7 @@ impl Tally {
         });
         if let Some(i) = found {
             entries[i as usize].count += 1;
-            return;
+            return false;
         }
         let index = self.entries.len() as u32;
         self.entries.push(LongCount {
@@ -327,12 +334,13 @@ impl Tally {
         });
         self.text.push_str(value);
         self.slots.insert(hash, index);
+        true
     }
 
     /// Empty, keeping the room (a column's tally counts again once settled).
     pub fn clear(&mut self) {
         if !self.short.is_empty() {
-            self.index.fill(0);
+            self.table.fill(Counting::default());
             self.short.clear();
         }
         self.text.clear();
@@ -352,14 +360,41 @@ impl Tally {
     /// `(hash, value, count)` of each distinct value: the short ones in order
     /// of first sight, then the longer ones in order of first sight.
     pub fn iter(&self) -> impl Iterator<Item = (u64, Value<'_>, u64)> {
-        let short = self
-            .short
-            .iter()
-            .map(|c| (mix(c.key()), Value::Short(c.key().into()), c.count()));
+        let short = self.short.iter().map(|&k| {
+            let count = self.table[self.slot_of(k)].count();
+            (mix(k), Value::Short(k.into()), count)
+        });
         let long = self.entries.iter().map(|e| {
             let v = &self.text[e.start as usize..(e.start + e.len) as usize];
             (e.hash, Value::Long(v), e.count)
         });
         short.chain(long)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::column::SETTLE;
+
+    #[test]
+    fn the_values_that_settle_a_column_fit_in_a_table_of_twice_settle_slots() {
+        let mut t = Tally::default();
+        for i in 0..=SETTLE {
+            assert!(t.add(&format!("v{i}")), "v{i} is new");
+            assert!(!t.add(&format!("v{i}")), "v{i} is counted again");
+        }
+        assert_eq!(t.len(), SETTLE + 1);
+        assert_eq!(t.table.len(), 2 * SETTLE, "half full and one more slot");
+        // Every count kept through the growths, in order of first sight.
+        let counts: Vec<(String, u64)> = t.iter().map(|(_, v, n)| (v.to_string(), n)).collect();
+        let expected: Vec<(String, u64)> = (0..=SETTLE).map(|i| (format!("v{i}"), 2)).collect();
+        assert_eq!(counts, expected);
+        // Cleared, it keeps its room and counts afresh.
+        t.clear();
+        assert!(t.is_empty());
+        assert_eq!(t.table.len(), 2 * SETTLE);
+        assert!(t.add("v1") && !t.add("v1"));
+        assert_eq!(t.iter().map(|(_, _, n)| n).collect::<Vec<_>>(), [2]);
     }
 }

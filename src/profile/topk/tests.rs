@@ -271,13 +271,18 @@ fn gathered_values_count_as_the_values_themselves() {
     }
     let (mut gathered, mut direct) = (Tally::default(), Tally::default());
     let mut text = String::new();
+    let mut new = 0;
     for batch in values.chunks(7) {
         text.clear();
         let keys: Vec<Gathered> = batch.iter().map(|v| Gathered::of(v, &mut text)).collect();
-        keys.iter().for_each(|k| gathered.add_gathered(*k, &text));
+        new += keys
+            .iter()
+            .filter(|k| gathered.add_gathered(**k, &text))
+            .count();
         batch.iter().for_each(|v| direct.add_present(v));
     }
     assert_eq!(counts(&gathered), counts(&direct));
+    assert_eq!(new, gathered.len(), "a value is new once: its first sight");
     assert!(
         !counts(&gathered).contains_key(""),
         "an empty value is none"
