@@ -16,7 +16,7 @@
 //! the run's clock, each value looked up once in its column's exact counts,
 //! which go to the Space-Saving summary past 4,096 values, see [`column`] and
 //! [`topk`]). Gathering costs a normalizing thread about 200 instructions a
-//! lead, the counting the in-order thread about 330 (callgrind, the 100k-row
+//! lead, the counting the in-order thread about 280 (callgrind, the 100k-row
 //! bench file): on a machine with a core to spare, the counting runs beside the
 //! normalizing. Memory is bounded whatever the number of rows: 1,024 counters
 //! per column and at most 20,000 day counts ([`days`]).
